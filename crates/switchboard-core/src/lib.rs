@@ -1,0 +1,16 @@
+//! Domain types shared by every Switchboard crate. No I/O lives here.
+
+pub mod bot;
+pub mod clock;
+pub mod context;
+pub mod ids;
+pub mod message;
+
+pub use bot::{BotError, BotSpec, HandlerKind, IntentSpec, Localized};
+pub use clock::Clock;
+pub use context::{ConversationContext, HistoryEntry, Mode};
+pub use ids::{ConversationId, IdError, MessageId, TenantId};
+pub use message::{
+    Button, Channel, Content, Conversation, ConversationStatus, Direction, Message, MessageStatus,
+    Processed,
+};

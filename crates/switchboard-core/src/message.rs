@@ -1,0 +1,263 @@
+//! The common message model every channel is normalised into, and the conversation it belongs to.
+
+use crate::context::ConversationContext;
+use crate::ids::{ConversationId, MessageId, TenantId};
+use serde::{Deserialize, Serialize};
+
+/// Closed set of channels. Each maps to one module on the channel side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Webchat,
+    Api,
+    Telegram,
+    Whatsapp,
+    Messenger,
+    Slack,
+    Discord,
+    Teams,
+    Twilio,
+    Signal,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 10] = [
+        Channel::Webchat,
+        Channel::Api,
+        Channel::Telegram,
+        Channel::Whatsapp,
+        Channel::Messenger,
+        Channel::Slack,
+        Channel::Discord,
+        Channel::Teams,
+        Channel::Twilio,
+        Channel::Signal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webchat => "webchat",
+            Channel::Api => "api",
+            Channel::Telegram => "telegram",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Messenger => "messenger",
+            Channel::Slack => "slack",
+            Channel::Discord => "discord",
+            Channel::Teams => "teams",
+            Channel::Twilio => "twilio",
+            Channel::Signal => "signal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[serde(rename = "in")]
+    Inbound,
+    #[serde(rename = "out")]
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "in",
+            Direction::Outbound => "out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "in" => Some(Direction::Inbound),
+            "out" => Some(Direction::Outbound),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message is in its life. Inbound: queued -> processed | failed.
+/// Outbound: sent -> delivered -> read, or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Queued,
+    Processed,
+    Failed,
+    Sent,
+    Delivered,
+    Read,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Processed => "processed",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Read => "read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageStatus> {
+        [
+            MessageStatus::Queued,
+            MessageStatus::Processed,
+            MessageStatus::Failed,
+            MessageStatus::Sent,
+            MessageStatus::Delivered,
+            MessageStatus::Read,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// A button offered with a reply. Channels render it as quick replies, inline keyboards,
+/// Block Kit buttons... or numbered options where they cannot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub title: String,
+    pub payload: String,
+}
+
+/// What a message carries, independent of the channel. The `type` tag is the message type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    Text {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<Button>,
+    },
+    /// A button press: the payload of a [`Button`] the user chose.
+    Postback {
+        payload: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+}
+
+impl Content {
+    pub fn text(text: impl Into<String>) -> Content {
+        Content::Text { text: text.into(), buttons: Vec::new() }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::Text { .. } => "text",
+            Content::Postback { .. } => "postback",
+        }
+    }
+
+    /// The text the understanding stage reads: typed text, or the title/payload of a pressed button.
+    pub fn understood_text(&self) -> &str {
+        match self {
+            Content::Text { text, .. } => text,
+            Content::Postback { title: Some(t), .. } if !t.is_empty() => t,
+            Content::Postback { payload, .. } => payload,
+        }
+    }
+}
+
+/// What the pipeline understood and decided for an inbound message, kept for debugging and analytics.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Processed {
+    pub language: String,
+    pub language_confidence: f32,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub handler: String,
+    pub route_reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    /// Position in the conversation, shared by both directions, starting at 1.
+    pub seq: i64,
+    pub channel: Channel,
+    /// The end user's id on the channel.
+    pub user: String,
+    pub direction: Direction,
+    pub content: Content,
+    pub metadata: serde_json::Value,
+    pub processed: Option<Processed>,
+    pub status: MessageStatus,
+    /// Channel-side id (client_msg_id, wamid, Slack event id...) used to drop duplicate deliveries.
+    pub external_id: Option<String>,
+    pub in_reply_to: Option<MessageId>,
+    /// The position of a reply among the replies to one inbound message. With `in_reply_to`
+    /// it is unique, which makes a second reply to the same turn impossible to store.
+    pub reply_index: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversationStatus> {
+        match s {
+            "open" => Some(ConversationStatus::Open),
+            "closed" => Some(ConversationStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub tenant: TenantId,
+    pub channel: Channel,
+    pub user: String,
+    pub status: ConversationStatus,
+    pub last_seq: i64,
+    pub context: ConversationContext,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_wire_shape() {
+        let c = Content::text("hi");
+        assert_eq!(serde_json::to_value(&c).ok(), Some(serde_json::json!({"type": "text", "text": "hi"})));
+        let p: Content = serde_json::from_str(r#"{"type":"postback","payload":"YES","title":"Yes"}"#)
+            .expect("postback parses");
+        assert_eq!(p.understood_text(), "Yes");
+    }
+
+    #[test]
+    fn enums_round_trip_through_strings() {
+        for c in Channel::ALL {
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(MessageStatus::parse("read"), Some(MessageStatus::Read));
+        assert_eq!(Direction::parse("out"), Some(Direction::Outbound));
+    }
+}

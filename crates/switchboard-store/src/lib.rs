@@ -1,0 +1,76 @@
+//! Persistence for Switchboard. This is the only crate that knows SQL.
+//!
+//! Callers hold an `Arc<dyn Store>`; the backend is chosen from the store URL at start-up.
+//! Every call that touches tenant data names its tenant. The few system-wide calls (listing
+//! tenants, scanning the queue at start-up, queue statistics) say so in their doc comment.
+//!
+//! The durable queue lives here too: an inbound message and its job are written in one
+//! transaction, and a turn's replies, context and the job's completion in another.
+
+pub mod conformance;
+mod error;
+mod model;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+use async_trait::async_trait;
+use switchboard_core::{Channel, Conversation, ConversationId, Message, MessageId, TenantId};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    async fn upsert_tenant(&self, tenant: &TenantRecord) -> Result<()>;
+    async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantRecord>>;
+    /// System-wide: every tenant.
+    async fn list_tenants(&self) -> Result<Vec<TenantRecord>>;
+
+    /// Stores an inbound message and enqueues its turn in one transaction. A message whose
+    /// `external_id` was already accepted is not stored again: the first copy is returned with
+    /// `duplicate = true` and no job.
+    async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted>;
+
+    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Option<Conversation>>;
+    async fn open_conversation(&self, tenant: &TenantId, channel: Channel, user: &str)
+    -> Result<Option<Conversation>>;
+    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>>;
+    /// Messages of a conversation with `seq > after`, oldest first.
+    async fn messages_after(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// The stored replies to an inbound message, in order.
+    async fn replies_to(&self, tenant: &TenantId, message: &MessageId) -> Result<Vec<Message>>;
+
+    /// Completes a turn in one transaction: deletes the job, marks the inbound message processed,
+    /// stores the replies and the new context. Fails with `Conflict` if the job is already done.
+    async fn complete_turn(&self, tenant: &TenantId, commit: TurnCommit) -> Result<Vec<Message>>;
+    /// Records a failed attempt; the job runs again at `run_at`.
+    async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str)
+    -> Result<()>;
+    /// Moves a job that failed for good to the dead letters and marks its message failed.
+    async fn dead_letter_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, error: &str)
+    -> Result<DeadLetter>;
+    /// Dead letters not yet replayed; system-wide when `tenant` is `None`.
+    async fn dead_letters(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<DeadLetter>>;
+    /// Puts a dead letter back in the queue as a new job.
+    async fn replay_dead_letter(&self, tenant: &TenantId, id: i64) -> Result<Job>;
+
+    /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
+    /// enqueued by another process, such as a replay from the CLI).
+    async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>>;
+    /// System-wide queue figures.
+    async fn queue_stats(&self) -> Result<QueueStats>;
+    /// Jobs enqueued by this process, delivered in commit order. Only the first call gets it.
+    fn job_feed(&self) -> Option<UnboundedReceiver<Job>>;
+}

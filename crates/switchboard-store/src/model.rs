@@ -1,0 +1,125 @@
+//! Records the store reads and writes, beyond the domain types of `switchboard-core`.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::{Channel, Content, ConversationContext, ConversationId, MessageId, Processed, TenantId};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub name: String,
+    /// The bot definition's source text, as the person wrote it.
+    pub bot_source: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Who goes first when workers are scarce: a person waiting in a chat before bulk work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Bulk = 0,
+    Normal = 1,
+    Interactive = 2,
+}
+
+impl Priority {
+    pub fn from_i64(v: i64) -> Priority {
+        match v {
+            i64::MIN..=0 => Priority::Bulk,
+            1 => Priority::Normal,
+            _ => Priority::Interactive,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Run the pipeline for one inbound message.
+    Turn,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Turn => "turn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        match s {
+            "turn" => Some(JobKind::Turn),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub kind: JobKind,
+    pub conversation: ConversationId,
+    pub message: MessageId,
+    pub priority: Priority,
+    pub attempts: u32,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewInbound {
+    /// Chosen by the caller so it can wait for the turn before the message is stored.
+    pub id: MessageId,
+    pub channel: Channel,
+    pub user: String,
+    pub content: Content,
+    pub metadata: serde_json::Value,
+    pub external_id: Option<String>,
+    pub priority: Priority,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    pub conversation: ConversationId,
+    pub message: MessageId,
+    pub seq: i64,
+    pub duplicate: bool,
+    /// For a duplicate: the content first stored under the same external id.
+    pub content: Content,
+    /// The enqueued turn; `None` for a duplicate.
+    pub job: Option<Job>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnCommit {
+    pub job_id: i64,
+    pub conversation: ConversationId,
+    pub message: MessageId,
+    pub processed: Processed,
+    pub replies: Vec<Content>,
+    pub context: ConversationContext,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub job_id: i64,
+    pub tenant: TenantId,
+    pub kind: JobKind,
+    pub conversation: ConversationId,
+    pub message: MessageId,
+    pub priority: Priority,
+    pub attempts: u32,
+    pub last_error: String,
+    pub created_at: i64,
+    pub failed_at: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueStats {
+    pub depth: u64,
+    pub oldest_created_at: Option<i64>,
+    pub dead_letters: u64,
+}

@@ -1,0 +1,448 @@
+//! The `Store` implementation for SQLite: plain SQL, one function per operation.
+
+use super::rows::*;
+use super::{SqliteStore, WriteCtx};
+use crate::{
+    Accepted, DeadLetter, Job, JobKind, NewInbound, Priority, QueueStats, Result, Store, StoreError, TenantRecord,
+    TurnCommit,
+};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
+use switchboard_core::{
+    Channel, Conversation, ConversationContext, ConversationId, ConversationStatus, Direction, Message,
+    MessageId, MessageStatus, TenantId,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn query_opt<T>(conn: &Connection, sql: &str, p: impl Params, f: fn(&Row<'_>) -> Result<T>) -> Result<Option<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(p)?;
+    match rows.next()? {
+        Some(r) => Ok(Some(f(r)?)),
+        None => Ok(None),
+    }
+}
+
+fn query_all<T>(conn: &Connection, sql: &str, p: impl Params, f: fn(&Row<'_>) -> Result<T>) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(p)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(f(r)?);
+    }
+    Ok(out)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode: {e}")))
+}
+
+/// Takes the next sequence number of a conversation.
+fn next_seq(conn: &Connection, tenant: &TenantId, conversation: &ConversationId, now: i64) -> Result<i64> {
+    conn.prepare_cached(
+        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?3 \
+         WHERE id = ?1 AND tenant_id = ?2 RETURNING last_seq",
+    )?
+    .query_row(params![conversation.as_str(), tenant.as_str(), now], |r| r.get(0))
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("conversation {conversation}")))
+}
+
+fn insert_job(ctx: &mut WriteCtx<'_>, tenant: &TenantId, conversation: &ConversationId, message: &MessageId, priority: Priority, created_at: i64) -> Result<Job> {
+    let id: i64 = ctx
+        .conn
+        .prepare_cached(
+            "INSERT INTO jobs (tenant_id, kind, conversation_id, message_id, priority, attempts, run_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7) RETURNING id",
+        )?
+        .query_row(
+            params![tenant.as_str(), JobKind::Turn.as_str(), conversation.as_str(), message.as_str(), priority as i64, ctx.now, created_at],
+            |r| r.get(0),
+        )?;
+    let job = Job {
+        id,
+        tenant: tenant.clone(),
+        kind: JobKind::Turn,
+        conversation: conversation.clone(),
+        message: message.clone(),
+        priority,
+        attempts: 0,
+        run_at: ctx.now,
+        last_error: None,
+        created_at,
+    };
+    ctx.jobs.push(job.clone());
+    Ok(job)
+}
+
+fn set_message_status(conn: &Connection, tenant: &TenantId, id: &MessageId, status: MessageStatus, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE messages SET status = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2")?
+        .execute(params![id.as_str(), tenant.as_str(), status.as_str(), now])?;
+    Ok(())
+}
+
+fn accept(ctx: &mut WriteCtx<'_>, tenant: &TenantId, m: NewInbound) -> Result<Accepted> {
+    let conn = ctx.conn;
+    let now = ctx.now;
+    if let Some(ext) = &m.external_id {
+        let found = conn
+            .prepare_cached(
+                "SELECT id, conversation_id, seq, content FROM messages \
+                 WHERE tenant_id = ?1 AND channel = ?2 AND external_id = ?3 AND direction = 'in'",
+            )?
+            .query_row(params![tenant.as_str(), m.channel.as_str(), ext], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+            })
+            .optional()?;
+        if let Some((id, conversation, seq, content)) = found {
+            return Ok(Accepted {
+                conversation: ConversationId::parse(&conversation).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                message: MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                seq,
+                duplicate: true,
+                content: serde_json::from_str(&content)?,
+                job: None,
+            });
+        }
+    }
+    let existing: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM conversations WHERE tenant_id = ?1 AND channel = ?2 AND user_id = ?3 AND status = 'open'",
+        )?
+        .query_row(params![tenant.as_str(), m.channel.as_str(), m.user], |r| r.get(0))
+        .optional()?;
+    let conversation = match existing {
+        Some(id) => ConversationId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        None => {
+            let id = ConversationId::generate();
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO conversations (id, tenant_id, channel, user_id, status, last_seq, context, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'open', 0, ?5, ?6, ?6)",
+                )?
+                .execute(params![id.as_str(), tenant.as_str(), m.channel.as_str(), m.user, json(&ConversationContext::default())?, now]);
+            if let Err(rusqlite::Error::SqliteFailure(e, _)) = &inserted
+                && e.code == rusqlite::ErrorCode::ConstraintViolation
+            {
+                return Err(StoreError::NotFound(format!("tenant {tenant}")));
+            }
+            inserted?;
+            id
+        }
+    };
+    let seq = next_seq(conn, tenant, &conversation, now)?;
+    conn.prepare_cached(
+        "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, metadata, \
+         processed, status, external_id, in_reply_to, reply_index, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'in', ?7, ?8, ?9, NULL, 'queued', ?10, NULL, NULL, ?11, ?11)",
+    )?
+    .execute(params![
+        m.id.as_str(),
+        tenant.as_str(),
+        conversation.as_str(),
+        seq,
+        m.channel.as_str(),
+        m.user,
+        m.content.kind(),
+        json(&m.content)?,
+        json(&m.metadata)?,
+        m.external_id,
+        now
+    ])?;
+    let job = insert_job(ctx, tenant, &conversation, &m.id, m.priority, now)?;
+    Ok(Accepted { conversation, message: m.id, seq, duplicate: false, content: m.content, job: Some(job) })
+}
+
+fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit) -> Result<Vec<Message>> {
+    let conn = ctx.conn;
+    let now = ctx.now;
+    let deleted = conn
+        .prepare_cached("DELETE FROM jobs WHERE id = ?1 AND tenant_id = ?2")?
+        .execute(params![c.job_id, tenant.as_str()])?;
+    if deleted == 0 {
+        return Err(StoreError::Conflict(format!("job {} is not pending", c.job_id)));
+    }
+    let (channel, user): (String, String) = conn
+        .prepare_cached("UPDATE messages SET status = 'processed', processed = ?3, updated_at = ?4 \
+                         WHERE id = ?1 AND tenant_id = ?2 RETURNING channel, user_id")?
+        .query_row(params![c.message.as_str(), tenant.as_str(), json(&c.processed)?, now], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("message {}", c.message)))?;
+    let channel = Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?;
+    let mut out = Vec::with_capacity(c.replies.len());
+    for (i, content) in c.replies.into_iter().enumerate() {
+        let seq = next_seq(conn, tenant, &c.conversation, now)?;
+        let id = MessageId::generate();
+        conn.prepare_cached(
+            "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, metadata, \
+             processed, status, external_id, in_reply_to, reply_index, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'out', ?7, ?8, '{}', NULL, 'sent', NULL, ?9, ?10, ?11, ?11)",
+        )?
+        .execute(params![
+            id.as_str(),
+            tenant.as_str(),
+            c.conversation.as_str(),
+            seq,
+            channel.as_str(),
+            user,
+            content.kind(),
+            json(&content)?,
+            c.message.as_str(),
+            i as i64,
+            now
+        ])?;
+        out.push(Message {
+            id,
+            tenant: tenant.clone(),
+            conversation: c.conversation.clone(),
+            seq,
+            channel,
+            user: user.clone(),
+            direction: Direction::Outbound,
+            content,
+            metadata: serde_json::json!({}),
+            processed: None,
+            status: MessageStatus::Sent,
+            external_id: None,
+            in_reply_to: Some(c.message.clone()),
+            reply_index: Some(i as i64),
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    conn.prepare_cached("UPDATE conversations SET context = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2")?
+        .execute(params![c.conversation.as_str(), tenant.as_str(), json(&c.context)?, now])?;
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+    }
+
+    async fn upsert_tenant(&self, t: &TenantRecord) -> Result<()> {
+        let t = t.clone();
+        self.write(move |ctx| {
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO tenants (id, name, bot_source, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, bot_source = excluded.bot_source, \
+                     updated_at = excluded.updated_at",
+                )?
+                .execute(params![t.id.as_str(), t.name, t.bot_source, ctx.now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantRecord>> {
+        let t = tenant.clone();
+        self.read(move |c| query_opt(c, &format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1"), [t.as_str()], tenant_row))
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantRecord>> {
+        self.read(|c| query_all(c, &format!("SELECT {TENANT_COLS} FROM tenants ORDER BY id"), [], tenant_row)).await
+    }
+
+    async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted> {
+        let t = tenant.clone();
+        self.write(move |ctx| accept(ctx, &t, inbound)).await
+    }
+
+    async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Option<Conversation>> {
+        let (t, id) = (tenant.clone(), id.clone());
+        self.read(move |c| {
+            query_opt(
+                c,
+                &format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?1 AND tenant_id = ?2"),
+                [id.as_str(), t.as_str()],
+                conversation_row,
+            )
+        })
+        .await
+    }
+
+    async fn open_conversation(&self, tenant: &TenantId, channel: Channel, user: &str) -> Result<Option<Conversation>> {
+        let (t, u) = (tenant.clone(), user.to_owned());
+        self.read(move |c| {
+            query_opt(
+                c,
+                &format!(
+                    "SELECT {CONVERSATION_COLS} FROM conversations \
+                     WHERE tenant_id = ?1 AND channel = ?2 AND user_id = ?3 AND status = ?4"
+                ),
+                [t.as_str(), channel.as_str(), u.as_str(), ConversationStatus::Open.as_str()],
+                conversation_row,
+            )
+        })
+        .await
+    }
+
+    async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
+        let (t, id) = (tenant.clone(), id.clone());
+        self.read(move |c| {
+            query_opt(c, &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1 AND tenant_id = ?2"), [id.as_str(), t.as_str()], message_row)
+        })
+        .await
+    }
+
+    async fn messages_after(&self, tenant: &TenantId, conversation: &ConversationId, after: i64, limit: u32) -> Result<Vec<Message>> {
+        let (t, cid) = (tenant.clone(), conversation.clone());
+        self.read(move |c| {
+            query_all(
+                c,
+                &format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE conversation_id = ?1 AND tenant_id = ?2 AND seq > ?3 \
+                     ORDER BY seq LIMIT ?4"
+                ),
+                params![cid.as_str(), t.as_str(), after, limit],
+                message_row,
+            )
+        })
+        .await
+    }
+
+    async fn replies_to(&self, tenant: &TenantId, message: &MessageId) -> Result<Vec<Message>> {
+        let (t, id) = (tenant.clone(), message.clone());
+        self.read(move |c| {
+            query_all(
+                c,
+                &format!("SELECT {MESSAGE_COLS} FROM messages WHERE in_reply_to = ?1 AND tenant_id = ?2 ORDER BY reply_index"),
+                [id.as_str(), t.as_str()],
+                message_row,
+            )
+        })
+        .await
+    }
+
+    async fn complete_turn(&self, tenant: &TenantId, commit: TurnCommit) -> Result<Vec<Message>> {
+        let t = tenant.clone();
+        self.write(move |ctx| complete(ctx, &t, commit)).await
+    }
+
+    async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str) -> Result<()> {
+        let (t, e) = (tenant.clone(), error.to_owned());
+        self.write(move |ctx| {
+            let n = ctx
+                .conn
+                .prepare_cached("UPDATE jobs SET attempts = ?3, run_at = ?4, last_error = ?5 WHERE id = ?1 AND tenant_id = ?2")?
+                .execute(params![job_id, t.as_str(), attempts, run_at, e])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("job {job_id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dead_letter_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, error: &str) -> Result<DeadLetter> {
+        let (t, e) = (tenant.clone(), error.to_owned());
+        self.write(move |ctx| {
+            let job = ctx
+                .conn
+                .prepare_cached(&format!("DELETE FROM jobs WHERE id = ?1 AND tenant_id = ?2 RETURNING {JOB_COLS}"))?
+                .query_and_then(params![job_id, t.as_str()], job_row)?
+                .next()
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(format!("job {job_id}")))?;
+            let id: i64 = ctx
+                .conn
+                .prepare_cached(
+                    "INSERT INTO dead_letters (job_id, tenant_id, kind, conversation_id, message_id, priority, attempts, \
+                     last_error, created_at, failed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        job.id,
+                        t.as_str(),
+                        job.kind.as_str(),
+                        job.conversation.as_str(),
+                        job.message.as_str(),
+                        job.priority as i64,
+                        attempts,
+                        e,
+                        job.created_at,
+                        ctx.now
+                    ],
+                    |r| r.get(0),
+                )?;
+            set_message_status(ctx.conn, &t, &job.message, MessageStatus::Failed, ctx.now)?;
+            Ok(DeadLetter {
+                id,
+                job_id: job.id,
+                tenant: t.clone(),
+                kind: job.kind,
+                conversation: job.conversation,
+                message: job.message,
+                priority: job.priority,
+                attempts,
+                last_error: e,
+                created_at: job.created_at,
+                failed_at: ctx.now,
+            })
+        })
+        .await
+    }
+
+    async fn dead_letters(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<DeadLetter>> {
+        let t = tenant.map(|t| t.as_str().to_owned());
+        self.read(move |c| {
+            query_all(
+                c,
+                &format!(
+                    "SELECT {DEAD_LETTER_COLS} FROM dead_letters WHERE replayed_at IS NULL \
+                     AND (?1 IS NULL OR tenant_id = ?1) ORDER BY id LIMIT ?2"
+                ),
+                params![t, limit],
+                dead_letter_row,
+            )
+        })
+        .await
+    }
+
+    async fn replay_dead_letter(&self, tenant: &TenantId, id: i64) -> Result<Job> {
+        let t = tenant.clone();
+        self.write(move |ctx| {
+            let dl = query_opt(
+                ctx.conn,
+                &format!("SELECT {DEAD_LETTER_COLS} FROM dead_letters WHERE id = ?1 AND tenant_id = ?2 AND replayed_at IS NULL"),
+                params![id, t.as_str()],
+                dead_letter_row,
+            )?
+            .ok_or_else(|| StoreError::NotFound(format!("dead letter {id} of tenant {t}")))?;
+            ctx.conn
+                .prepare_cached("UPDATE dead_letters SET replayed_at = ?2 WHERE id = ?1")?
+                .execute(params![id, ctx.now])?;
+            set_message_status(ctx.conn, &t, &dl.message, MessageStatus::Queued, ctx.now)?;
+            let now = ctx.now;
+            insert_job(ctx, &t, &dl.conversation, &dl.message, dl.priority, now)
+        })
+        .await
+    }
+
+    async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {
+        self.read(move |c| {
+            query_all(c, &format!("SELECT {JOB_COLS} FROM jobs WHERE id > ?1 ORDER BY id LIMIT ?2"), params![after, limit], job_row)
+        })
+        .await
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats> {
+        self.read(|c| {
+            let (depth, oldest): (i64, Option<i64>) =
+                c.prepare_cached("SELECT count(*), min(created_at) FROM jobs")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let dead: i64 = c
+                .prepare_cached("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL")?
+                .query_row([], |r| r.get(0))?;
+            Ok(QueueStats { depth: depth as u64, oldest_created_at: oldest, dead_letters: dead as u64 })
+        })
+        .await
+    }
+
+    fn job_feed(&self) -> Option<UnboundedReceiver<Job>> {
+        self.take_feed()
+    }
+}
+
