@@ -73,4 +73,6 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_stats(&self) -> Result<QueueStats>;
     /// Jobs enqueued by this process, delivered in commit order. Only the first call gets it.
     fn job_feed(&self) -> Option<UnboundedReceiver<Job>>;
+    /// Stops accepting writes and ends the job feed; writes already queued still commit.
+    fn close(&self);
 }

@@ -1,1 +1,19 @@
+//! Switchboard: a multi-tenant, multi-channel conversational AI platform in one binary.
+//!
+//! `main.rs` only parses the command line; [`app::run`] serves a listener until shutdown, which
+//! is what the tests call with a port-0 listener and a fresh data directory.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+mod handlers;
+pub mod http;
+pub mod hub;
+pub mod loadtest;
+pub mod metrics;
+pub mod pipeline;
+pub mod queue;
+pub mod route;
+mod server;
+pub mod tenants;
+pub mod webchat;

@@ -444,5 +444,9 @@ impl Store for SqliteStore {
     fn job_feed(&self) -> Option<UnboundedReceiver<Job>> {
         self.take_feed()
     }
+
+    fn close(&self) {
+        SqliteStore::close(self)
+    }
 }
 

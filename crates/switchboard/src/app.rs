@@ -1,0 +1,241 @@
+//! The application: its shared state, start-up (store, tenants, queue recovery), the queue
+//! workers, and `run`, which serves until told to stop.
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics;
+use crate::pipeline;
+use crate::queue::{Finish, Scheduler, backoff_ms};
+use crate::tenants::{DEMO_BOT, Tenants};
+use anyhow::Context as _;
+use futures_util::FutureExt;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::fs::File;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use switchboard_core::Clock;
+use switchboard_store::{Job, SqliteOptions, SqliteStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub tenants: Tenants,
+    pub queue: Scheduler,
+    pub hub: Arc<Hub>,
+    pub clock: Clock,
+    pub metrics: PrometheusHandle,
+    pub started: Instant,
+    workers: AtomicUsize,
+    /// Held while serving: a second `serve` on the same data directory would process the same
+    /// queue twice.
+    _lock: File,
+}
+
+impl App {
+    pub fn workers_running(&self) -> bool {
+        self.workers.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// Opens the embedded database in `config.store.data_dir` (creating it and applying migrations).
+pub fn open_store(config: &Config, clock: Clock) -> anyhow::Result<SqliteStore> {
+    let path = config.database_path();
+    SqliteStore::open(&path, SqliteOptions { synchronous: config.store.synchronous, clock })
+        .with_context(|| format!("opening the database {}", path.display()))
+}
+
+fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
+    let dir = &config.store.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+    let path = dir.join("switchboard.lock");
+    let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        anyhow::anyhow!("another Switchboard server is already using the data directory {}", dir.display())
+    })?;
+    Ok(file)
+}
+
+impl App {
+    /// Everything but the HTTP listener: store, tenants and the recovered queue.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
+        let lock = lock_data_dir(&config)?;
+        let store: Arc<dyn Store> = Arc::new(open_store(&config, clock.clone())?);
+        let tenants = Tenants::default();
+        if config.demo.enabled {
+            let dir = &config.demo.bot_dir;
+            if dir.join(switchboard_core::BotSpec::FILE_NAME).exists() {
+                tenants.install_dir(store.as_ref(), &config.demo.tenant, "Demo", dir).await?;
+            } else {
+                tracing::info!(dir = %dir.display(), "demo bot folder not found; using the built-in copy");
+                tenants.install(store.as_ref(), &config.demo.tenant, "Demo", DEMO_BOT).await?;
+            }
+        }
+        for t in &config.tenants {
+            tenants.install_dir(store.as_ref(), &t.id, &t.name, &t.bot_dir).await?;
+        }
+        let queue = Scheduler::new(clock.clone());
+        let mut recovered = 0;
+        loop {
+            let page = store.pending_jobs(queue.max_seen(), 1000).await.context("recovering the queue")?;
+            if page.is_empty() {
+                break;
+            }
+            recovered += page.len();
+            queue.push(page);
+        }
+        if recovered > 0 {
+            tracing::info!(jobs = recovered, "recovered pending jobs");
+        }
+        Ok(Arc::new(App {
+            config,
+            store,
+            tenants,
+            queue,
+            hub: Arc::new(Hub::default()),
+            clock,
+            metrics: metrics::handle(),
+            started: Instant::now(),
+            workers: AtomicUsize::new(0),
+            _lock: lock,
+        }))
+    }
+}
+
+/// Serves `listener` until `shutdown` resolves, then drains: stops accepting, lets running
+/// turns finish, and closes the store.
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let app = App::build(config, Clock::System).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = start_background(&app, stop_rx);
+    let addr = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, tenants = ?app.tenants.ids(), "switchboard is serving");
+    crate::server::serve(listener, crate::http::router(app.clone()), &app.config.server, shutdown).await;
+    tracing::info!("shutting down: finishing running turns");
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_millis(app.config.queue.turn_timeout_ms + 1000);
+    if tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} }).await.is_err() {
+        tracing::warn!("some turns did not finish in time; they will run again at the next start");
+        background.abort_all();
+    }
+    app.store.close();
+    Ok(())
+}
+
+fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    for _ in 0..app.config.queue.workers.max(1) {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move {
+            app.workers.fetch_add(1, Ordering::Relaxed);
+            loop {
+                tokio::select! {
+                    job = app.queue.next() => process(&app, job).await,
+                    _ = stop.changed() => break,
+                }
+            }
+            app.workers.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    if let Some(mut feed) = app.store.job_feed() {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move {
+            loop {
+                tokio::select! {
+                    job = feed.recv() => match job {
+                        Some(job) => app.queue.push([job]),
+                        None => break,
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+    {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(app.config.queue.poll_interval_ms.max(10)));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        match app.store.pending_jobs(app.queue.max_seen(), 1000).await {
+                            Ok(jobs) if !jobs.is_empty() => app.queue.push(jobs),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "polling the queue failed"),
+                        }
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+    {
+        let (app, mut stop) = (app.clone(), stop);
+        set.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => app.metrics.run_upkeep(),
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+    set
+}
+
+/// Runs one job's attempt and records its outcome: done, retry later, or dead letter.
+async fn process(app: &Arc<App>, job: Job) {
+    let timeout = Duration::from_millis(app.config.queue.turn_timeout_ms);
+    let attempt = AssertUnwindSafe(pipeline::run_turn(app, &job)).catch_unwind();
+    let error = match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(Ok(_))) => {
+            app.queue.finish(&job.conversation, Finish::Done);
+            return;
+        }
+        Ok(Ok(Err(e))) => format!("{e:#}"),
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            format!("the turn panicked: {what}")
+        }
+        Err(_) => format!("the turn took longer than {} ms", timeout.as_millis()),
+    };
+    let attempts = job.attempts + 1;
+    let tenant = &job.tenant;
+    if attempts >= app.config.queue.max_attempts {
+        tracing::error!(job = job.id, %tenant, message = %job.message, attempts, error, "turn failed for good: dead letter");
+        ::metrics::counter!(metrics::DEAD_LETTERS, "tenant" => tenant.to_string()).increment(1);
+        match app.store.dead_letter_job(tenant, job.id, attempts, &error).await {
+            Ok(_) => {
+                if let Ok(Some(inbound)) = app.store.message(tenant, &job.message).await {
+                    metrics::message(tenant.as_str(), inbound.channel.as_str(), "in", "failed");
+                    pipeline::deliver(app, &inbound, &[], Err(error));
+                }
+                app.queue.finish(&job.conversation, Finish::Done);
+            }
+            Err(e) => {
+                tracing::error!(job = job.id, error = %e, "cannot dead-letter the job; retrying it later");
+                let run_at = app.clock.now_ms() + app.config.queue.backoff_max_ms as i64;
+                app.queue.finish(&job.conversation, Finish::Retry { run_at, attempts, error: e.to_string() });
+            }
+        }
+        return;
+    }
+    let delay = backoff_ms(attempts, app.config.queue.backoff_base_ms, app.config.queue.backoff_max_ms);
+    let run_at = app.clock.now_ms() + delay as i64;
+    tracing::warn!(job = job.id, %tenant, attempts, delay_ms = delay, error, "turn failed; retrying");
+    ::metrics::counter!(metrics::RETRIES, "tenant" => tenant.to_string()).increment(1);
+    if let Err(e) = app.store.retry_job(tenant, job.id, attempts, run_at, &error).await {
+        tracing::error!(job = job.id, error = %e, "cannot record the retry");
+    }
+    app.queue.finish(&job.conversation, Finish::Retry { run_at, attempts, error });
+}

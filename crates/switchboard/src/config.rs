@@ -1,0 +1,161 @@
+//! Configuration: the documented defaults in `config/default.toml`, then a TOML file, then
+//! `SWITCHBOARD__*` environment variables, then flags. The defaults file is the single source:
+//! `switchboard config default` prints it and the code parses it.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use switchboard_store::Synchronous;
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub queue: QueueConfig,
+    pub chat: ChatConfig,
+    pub demo: DemoConfig,
+    pub log: LogConfig,
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub body_limit_bytes: usize,
+    pub max_header_bytes: usize,
+    pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub synchronous: Synchronous,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub workers: usize,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    pub turn_timeout_ms: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    pub reply_wait_ms: u64,
+    pub max_text_chars: usize,
+    pub max_user_chars: usize,
+    pub history_page_max: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    pub enabled: bool,
+    pub tenant: String,
+    pub bot_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub id: String,
+    pub name: String,
+    pub bot_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The defaults file ships inside the binary and is checked by a test; it cannot fail.
+        #[allow(clippy::expect_used)]
+        Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("config/default.toml is valid")
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then `SWITCHBOARD__*` variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("SWITCHBOARD__").split("__"));
+        fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.store.data_dir.join("switchboard.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_defaults_parse_and_are_the_defaults() {
+        let c = Config::default();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.store.synchronous, Synchronous::Full);
+        assert!(c.demo.enabled);
+        assert!(c.tenants.is_empty());
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "sb.toml",
+                "[server]\nlisten = \"127.0.0.1:9000\"\n[queue]\nworkers = 8\n[[tenants]]\nid = \"acme\"\nname = \"Acme\"\nbot_dir = \"bots/acme\"\n",
+            )?;
+            jail.set_env("SWITCHBOARD__QUEUE__WORKERS", "3");
+            let c = Config::load(Some(Path::new("sb.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.listen.port(), 9000);
+            assert_eq!(c.queue.workers, 3, "environment beats the file");
+            assert_eq!(c.tenants[0].id, "acme");
+            assert_eq!(c.chat.max_text_chars, 4000, "untouched keys keep their default");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD__QUEUE__WORKERS", "many");
+            let err = Config::load(None).expect_err("invalid").to_string();
+            assert!(err.contains("workers"), "{err}");
+            Ok(())
+        });
+        assert!(Config::load(Some(Path::new("/nonexistent/x.toml"))).is_err());
+    }
+}

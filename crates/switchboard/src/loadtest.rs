@@ -1,0 +1,204 @@
+//! `switchboard loadtest`: many concurrent conversations against a running server over real
+//! HTTP. Every reply is checked; the report gives throughput, latency percentiles and errors.
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    #[arg(long, default_value = "demo")]
+    pub tenant: String,
+    /// Conversations (end users) sending at the same time.
+    #[arg(long, default_value_t = 100)]
+    pub conversations: usize,
+    /// Messages each conversation sends, one after the other (each waits for its replies).
+    #[arg(long, default_value_t = 10)]
+    pub messages: usize,
+    /// Texts to send, in turn. Default: phrases the demo bot understands.
+    #[arg(long = "text")]
+    pub texts: Vec<String>,
+    /// Per-request timeout in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const DEMO_TEXTS: &[&str] = &["hello", "what can you do", "tell me a joke", "when are you open", "thanks", "bye"];
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub conversations: usize,
+    pub messages_sent: usize,
+    pub answered: usize,
+    pub errors: usize,
+    pub error_kinds: BTreeMap<String, usize>,
+    pub elapsed_s: f64,
+    pub messages_per_s: f64,
+    pub latency_ms: Percentiles,
+}
+
+#[derive(Serialize, Debug, Default)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    conversation_id: String,
+    seq: i64,
+    status: String,
+    replies: Vec<serde_json::Value>,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u64>,
+    errors: BTreeMap<String, usize>,
+    answered: usize,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let report = drive(&args).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} conversations x {} messages: {} answered, {} errors in {:.2} s\n\
+             throughput: {:.0} messages/s\n\
+             latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
+            report.conversations,
+            args.messages,
+            report.answered,
+            report.errors,
+            report.elapsed_s,
+            report.messages_per_s,
+            report.latency_ms.p50,
+            report.latency_ms.p95,
+            report.latency_ms.p99,
+            report.latency_ms.max
+        );
+        for (kind, n) in &report.error_kinds {
+            println!("  error {kind}: {n}");
+        }
+    }
+    Ok(if report.errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub async fn drive(args: &Args) -> anyhow::Result<Report> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(args.timeout_ms))
+        .pool_max_idle_per_host(args.conversations)
+        .tcp_nodelay(true)
+        .build()
+        .context("building the HTTP client")?;
+    let url = format!("{}/v1/chat/{}/messages", args.url.trim_end_matches('/'), args.tenant);
+    let texts: Arc<Vec<String>> = Arc::new(if args.texts.is_empty() {
+        DEMO_TEXTS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.texts.clone()
+    });
+    let run_id = uuid_like();
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.conversations);
+    for c in 0..args.conversations {
+        let (client, url, texts, tally) = (client.clone(), url.clone(), texts.clone(), tally.clone());
+        let user = format!("loadtest-{run_id}-{c}");
+        let n = args.messages;
+        tasks.push(tokio::spawn(async move {
+            let mut local = Tally::default();
+            let mut conversation: Option<String> = None;
+            let mut last_seq = 0;
+            for i in 0..n {
+                let text = &texts[(c + i) % texts.len()];
+                let body = serde_json::json!({ "user": user, "text": text, "client_msg_id": format!("m{i}") });
+                let t0 = Instant::now();
+                let result = client.post(&url).json(&body).send().await;
+                let outcome = match result {
+                    Err(e) => Err(if e.is_timeout() { "timeout".to_owned() } else { "connect".to_owned() }),
+                    Ok(res) => {
+                        let status = res.status().as_u16();
+                        match res.json::<Answer>().await {
+                            Err(_) => Err(format!("http {status}: bad body")),
+                            Ok(_) if status != 200 => Err(format!("http {status}")),
+                            Ok(a) => check(&a, &mut conversation, &mut last_seq),
+                        }
+                    }
+                };
+                local.latencies_us.push(t0.elapsed().as_micros() as u64);
+                match outcome {
+                    Ok(()) => local.answered += 1,
+                    Err(kind) => *local.errors.entry(kind).or_default() += 1,
+                }
+            }
+            let mut t = tally.lock().await;
+            t.latencies_us.extend(local.latencies_us);
+            t.answered += local.answered;
+            for (k, v) in local.errors {
+                *t.errors.entry(k).or_default() += v;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.context("a load task panicked")?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut t = std::mem::take(&mut *tally.lock().await);
+    t.latencies_us.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if t.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((p / 100.0) * (t.latencies_us.len() - 1) as f64).round() as usize;
+        t.latencies_us[i] as f64 / 1000.0
+    };
+    let sent = t.latencies_us.len();
+    Ok(Report {
+        conversations: args.conversations,
+        messages_sent: sent,
+        answered: t.answered,
+        errors: t.errors.values().sum(),
+        error_kinds: t.errors.clone(),
+        elapsed_s: elapsed,
+        messages_per_s: sent as f64 / elapsed.max(1e-9),
+        latency_ms: Percentiles { p50: pct(50.0), p95: pct(95.0), p99: pct(99.0), max: pct(100.0) },
+    })
+}
+
+/// A reply is right when it answers, in the same conversation, after the previous message,
+/// with at least one non-empty text.
+fn check(a: &Answer, conversation: &mut Option<String>, last_seq: &mut i64) -> Result<(), String> {
+    if a.status != "answered" {
+        return Err(format!("status {}", a.status));
+    }
+    if a.replies.is_empty() || a.replies.iter().any(|r| r["text"].as_str().is_none_or(str::is_empty)) {
+        return Err("empty reply".into());
+    }
+    match conversation {
+        Some(c) if *c != a.conversation_id => return Err("conversation changed".into()),
+        None => *conversation = Some(a.conversation_id.clone()),
+        _ => {}
+    }
+    if a.seq <= *last_seq {
+        return Err("seq went backwards".into());
+    }
+    *last_seq = a.seq;
+    Ok(())
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", rand::random::<u64>())
+}

@@ -1,0 +1,55 @@
+//! Prometheus metrics. Names are constants so that the code and the docs agree.
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+pub const MESSAGES: &str = "switchboard_messages_total";
+pub const STAGE_SECONDS: &str = "switchboard_pipeline_stage_seconds";
+pub const TURN_SECONDS: &str = "switchboard_turn_seconds";
+pub const QUEUE_DEPTH: &str = "switchboard_queue_depth";
+pub const QUEUE_IN_FLIGHT: &str = "switchboard_queue_in_flight";
+pub const RETRIES: &str = "switchboard_queue_retries_total";
+pub const DEAD_LETTERS: &str = "switchboard_dead_letters_total";
+pub const HTTP_REQUESTS: &str = "switchboard_http_requests_total";
+pub const WS_CONNECTIONS: &str = "switchboard_websocket_connections";
+
+const LATENCY_BUCKETS: &[f64] =
+    &[0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// The process-wide recorder, installed once (tests start several servers in one process).
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(MESSAGES, "Messages by tenant, channel, direction and status.");
+    describe_histogram!(STAGE_SECONDS, metrics::Unit::Seconds, "Time spent in each pipeline stage.");
+    describe_histogram!(TURN_SECONDS, metrics::Unit::Seconds, "Time from a message's arrival to its replies being stored.");
+    describe_gauge!(QUEUE_DEPTH, "Jobs waiting or running.");
+    describe_gauge!(QUEUE_IN_FLIGHT, "Jobs running now.");
+    describe_counter!(RETRIES, "Failed turn attempts that will be retried.");
+    describe_counter!(DEAD_LETTERS, "Turns moved to the dead letters.");
+    describe_counter!(HTTP_REQUESTS, "HTTP requests by route and status.");
+    describe_gauge!(WS_CONNECTIONS, "Open web chat WebSockets.");
+}
+
+pub fn message(tenant: &str, channel: &str, direction: &str, status: &'static str) {
+    metrics::counter!(MESSAGES, "tenant" => tenant.to_owned(), "channel" => channel.to_owned(),
+        "direction" => direction.to_owned(), "status" => status)
+    .increment(1);
+}

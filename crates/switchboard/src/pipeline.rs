@@ -1,0 +1,186 @@
+//! The turn: language -> context -> intent -> route -> handler -> persist -> deliver.
+//! Plain async stages over one inbound message; each stage is timed.
+
+use crate::app::App;
+use crate::handlers::{self, Turn};
+use crate::hub::TurnOutcome;
+use crate::metrics;
+use crate::route::{Decision, route};
+use crate::webchat::ServerFrame;
+use anyhow::{Context as _, anyhow};
+use std::sync::Arc;
+use std::time::Instant;
+use switchboard_core::{ConversationContext, HistoryEntry, Message, Processed};
+use switchboard_nlu::{IntentMatch, LanguageGuess, detect_language};
+use switchboard_store::{Job, StoreError, TurnCommit};
+
+struct Stages {
+    at: Instant,
+}
+
+impl Stages {
+    fn lap(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        ::metrics::histogram!(metrics::STAGE_SECONDS, "stage" => stage).record((now - self.at).as_secs_f64());
+        self.at = now;
+    }
+}
+
+/// Runs one turn to the end. Errors are retried by the caller; a turn that stored its replies
+/// has succeeded whatever happens in delivery.
+pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>> {
+    let tenant = &job.tenant;
+    let bot = app.tenants.get(tenant).ok_or_else(|| anyhow!("tenant {tenant} has no bot loaded"))?;
+    let mut stages = Stages { at: Instant::now() };
+    let message = app
+        .store
+        .message(tenant, &job.message)
+        .await?
+        .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
+    let conversation = app
+        .store
+        .conversation(tenant, &job.conversation)
+        .await?
+        .with_context(|| format!("conversation {} is gone", job.conversation))?;
+    stages.lap("load");
+    app.hub.publish(tenant, &message.user, ServerFrame::Typing { on: true });
+
+    let text = message.content.understood_text().to_owned();
+    let spec = &bot.spec;
+    let guess = detect_language(&text, &spec.languages);
+    stages.lap("language");
+
+    let now = app.clock.now_ms();
+    let mut ctx = conversation.context;
+    if ctx.is_expired(now) {
+        ctx.reset_flow();
+    }
+    stages.lap("context");
+
+    let matches = bot.model.classify(&text, 3);
+    stages.lap("intent");
+
+    let language = choose_language(guess.as_ref(), matches.first(), ctx.language.as_deref(), &spec.default_language);
+    let decision = route(spec, &mut ctx, &matches);
+    stages.lap("route");
+
+    let (replies, processed) = match decision {
+        Decision::Silent { reason } => (
+            Vec::new(),
+            Processed { handler: "none".into(), route_reason: reason.into(), ..processed(&guess, &matches, &language) },
+        ),
+        Decision::Handler { handler, intent, confidence, reason } => {
+            let turn = Turn { bot: &bot, user: &message.user, text: &text, language: &language, intent, confidence };
+            let replies = handlers::run(handler, &turn, &mut ctx)?;
+            (
+                replies,
+                Processed {
+                    handler: handler.as_str().into(),
+                    route_reason: reason,
+                    intent: intent.map(|i| i.name.clone()),
+                    confidence,
+                    ..processed(&guess, &matches, &language)
+                },
+            )
+        }
+    };
+    stages.lap("handler");
+
+    remember(&mut ctx, &text, &replies, processed.intent.clone(), &language, now, spec.context_ttl_minutes);
+    let commit = TurnCommit {
+        job_id: job.id,
+        conversation: job.conversation.clone(),
+        message: job.message.clone(),
+        processed,
+        replies,
+        context: ctx,
+    };
+    let stored = match app.store.complete_turn(tenant, commit).await {
+        Ok(stored) => stored,
+        // Completed earlier (by an attempt whose answer was lost): those replies stand.
+        Err(StoreError::Conflict(_)) => app.store.replies_to(tenant, &job.message).await?,
+        Err(e) => return Err(e.into()),
+    };
+    stages.lap("persist");
+
+    let stored = Arc::new(stored);
+    deliver(app, &message, &stored, Ok(stored.clone()));
+    stages.lap("deliver");
+    ::metrics::histogram!(metrics::TURN_SECONDS).record((app.clock.now_ms() - message.created_at).max(0) as f64 / 1000.0);
+    Ok(stored)
+}
+
+/// Pushes the outcome of a turn to whoever is listening on this instance.
+pub fn deliver(app: &App, inbound: &Message, replies: &[Message], outcome: TurnOutcome) {
+    let tenant = &inbound.tenant;
+    let status = if outcome.is_ok() { "read" } else { "failed" };
+    app.hub.publish(tenant, &inbound.user, ServerFrame::Receipt { id: inbound.id.clone(), status });
+    for reply in replies {
+        app.hub.publish(tenant, &inbound.user, ServerFrame::message(reply));
+        metrics::message(tenant.as_str(), reply.channel.as_str(), "out", "sent");
+    }
+    app.hub.publish(tenant, &inbound.user, ServerFrame::Typing { on: false });
+    app.hub.resolve(&inbound.id, outcome);
+}
+
+fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &str) -> Processed {
+    Processed {
+        language: language.to_owned(),
+        language_confidence: guess.as_ref().filter(|g| g.language == language).map_or(0.0, |g| g.confidence),
+        intent: None,
+        confidence: matches.first().map_or(0.0, |m| m.confidence),
+        handler: String::new(),
+        route_reason: String::new(),
+    }
+}
+
+/// The language to answer in. A reliable detection wins; then the language of a confidently
+/// matched example ("hola" matches a Spanish example); then the conversation's language, which
+/// sticks; then the bot's default.
+pub fn choose_language(
+    guess: Option<&LanguageGuess>,
+    top: Option<&IntentMatch>,
+    current: Option<&str>,
+    default: &str,
+) -> String {
+    if let Some(g) = guess.filter(|g| g.reliable) {
+        return g.language.clone();
+    }
+    if let Some(m) = top.filter(|m| m.confidence >= 0.6) {
+        return m.language.clone();
+    }
+    current.unwrap_or(default).to_owned()
+}
+
+fn remember(
+    ctx: &mut ConversationContext,
+    text: &str,
+    replies: &[switchboard_core::Content],
+    intent: Option<String>,
+    language: &str,
+    now: i64,
+    ttl_minutes: u32,
+) {
+    ctx.push_history(HistoryEntry { role: "user".into(), text: text.to_owned(), intent, at: now });
+    for r in replies {
+        ctx.push_history(HistoryEntry { role: "bot".into(), text: r.understood_text().to_owned(), intent: None, at: now });
+    }
+    ctx.language = Some(language.to_owned());
+    ctx.turns += 1;
+    ctx.expires_at = Some(now + i64::from(ttl_minutes) * 60_000);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_choice_prefers_evidence_then_sticks() {
+        let g = |l: &str, reliable| LanguageGuess { language: l.into(), confidence: 0.9, reliable };
+        let m = |l: &str, c| IntentMatch { intent: "x".into(), confidence: c, language: l.into() };
+        assert_eq!(choose_language(Some(&g("de", true)), Some(&m("es", 1.0)), Some("en"), "en"), "de");
+        assert_eq!(choose_language(Some(&g("de", false)), Some(&m("es", 0.9)), Some("en"), "en"), "es");
+        assert_eq!(choose_language(Some(&g("de", false)), Some(&m("es", 0.3)), Some("es"), "en"), "es");
+        assert_eq!(choose_language(None, None, None, "en"), "en");
+    }
+}

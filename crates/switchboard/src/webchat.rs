@@ -1,0 +1,538 @@
+//! The web chat channel: the public chat API (POST a message, read the history) and the
+//! WebSocket that streams replies, typing indicators and receipts to the browser.
+
+use crate::app::App;
+use crate::http::{ApiError, JsonBody};
+use crate::hub::TurnOutcome;
+use crate::metrics;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_core::clock::rfc3339;
+use switchboard_core::{Button, Channel, Content, ConversationId, Message, MessageId, MessageStatus, TenantId};
+use switchboard_store::{Accepted, NewInbound, Priority};
+use tokio::sync::{broadcast, oneshot};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/chat/{tenant}/messages", post(post_message))
+        .route("/v1/chat/{tenant}/ws", get(websocket))
+        .route("/v1/chat/{tenant}/conversations/{id}/messages", get(history))
+}
+
+// ---- wire types -------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostMessage {
+    user: String,
+    #[serde(default)]
+    text: Option<String>,
+    /// A button's payload, sent instead of text when the user presses a button.
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    client_msg_id: Option<String>,
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Serialize)]
+struct PostResponse {
+    conversation_id: ConversationId,
+    message_id: MessageId,
+    seq: i64,
+    /// `answered` (200), `queued` (202: replies will follow) or `failed` (202: gave up).
+    status: &'static str,
+    duplicate: bool,
+    replies: Vec<Content>,
+}
+
+/// A message as the chat API shows it.
+#[derive(Serialize, Debug, Clone)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub seq: i64,
+    pub direction: &'static str,
+    #[serde(flatten)]
+    pub content: Content,
+    pub status: MessageStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<MessageId>,
+    pub created_at: String,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        MessageView {
+            id: m.id.clone(),
+            conversation_id: m.conversation.clone(),
+            seq: m.seq,
+            direction: m.direction.as_str(),
+            content: m.content.clone(),
+            status: m.status,
+            in_reply_to: m.in_reply_to.clone(),
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+/// Frames the server sends on the WebSocket (protocol `switchboard.webchat.v1`).
+#[derive(Serialize, Debug, Clone)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame after connecting: the user's open conversation, if any, and its last seq.
+    Ready { protocol: &'static str, conversation_id: Option<ConversationId>, last_seq: i64 },
+    /// The user's message is stored; `seq` is its place in the conversation.
+    Ack { client_msg_id: Option<String>, id: MessageId, conversation_id: ConversationId, seq: i64, duplicate: bool },
+    Message {
+        id: MessageId,
+        conversation_id: ConversationId,
+        seq: i64,
+        direction: &'static str,
+        sent_at: String,
+        text: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        quick_replies: Vec<Button>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<MessageId>,
+    },
+    Typing { on: bool },
+    /// What became of a user's message: `read` (the bot handled it) or `failed`.
+    Receipt { id: MessageId, status: &'static str },
+    Error { code: &'static str, message: String, #[serde(skip_serializing_if = "Option::is_none")] client_msg_id: Option<String> },
+}
+
+impl ServerFrame {
+    pub fn message(m: &Message) -> ServerFrame {
+        let (text, quick_replies, payload) = match &m.content {
+            Content::Text { text, buttons } => (text.clone(), buttons.clone(), None),
+            Content::Postback { payload, title } => {
+                (title.clone().unwrap_or_else(|| payload.clone()), Vec::new(), Some(payload.clone()))
+            }
+        };
+        ServerFrame::Message {
+            id: m.id.clone(),
+            conversation_id: m.conversation.clone(),
+            seq: m.seq,
+            direction: m.direction.as_str(),
+            sent_at: rfc3339(m.created_at),
+            text,
+            quick_replies,
+            payload,
+            in_reply_to: m.in_reply_to.clone(),
+        }
+    }
+
+    fn seq(&self) -> Option<(&ConversationId, i64)> {
+        match self {
+            ServerFrame::Message { conversation_id, seq, .. } => Some((conversation_id, *seq)),
+            _ => None,
+        }
+    }
+}
+
+/// Frames the browser sends.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    Hello {
+        #[serde(default)]
+        resume_after_seq: Option<i64>,
+    },
+    Message {
+        #[serde(default)]
+        client_msg_id: Option<String>,
+        #[serde(default)]
+        text: String,
+    },
+    Postback {
+        #[serde(default)]
+        client_msg_id: Option<String>,
+        payload: String,
+        #[serde(default)]
+        title: Option<String>,
+    },
+    Ping,
+}
+
+// ---- validation -------------------------------------------------------------------------
+
+fn tenant_of(app: &App, raw: &str) -> Result<TenantId, ApiError> {
+    let id = TenantId::parse(raw).map_err(|_| ApiError::unknown_tenant(raw))?;
+    app.tenants.get(&id).map(|_| id).ok_or_else(|| ApiError::unknown_tenant(raw))
+}
+
+/// Removes control characters (NUL included) except line breaks and tabs.
+fn clean(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect::<String>().replace('\r', "")
+}
+
+fn check_user(app: &App, user: &str) -> Result<String, ApiError> {
+    let user = clean(user).trim().to_owned();
+    let max = app.config.chat.max_user_chars;
+    if user.is_empty() {
+        return Err(ApiError::Unprocessable("invalid_user", "`user` must not be empty".into()));
+    }
+    if user.chars().count() > max {
+        return Err(ApiError::Unprocessable("invalid_user", format!("`user` is longer than {max} characters")));
+    }
+    Ok(user)
+}
+
+fn check_text(app: &App, field: &str, text: &str) -> Result<String, ApiError> {
+    let text = clean(text);
+    let max = app.config.chat.max_text_chars;
+    if text.trim().is_empty() {
+        return Err(ApiError::Unprocessable("empty_text", format!("`{field}` must not be empty")));
+    }
+    let n = text.chars().count();
+    if n > max {
+        return Err(ApiError::Unprocessable("text_too_long", format!("`{field}` has {n} characters; at most {max} are accepted")));
+    }
+    Ok(text)
+}
+
+fn check_client_msg_id(id: Option<String>) -> Result<Option<String>, ApiError> {
+    match id {
+        Some(id) if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) => Err(ApiError::Unprocessable(
+            "invalid_client_msg_id",
+            "`client_msg_id` must be 1 to 128 bytes without control characters".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn content_of(app: &App, text: Option<String>, payload: Option<String>, title: Option<String>) -> Result<Content, ApiError> {
+    match (text, payload) {
+        (_, Some(p)) => Ok(Content::Postback {
+            payload: check_text(app, "payload", &p)?,
+            title: title.map(|t| check_text(app, "title", &t)).transpose()?,
+        }),
+        (Some(t), None) => Ok(Content::text(check_text(app, "text", &t)?)),
+        (None, None) => Err(ApiError::Unprocessable("empty_text", "`text` is required".into())),
+    }
+}
+
+// ---- ingest: shared by POST and the WebSocket ----------------------------------------------
+
+struct Ingested {
+    accepted: Accepted,
+    outcome: oneshot::Receiver<TurnOutcome>,
+    /// Already known (a duplicate of a message handled before).
+    done: Option<TurnOutcome>,
+}
+
+async fn ingest(
+    app: &App,
+    tenant: &TenantId,
+    user: String,
+    content: Content,
+    client_msg_id: Option<String>,
+    metadata: serde_json::Value,
+) -> Result<Ingested, ApiError> {
+    let id = MessageId::generate();
+    let outcome = app.hub.wait_for(&id);
+    let inbound = NewInbound {
+        id: id.clone(),
+        channel: Channel::Webchat,
+        external_id: client_msg_id.map(|c| format!("{user}:{c}")),
+        user: user.clone(),
+        content: content.clone(),
+        metadata,
+        priority: Priority::Interactive,
+    };
+    let accepted = match app.store.accept_inbound(tenant, inbound).await {
+        Ok(a) => a,
+        Err(e) => {
+            drop(outcome);
+            app.hub.forget(&id);
+            metrics::message(tenant.as_str(), "webchat", "in", "rejected");
+            return Err(e.into());
+        }
+    };
+    if !accepted.duplicate {
+        metrics::message(tenant.as_str(), "webchat", "in", "accepted");
+        if let Ok(Some(stored)) = app.store.message(tenant, &accepted.message).await {
+            app.hub.publish(tenant, &user, ServerFrame::message(&stored));
+        }
+        return Ok(Ingested { accepted, outcome, done: None });
+    }
+    drop(outcome);
+    app.hub.forget(&id);
+    metrics::message(tenant.as_str(), "webchat", "in", "duplicate");
+    if accepted.content != content {
+        return Err(ApiError::Conflict(
+            "this client_msg_id was already used for a different message".into(),
+        ));
+    }
+    let outcome = app.hub.wait_for(&accepted.message);
+    let done = match app.store.message(tenant, &accepted.message).await?.map(|m| m.status) {
+        Some(MessageStatus::Processed) => Some(Ok(Arc::new(app.store.replies_to(tenant, &accepted.message).await?))),
+        Some(MessageStatus::Failed) => Some(Err("the message could not be processed".to_owned())),
+        _ => None,
+    };
+    if done.is_some() {
+        app.hub.forget(&accepted.message);
+    }
+    Ok(Ingested { accepted, outcome, done })
+}
+
+// ---- POST /v1/chat/{tenant}/messages ------------------------------------------------------
+
+async fn post_message(
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    JsonBody(body): JsonBody<PostMessage>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_of(&app, &tenant)?;
+    let user = check_user(&app, &body.user)?;
+    let content = content_of(&app, body.text, body.payload, None)?;
+    let client_msg_id = check_client_msg_id(body.client_msg_id)?;
+    let metadata = serde_json::Value::Object(body.metadata.unwrap_or_default());
+    let ing = ingest(&app, &tenant, user, content, client_msg_id, metadata).await?;
+    let wait = Duration::from_millis(app.config.chat.reply_wait_ms);
+    let outcome = match ing.done {
+        Some(done) => Some(done),
+        None => match tokio::time::timeout(wait, ing.outcome).await {
+            Ok(Ok(outcome)) => Some(outcome),
+            _ => {
+                app.hub.forget(&ing.accepted.message);
+                None
+            }
+        },
+    };
+    let a = ing.accepted;
+    let (status, label, replies) = match outcome {
+        Some(Ok(replies)) => (StatusCode::OK, "answered", replies.iter().map(|m| m.content.clone()).collect()),
+        Some(Err(_)) => (StatusCode::ACCEPTED, "failed", Vec::new()),
+        None => (StatusCode::ACCEPTED, "queued", Vec::new()),
+    };
+    let body = PostResponse {
+        conversation_id: a.conversation,
+        message_id: a.message,
+        seq: a.seq,
+        status: label,
+        duplicate: a.duplicate,
+        replies,
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+// ---- GET history -----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    #[serde(default)]
+    after: Option<i64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct HistoryPage {
+    conversation_id: ConversationId,
+    messages: Vec<MessageView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after: Option<i64>,
+}
+
+async fn history(
+    State(app): State<Arc<App>>,
+    Path((tenant, id)): Path<(String, String)>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let tenant = tenant_of(&app, &tenant)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let not_found = || ApiError::NotFound("unknown_conversation", format!("no conversation {id:?}"));
+    let conv = ConversationId::parse(&id).map_err(|_| not_found())?;
+    if app.store.conversation(&tenant, &conv).await?.is_none() {
+        return Err(not_found());
+    }
+    let max = app.config.chat.history_page_max;
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > max {
+        return Err(ApiError::BadRequest("invalid_query", format!("`limit` must be between 1 and {max}")));
+    }
+    let after = q.after.unwrap_or(0).max(0);
+    let messages = app.store.messages_after(&tenant, &conv, after, limit).await?;
+    let next_after = (messages.len() == limit as usize).then(|| messages.last().map(|m| m.seq)).flatten();
+    Ok(Json(HistoryPage { conversation_id: conv, messages: messages.iter().map(MessageView::from).collect(), next_after }))
+}
+
+// ---- WebSocket ---------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct WsQuery {
+    user: Option<String>,
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+async fn websocket(
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_of(&app, &tenant)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
+    let user = check_user(&app, q.user.as_deref().unwrap_or(""))?;
+    let upgrade = upgrade.map_err(|e| ApiError::BadRequest("not_a_websocket", e.body_text()))?;
+    let max = app.config.server.body_limit_bytes;
+    Ok(upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            ::metrics::gauge!(metrics::WS_CONNECTIONS).increment(1.0);
+            if let Err(e) = Session::new(app, tenant, user).run(socket, q.after).await {
+                tracing::debug!(error = %e, "websocket closed");
+            }
+            ::metrics::gauge!(metrics::WS_CONNECTIONS).decrement(1.0);
+        }))
+}
+
+struct Session {
+    app: Arc<App>,
+    tenant: TenantId,
+    user: String,
+    conversation: Option<ConversationId>,
+    /// Highest seq sent to this client in `conversation`.
+    last_seq: i64,
+}
+
+type WsResult = Result<(), axum::Error>;
+
+impl Session {
+    fn new(app: Arc<App>, tenant: TenantId, user: String) -> Session {
+        Session { app, tenant, user, conversation: None, last_seq: 0 }
+    }
+
+    async fn run(mut self, mut socket: WebSocket, after: Option<i64>) -> WsResult {
+        // Subscribe before reading the history so that nothing falls between the two.
+        let mut sub = self.app.hub.subscribe(&self.tenant, &self.user);
+        let open = self.app.store.open_conversation(&self.tenant, Channel::Webchat, &self.user).await.ok().flatten();
+        let last = open.as_ref().map_or(0, |c| c.last_seq);
+        self.conversation = open.map(|c| c.id);
+        self.last_seq = last;
+        send(&mut socket, &ServerFrame::Ready { protocol: "switchboard.webchat.v1", conversation_id: self.conversation.clone(), last_seq: last }).await?;
+        if let Some(after) = after {
+            self.resume(&mut socket, after).await?;
+        }
+        let mut ping = tokio::time::interval(Duration::from_secs(30));
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(WsMessage::Text(text))) => self.on_client_frame(&mut socket, text.as_str()).await?,
+                    Some(Ok(WsMessage::Binary(_))) => send(&mut socket, &error_frame("invalid_frame", "binary frames are not supported", None)).await?,
+                    Some(Ok(WsMessage::Close(_))) | None => return Ok(()),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e),
+                },
+                frame = sub.rx.recv() => match frame {
+                    Ok(frame) => self.forward(&mut socket, &frame).await?,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let after = self.last_seq;
+                        self.resume(&mut socket, after).await?;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+                _ = ping.tick() => socket.send(WsMessage::Ping(Default::default())).await?,
+            }
+        }
+    }
+
+    /// Sends every stored message with `seq > after` in the user's conversation.
+    async fn resume(&mut self, socket: &mut WebSocket, after: i64) -> WsResult {
+        let Some(conv) = self.conversation.clone() else { return Ok(()) };
+        let mut after = after.max(0);
+        loop {
+            let page = match self.app.store.messages_after(&self.tenant, &conv, after, 200).await {
+                Ok(page) => page,
+                Err(e) => {
+                    return send(socket, &error_frame("unavailable", &format!("cannot read the history: {e}"), None)).await;
+                }
+            };
+            for m in &page {
+                send(socket, &ServerFrame::message(m)).await?;
+                after = m.seq;
+            }
+            self.last_seq = self.last_seq.max(after);
+            if page.len() < 200 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn forward(&mut self, socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
+        let Some((conv, seq)) = frame.seq() else { return send(socket, frame).await };
+        if self.conversation.as_ref() != Some(conv) {
+            self.conversation = Some(conv.clone());
+            self.last_seq = 0;
+        }
+        if seq <= self.last_seq {
+            return Ok(());
+        }
+        if seq > self.last_seq + 1 {
+            // A gap: fill it from the store, which also sends this frame's message.
+            let after = self.last_seq;
+            return self.resume(socket, after).await;
+        }
+        self.last_seq = seq;
+        send(socket, frame).await
+    }
+
+    async fn on_client_frame(&mut self, socket: &mut WebSocket, text: &str) -> WsResult {
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => return send(socket, &error_frame("invalid_frame", &format!("not a client frame: {e}"), None)).await,
+        };
+        let (client_msg_id, content) = match frame {
+            ClientFrame::Ping => return Ok(()),
+            ClientFrame::Hello { resume_after_seq } => return self.resume(socket, resume_after_seq.unwrap_or(0)).await,
+            ClientFrame::Message { client_msg_id, text } => {
+                (client_msg_id.clone(), content_of(&self.app, Some(text), None, None).map_err(|e| (client_msg_id, e)))
+            }
+            ClientFrame::Postback { client_msg_id, payload, title } => {
+                (client_msg_id.clone(), content_of(&self.app, None, Some(payload), title).map_err(|e| (client_msg_id, e)))
+            }
+        };
+        let result = match (content, check_client_msg_id(client_msg_id.clone())) {
+            (Ok(content), Ok(cid)) => {
+                ingest(&self.app, &self.tenant, self.user.clone(), content, cid, serde_json::json!({})).await
+            }
+            (Err((_, e)), _) | (_, Err(e)) => Err(e),
+        };
+        match result {
+            Ok(ing) => {
+                let a = ing.accepted;
+                if self.conversation.as_ref() != Some(&a.conversation) {
+                    self.conversation = Some(a.conversation.clone());
+                    self.last_seq = 0;
+                }
+                send(socket, &ServerFrame::Ack { client_msg_id, id: a.message, conversation_id: a.conversation, seq: a.seq, duplicate: a.duplicate }).await
+            }
+            Err(e) => send(socket, &error_frame(e.code(), &e.to_string(), client_msg_id)).await,
+        }
+    }
+}
+
+fn error_frame(code: &'static str, message: &str, client_msg_id: Option<String>) -> ServerFrame {
+    ServerFrame::Error { code, message: message.to_owned(), client_msg_id }
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
+    let text = serde_json::to_string(frame).map_err(axum::Error::new)?;
+    socket.send(WsMessage::Text(text.into())).await
+}
