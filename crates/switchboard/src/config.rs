@@ -153,7 +153,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("SWITCHBOARD__QUEUE__WORKERS", "many");
             let err = Config::load(None).expect_err("invalid").to_string();
-            assert!(err.contains("workers"), "{err}");
+            assert!(err.to_lowercase().contains("queue.workers"), "{err}");
             Ok(())
         });
         assert!(Config::load(Some(Path::new("/nonexistent/x.toml"))).is_err());

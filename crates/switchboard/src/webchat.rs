@@ -303,6 +303,8 @@ async fn post_message(
     let wait = Duration::from_millis(app.config.chat.reply_wait_ms);
     let outcome = match ing.done {
         Some(done) => Some(done),
+        // A zero wait means "never wait": always answer 202 and let the replies follow.
+        None if wait.is_zero() => None,
         None => match tokio::time::timeout(wait, ing.outcome).await {
             Ok(Ok(outcome)) => Some(outcome),
             _ => {

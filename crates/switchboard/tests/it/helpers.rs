@@ -1,0 +1,187 @@
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use switchboard::config::{Config, TenantConfig};
+use switchboard_store::Synchronous;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub fn demo_bot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo-bot")
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+/// A bot definition in its own folder inside `dir`.
+pub fn write_bot(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let folder = dir.join(format!("bot-{name}"));
+    std::fs::create_dir_all(&folder).expect("bot folder");
+    std::fs::write(folder.join("bot.toml"), source).expect("bot file");
+    folder
+}
+
+pub const SECOND_BOT: &str = r#"
+name = "Other"
+fallback = ["Other bot fallback"]
+[[intent]]
+name = "greeting"
+examples = ["hello", "hi"]
+responses = ["Hello from the other tenant"]
+"#;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn test_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.store.data_dir = dir.join("data");
+    config.store.synchronous = Synchronous::Normal;
+    config.demo.bot_dir = demo_bot_dir();
+    config.queue.workers = 16;
+    config.queue.poll_interval_ms = 100;
+    config.log.level = "warn".into();
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_, _| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config, &Path)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(dir, tweak).await
+    }
+
+    /// Starts a server on an existing data directory (to test restarts).
+    pub async fn spawn_in(dir: TempDir, tweak: impl FnOnce(&mut Config, &Path)) -> TestApp {
+        let mut config = test_config(dir.path());
+        let second = write_bot(dir.path(), "other", SECOND_BOT);
+        config.tenants.push(TenantConfig { id: "other".into(), name: "Other".into(), bot_dir: second });
+        tweak(&mut config, dir.path());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(switchboard::app::run(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let app = TestApp { addr, base: format!("http://{addr}"), dir, client, stop: Some(stop), task: Some(task) };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.client.get(format!("{}/health", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            if self.task.as_ref().is_some_and(|t| t.is_finished()) {
+                panic!("the server stopped during start-up");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the server did not become ready");
+    }
+
+    /// Stops the server gracefully and hands back its data directory.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran without error");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, tenant: &str, body: Value) -> (u16, Value) {
+        let res = self.client.post(self.url(&format!("/v1/chat/{tenant}/messages"))).json(&body).send().await.expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.expect("json body"))
+    }
+
+    pub async fn say(&self, user: &str, text: &str) -> Value {
+        let (status, body) = self.post("demo", json!({"user": user, "text": text})).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self.client.get(self.url(path)).send().await.expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn history(&self, tenant: &str, conversation: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let (status, page) =
+                self.get(&format!("/v1/chat/{tenant}/conversations/{conversation}/messages?after={after}&limit=200")).await;
+            assert_eq!(status, 200, "{page}");
+            let msgs = page["messages"].as_array().cloned().unwrap_or_default();
+            all.extend(msgs);
+            match page["next_after"].as_i64() {
+                Some(n) => after = n,
+                None => return all,
+            }
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Outbound messages of a history, keyed by the inbound message they answer.
+pub fn replies_by_inbound(history: &[Value]) -> std::collections::HashMap<String, Vec<Value>> {
+    let mut map: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    for m in history.iter().filter(|m| m["direction"] == "out") {
+        map.entry(m["in_reply_to"].as_str().unwrap_or_default().to_owned()).or_default().push(m.clone());
+    }
+    map
+}

@@ -1,0 +1,10 @@
+//! Integration tests: real servers on port 0 with fresh data directories, driven over HTTP,
+//! WebSocket and the CLI. One test binary for the crate keeps link time down.
+
+mod bad_input;
+mod chat;
+mod crash;
+mod helpers;
+mod ops;
+mod queue;
+mod websocket;

@@ -1,0 +1,78 @@
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_each_component() {
+    let app = TestApp::spawn().await;
+    let (status, health) = app.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["components"]["store"]["status"], "ok");
+    assert_eq!(health["components"]["queue"]["status"], "ok");
+    assert_eq!(health["components"]["queue"]["depth"], 0);
+    assert_eq!(app.get("/health/live").await, (200, json!({"status": "ok"})));
+    assert_eq!(app.get("/health/ready").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_messages_stages_and_queue() {
+    let app = TestApp::spawn().await;
+    app.say("mia", "hello").await;
+    app.post("demo", json!({"user": "mia", "text": ""})).await;
+    let text = app.metrics().await;
+    for needle in [
+        r#"switchboard_messages_total{tenant="demo",channel="webchat",direction="in",status="accepted"}"#,
+        r#"switchboard_messages_total{tenant="demo",channel="webchat",direction="out",status="sent"}"#,
+        r#"switchboard_pipeline_stage_seconds_bucket{stage="intent""#,
+        r#"switchboard_pipeline_stage_seconds_bucket{stage="persist""#,
+        "switchboard_turn_seconds_count",
+        "switchboard_queue_depth",
+        "switchboard_dead_letters_pending",
+        r#"switchboard_http_requests_total{route="/v1/chat/{tenant}/messages",status="422"}"#,
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+#[test]
+fn config_default_prints_the_documented_defaults() {
+    let out = std::process::Command::new(binary()).args(["config", "default"]).output().expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(text, switchboard::config::DEFAULT_TOML);
+    assert!(text.contains("[server]") && text.contains("reply_wait_ms"));
+}
+
+#[test]
+fn config_show_applies_file_environment_and_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sb.toml");
+    std::fs::write(&file, "[queue]\nworkers = 7\nmax_attempts = 9\n").expect("write");
+    let out = std::process::Command::new(binary())
+        .args(["--config", file.to_str().expect("path"), "--data-dir", "/tmp/elsewhere", "config", "show"])
+        .env("SWITCHBOARD__QUEUE__WORKERS", "3")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: toml::Value = toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("toml");
+    assert_eq!(shown["queue"]["workers"].as_integer(), Some(3), "environment beats file");
+    assert_eq!(shown["queue"]["max_attempts"].as_integer(), Some(9), "file beats defaults");
+    assert_eq!(shown["store"]["data_dir"].as_str(), Some("/tmp/elsewhere"), "flags beat everything");
+
+    let bad = std::process::Command::new(binary())
+        .args(["config", "show"])
+        .env("SWITCHBOARD__SERVER__LISTEN", "not an address")
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).to_lowercase().contains("server.listen"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_directory_is_refused() {
+    let app = TestApp::spawn().await;
+    let config = test_config(app.dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let err = switchboard::app::run(config, listener, async {}).await.expect_err("refused");
+    assert!(format!("{err:#}").contains("already using"), "{err:#}");
+}
