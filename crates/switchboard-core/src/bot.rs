@@ -147,8 +147,10 @@ impl BotSpec {
     /// Reads `<dir>/bot.toml`. Returns the spec and its source text (stored with the tenant).
     pub fn load_dir(dir: &Path) -> Result<(BotSpec, String), BotError> {
         let path = dir.join(Self::FILE_NAME);
-        let src = std::fs::read_to_string(&path)
-            .map_err(|source| BotError::Read { path: path.display().to_string(), source })?;
+        let src = std::fs::read_to_string(&path).map_err(|source| BotError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Ok((Self::from_toml(&src)?, src))
     }
 
@@ -197,9 +199,15 @@ impl BotSpec {
             {
                 return bad(format!("intent {name:?}: threshold {t} is not between 0 and 1"));
             }
-            for (lang, _) in intent.examples.iter(&self.default_language).chain(intent.responses.iter(&self.default_language)) {
+            for (lang, _) in intent
+                .examples
+                .iter(&self.default_language)
+                .chain(intent.responses.iter(&self.default_language))
+            {
                 if !self.languages.iter().any(|l| l == lang) {
-                    return bad(format!("intent {name:?} uses language {lang:?} not listed in `languages`"));
+                    return bad(format!(
+                        "intent {name:?} uses language {lang:?} not listed in `languages`"
+                    ));
                 }
             }
         }
@@ -238,10 +246,19 @@ responses.es = ["¡Hola!"]
     fn rejects_bad_definitions_with_a_reason() {
         let cases = [
             ("name = \"x\"\n", "fallback"),
-            (&SPEC.replace("examples = [\"hello\", \"hi\"]", "examples = []"), "no examples"),
-            (&format!("{SPEC}\n[[intent]]\nname = \"greet\"\nexamples = [\"yo\"]\nresponses = [\"a\"]\n"), "twice"),
+            (
+                &SPEC.replace("examples = [\"hello\", \"hi\"]", "examples = []"),
+                "no examples",
+            ),
+            (
+                &format!("{SPEC}\n[[intent]]\nname = \"greet\"\nexamples = [\"yo\"]\nresponses = [\"a\"]\n"),
+                "twice",
+            ),
             (&SPEC.replace("responses.es", "responses.de"), "not listed"),
-            (&SPEC.replace("name = \"greet\"", "name = \"greet\"\nfoo = 1"), "unknown field"),
+            (
+                &SPEC.replace("name = \"greet\"", "name = \"greet\"\nfoo = 1"),
+                "unknown field",
+            ),
         ];
         for (src, why) in cases {
             let err = BotSpec::from_toml(src).expect_err(why).to_string();

@@ -76,7 +76,12 @@ mod tests {
     fn history_is_bounded_and_expiry_checked() {
         let mut c = ConversationContext::default();
         for i in 0..30 {
-            c.push_history(HistoryEntry { role: "user".into(), text: i.to_string(), intent: None, at: i });
+            c.push_history(HistoryEntry {
+                role: "user".into(),
+                text: i.to_string(),
+                intent: None,
+                at: i,
+            });
         }
         assert_eq!(c.history.len(), ConversationContext::HISTORY_LEN);
         assert_eq!(c.history.front().map(|h| h.text.as_str()), Some("10"));

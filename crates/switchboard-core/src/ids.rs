@@ -29,7 +29,11 @@ macro_rules! prefixed_id {
                     .strip_prefix($prefix)
                     .and_then(|rest| rest.strip_prefix('_'))
                     .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-                if ok { Ok(Self(s.to_owned())) } else { Err(IdError::Invalid(s.to_owned(), $what)) }
+                if ok {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(IdError::Invalid(s.to_owned(), $what))
+                }
             }
 
             pub fn as_str(&self) -> &str {
@@ -72,9 +76,14 @@ impl TenantId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = !s.is_empty()
             && s.len() <= Self::MAX_LEN
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && !s.starts_with('-');
-        if ok { Ok(Self(s.to_owned())) } else { Err(IdError::Invalid(s.to_owned(), "tenant")) }
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdError::Invalid(s.to_owned(), "tenant"))
+        }
     }
 
     pub fn as_str(&self) -> &str {

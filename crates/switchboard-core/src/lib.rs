@@ -11,6 +11,5 @@ pub use clock::Clock;
 pub use context::{ConversationContext, HistoryEntry, Mode};
 pub use ids::{ConversationId, IdError, MessageId, TenantId};
 pub use message::{
-    Button, Channel, Content, Conversation, ConversationStatus, Direction, Message, MessageStatus,
-    Processed,
+    Button, Channel, Content, Conversation, ConversationStatus, Direction, Message, MessageStatus, Processed,
 };

@@ -146,7 +146,10 @@ pub enum Content {
 
 impl Content {
     pub fn text(text: impl Into<String>) -> Content {
-        Content::Text { text: text.into(), buttons: Vec::new() }
+        Content::Text {
+            text: text.into(),
+            buttons: Vec::new(),
+        }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -246,9 +249,12 @@ mod tests {
     #[test]
     fn content_wire_shape() {
         let c = Content::text("hi");
-        assert_eq!(serde_json::to_value(&c).ok(), Some(serde_json::json!({"type": "text", "text": "hi"})));
-        let p: Content = serde_json::from_str(r#"{"type":"postback","payload":"YES","title":"Yes"}"#)
-            .expect("postback parses");
+        assert_eq!(
+            serde_json::to_value(&c).ok(),
+            Some(serde_json::json!({"type": "text", "text": "hi"}))
+        );
+        let p: Content =
+            serde_json::from_str(r#"{"type":"postback","payload":"YES","title":"Yes"}"#).expect("postback parses");
         assert_eq!(p.understood_text(), "Yes");
     }
 

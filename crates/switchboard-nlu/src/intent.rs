@@ -18,7 +18,7 @@ pub struct IntentMatch {
 
 #[derive(Debug, Default)]
 pub struct IntentModel {
-    vocab: HashMap<String, u32>,
+    vocab: HashMap<Feature, u32>,
     idf: Vec<f32>,
     /// Inverted index: feature -> (example, weight in the example's normalised vector).
     postings: Vec<Vec<(u32, f32)>>,
@@ -29,27 +29,60 @@ pub struct IntentModel {
     unseen_idf: f32,
 }
 
-fn features(text: &str, out: &mut Vec<String>) {
-    out.clear();
-    let lower = text.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    for w in &words {
-        out.push(format!("w:{w}"));
-        let chars: Vec<char> = format!("^{w}$").chars().collect();
-        for tri in chars.windows(3) {
-            out.push(format!("c:{}", tri.iter().collect::<String>()));
+/// A feature is a hash of its kind and text: no string is allocated per feature, which keeps
+/// classification allocation-light on the hot path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Feature(u64);
+
+const WORD: u8 = b'w';
+const PAIR: u8 = b'b';
+const TRIGRAM: u8 = b'c';
+
+impl Feature {
+    fn new(kind: u8, parts: &[&str]) -> Feature {
+        // FNV-1a: tiny, fast, and collisions are irrelevant at these vocabulary sizes.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |b: u8| {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        };
+        eat(kind);
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                eat(b' ');
+            }
+            p.bytes().for_each(&mut eat);
         }
+        Feature(h & !0xff | u64::from(kind))
     }
-    for pair in words.windows(2) {
-        out.push(format!("b:{} {}", pair[0], pair[1]));
+
+    /// Whole words and word pairs say more than letter trigrams.
+    fn weight(self) -> f32 {
+        if self.0 as u8 == TRIGRAM { 0.35 } else { 1.0 }
     }
 }
 
-/// Weight of a feature kind: whole words and word pairs say more than letter trigrams.
-fn kind_weight(feature: &str) -> f32 {
-    match feature.as_bytes().first() {
-        Some(b'c') => 0.35,
-        _ => 1.0,
+fn features(text: &str, out: &mut Vec<Feature>) {
+    out.clear();
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut padded = String::new();
+    for w in &words {
+        out.push(Feature::new(WORD, &[w]));
+        padded.clear();
+        padded.push('^');
+        padded.push_str(w);
+        padded.push('$');
+        let bounds: Vec<usize> = padded.char_indices().map(|(i, _)| i).chain([padded.len()]).collect();
+        for win in bounds.windows(4) {
+            out.push(Feature::new(TRIGRAM, &[&padded[win[0]..win[3]]]));
+        }
+    }
+    for pair in words.windows(2) {
+        out.push(Feature::new(PAIR, &[pair[0], pair[1]]));
     }
 }
 
@@ -66,7 +99,7 @@ impl IntentModel {
                     .iter()
                     .map(|f| {
                         let next = model.vocab.len() as u32;
-                        *model.vocab.entry(f.clone()).or_insert(next)
+                        *model.vocab.entry(*f).or_insert(next)
                     })
                     .collect();
                 docs.push(ids);
@@ -88,7 +121,7 @@ impl IntentModel {
         let kinds: Vec<f32> = {
             let mut k = vec![1.0; model.vocab.len()];
             for (f, &id) in &model.vocab {
-                k[id as usize] = kind_weight(f);
+                k[id as usize] = f.weight();
             }
             k
         };
@@ -98,8 +131,10 @@ impl IntentModel {
             for &f in doc {
                 *tf.entry(f).or_default() += 1.0;
             }
-            let weights: Vec<(u32, f32)> =
-                tf.into_iter().map(|(f, c)| (f, c * model.idf[f as usize] * kinds[f as usize])).collect();
+            let weights: Vec<(u32, f32)> = tf
+                .into_iter()
+                .map(|(f, c)| (f, c * model.idf[f as usize] * kinds[f as usize]))
+                .collect();
             let norm = weights.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
             if norm > 0.0 {
                 for (f, w) in weights {
@@ -114,23 +149,23 @@ impl IntentModel {
     pub fn classify(&self, text: &str, top: usize) -> Vec<IntentMatch> {
         let mut buf = Vec::new();
         features(text, &mut buf);
-        let mut tf: HashMap<&str, f32> = HashMap::new();
+        let mut tf: HashMap<Feature, f32> = HashMap::with_capacity(buf.len());
         for f in &buf {
-            *tf.entry(f.as_str()).or_default() += 1.0;
+            *tf.entry(*f).or_default() += 1.0;
         }
         let mut scores = vec![0f32; self.examples.len()];
         let mut norm = 0f32;
         for (f, c) in tf {
-            match self.vocab.get(f) {
+            match self.vocab.get(&f) {
                 Some(&id) => {
-                    let w = c * self.idf[id as usize] * kind_weight(f);
+                    let w = c * self.idf[id as usize] * f.weight();
                     norm += w * w;
                     for &(e, ew) in &self.postings[id as usize] {
                         scores[e as usize] += w * ew;
                     }
                 }
                 None => {
-                    let w = c * self.unseen_idf * kind_weight(f);
+                    let w = c * self.unseen_idf * f.weight();
                     norm += w * w;
                 }
             }
@@ -208,7 +243,10 @@ responses = ["ha"]
     #[test]
     fn unrelated_text_scores_low() {
         let m = IntentModel::train(&spec());
-        let conf = m.classify("my parcel arrived damaged yesterday", 1).first().map_or(0.0, |x| x.confidence);
+        let conf = m
+            .classify("my parcel arrived damaged yesterday", 1)
+            .first()
+            .map_or(0.0, |x| x.confidence);
         assert!(conf < 0.35, "confidence {conf}");
         assert!(m.classify("", 3).is_empty());
         assert!(m.classify("!!!", 3).is_empty());

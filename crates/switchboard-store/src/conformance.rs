@@ -12,14 +12,24 @@ type Check = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Every check, by name.
 pub const CHECKS: &[(&str, Check)] = &[
     ("tenants_round_trip", |s| Box::pin(tenants_round_trip(s))),
-    ("accept_stores_message_conversation_and_job", |s| Box::pin(accept_stores_message_conversation_and_job(s))),
-    ("duplicate_external_id_is_accepted_once", |s| Box::pin(duplicate_external_id_is_accepted_once(s))),
-    ("complete_turn_stores_replies_once", |s| Box::pin(complete_turn_stores_replies_once(s))),
+    ("accept_stores_message_conversation_and_job", |s| {
+        Box::pin(accept_stores_message_conversation_and_job(s))
+    }),
+    ("duplicate_external_id_is_accepted_once", |s| {
+        Box::pin(duplicate_external_id_is_accepted_once(s))
+    }),
+    ("complete_turn_stores_replies_once", |s| {
+        Box::pin(complete_turn_stores_replies_once(s))
+    }),
     ("history_pages_by_seq", |s| Box::pin(history_pages_by_seq(s))),
-    ("retry_dead_letter_and_replay", |s| Box::pin(retry_dead_letter_and_replay(s))),
+    ("retry_dead_letter_and_replay", |s| {
+        Box::pin(retry_dead_letter_and_replay(s))
+    }),
     ("tenants_are_isolated", |s| Box::pin(tenants_are_isolated(s))),
     ("unknown_tenant_is_refused", |s| Box::pin(unknown_tenant_is_refused(s))),
-    ("concurrent_accepts_keep_order", |s| Box::pin(concurrent_accepts_keep_order(s))),
+    ("concurrent_accepts_keep_order", |s| {
+        Box::pin(concurrent_accepts_keep_order(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -66,7 +76,11 @@ fn inbound(user: &str, text: &str, external: Option<&str>) -> NewInbound {
 }
 
 fn commit(job_id: i64, acc: &crate::Accepted, replies: &[&str]) -> TurnCommit {
-    let mut context = ConversationContext { mode: Mode::Form, language: Some("es".into()), ..Default::default() };
+    let mut context = ConversationContext {
+        mode: Mode::Form,
+        language: Some("es".into()),
+        ..Default::default()
+    };
     context.variables.insert("name".into(), serde_json::json!("Ana"));
     TurnCommit {
         job_id,
@@ -93,8 +107,17 @@ async fn tenants_round_trip(store: Arc<dyn Store>) {
     let mut updated = got.clone();
     updated.name = "Acme Inc".into();
     store.upsert_tenant(&updated).await.expect("update");
-    assert_eq!(store.tenant(&a).await.expect("read").map(|t| t.name), Some("Acme Inc".into()));
-    let ids: Vec<String> = store.list_tenants().await.expect("list").into_iter().map(|t| t.id.to_string()).collect();
+    assert_eq!(
+        store.tenant(&a).await.expect("read").map(|t| t.name),
+        Some("Acme Inc".into())
+    );
+    let ids: Vec<String> = store
+        .list_tenants()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
     assert_eq!(ids, ["acme", "beta"]);
     assert_eq!(store.tenant(&tid("nope")).await.expect("read"), None);
     store.ping().await.expect("ping");
@@ -109,22 +132,80 @@ async fn accept_stores_message_conversation_and_job(store: Arc<dyn Store>) {
     assert!(!acc.duplicate);
     assert_eq!((acc.message.clone(), acc.seq), (msg.id.clone(), 1));
     let job = acc.job.clone().expect("a job");
-    assert_eq!((job.message.clone(), job.conversation.clone(), job.attempts), (msg.id.clone(), acc.conversation.clone(), 0));
-    assert_eq!(feed.recv().await.as_ref(), Some(&job), "the job is announced after commit");
+    assert_eq!(
+        (job.message.clone(), job.conversation.clone(), job.attempts),
+        (msg.id.clone(), acc.conversation.clone(), 0)
+    );
+    assert_eq!(
+        feed.recv().await.as_ref(),
+        Some(&job),
+        "the job is announced after commit"
+    );
 
     let stored = store.message(&t, &msg.id).await.expect("read").expect("stored");
     assert_eq!(stored.content, Content::text("hello"));
     assert_eq!(stored.status, MessageStatus::Queued);
     assert_eq!(stored.metadata, serde_json::json!({"ip": "127.0.0.1"}));
     assert_eq!(stored.external_id.as_deref(), Some("u1:c1"));
-    let conv = store.conversation(&t, &acc.conversation).await.expect("read").expect("exists");
-    assert_eq!((conv.user.as_str(), conv.last_seq, conv.channel), ("u1", 1, Channel::Webchat));
-    assert_eq!(store.open_conversation(&t, Channel::Webchat, "u1").await.expect("read").map(|c| c.id), Some(acc.conversation.clone()));
-    assert_eq!(store.open_conversation(&t, Channel::Telegram, "u1").await.expect("read"), None);
+    let conv = store
+        .conversation(&t, &acc.conversation)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (conv.user.as_str(), conv.last_seq, conv.channel),
+        ("u1", 1, Channel::Webchat)
+    );
+    assert_eq!(
+        store
+            .open_conversation(&t, Channel::Webchat, "u1")
+            .await
+            .expect("read")
+            .map(|c| c.id),
+        Some(acc.conversation.clone())
+    );
+    assert_eq!(
+        store
+            .open_conversation(&t, Channel::Telegram, "u1")
+            .await
+            .expect("read"),
+        None
+    );
 
-    let second = store.accept_inbound(&t, inbound("u1", "again", None)).await.expect("accept");
-    assert_eq!((second.conversation.clone(), second.seq), (acc.conversation.clone(), 2), "same user, same conversation");
-    let other = store.accept_inbound(&t, inbound("u2", "hi", None)).await.expect("accept");
+    let conv = store
+        .conversation(&t, &acc.conversation)
+        .await
+        .expect("read")
+        .expect("exists");
+    let (m, c) = store
+        .turn_input(&t, &acc.conversation, &msg.id)
+        .await
+        .expect("read")
+        .expect("both exist");
+    assert_eq!((m, c), (stored.clone(), conv));
+    let other = tenant(&store, "other").await;
+    assert_eq!(
+        store
+            .turn_input(&other, &acc.conversation, &msg.id)
+            .await
+            .expect("read"),
+        None,
+        "tenant-scoped"
+    );
+
+    let second = store
+        .accept_inbound(&t, inbound("u1", "again", None))
+        .await
+        .expect("accept");
+    assert_eq!(
+        (second.conversation.clone(), second.seq),
+        (acc.conversation.clone(), 2),
+        "same user, same conversation"
+    );
+    let other = store
+        .accept_inbound(&t, inbound("u2", "hi", None))
+        .await
+        .expect("accept");
     assert_ne!(other.conversation, acc.conversation);
     let pending = store.pending_jobs(0, 10).await.expect("pending");
     assert_eq!(pending.len(), 3);
@@ -136,28 +217,56 @@ async fn accept_stores_message_conversation_and_job(store: Arc<dyn Store>) {
 
 async fn duplicate_external_id_is_accepted_once(store: Arc<dyn Store>) {
     let t = tenant(&store, "acme").await;
-    let first = store.accept_inbound(&t, inbound("u1", "hello", Some("u1:c1"))).await.expect("accept");
-    let again = store.accept_inbound(&t, inbound("u1", "hello", Some("u1:c1"))).await.expect("accept");
+    let first = store
+        .accept_inbound(&t, inbound("u1", "hello", Some("u1:c1")))
+        .await
+        .expect("accept");
+    let again = store
+        .accept_inbound(&t, inbound("u1", "hello", Some("u1:c1")))
+        .await
+        .expect("accept");
     assert!(again.duplicate);
     assert!(again.job.is_none());
-    assert_eq!((again.message.clone(), again.conversation.clone(), again.seq), (first.message.clone(), first.conversation.clone(), 1));
+    assert_eq!(
+        (again.message.clone(), again.conversation.clone(), again.seq),
+        (first.message.clone(), first.conversation.clone(), 1)
+    );
     assert_eq!(again.content, Content::text("hello"));
     let mut other_channel = inbound("u1", "hello", Some("u1:c1"));
     other_channel.channel = Channel::Telegram;
-    assert!(!store.accept_inbound(&t, other_channel).await.expect("accept").duplicate, "dedup is per channel");
+    assert!(
+        !store.accept_inbound(&t, other_channel).await.expect("accept").duplicate,
+        "dedup is per channel"
+    );
     assert_eq!(store.queue_stats().await.expect("stats").depth, 2);
-    let history = store.messages_after(&t, &first.conversation, 0, 10).await.expect("history");
+    let history = store
+        .messages_after(&t, &first.conversation, 0, 10)
+        .await
+        .expect("history");
     assert_eq!(history.len(), 1);
 }
 
 async fn complete_turn_stores_replies_once(store: Arc<dyn Store>) {
     let t = tenant(&store, "acme").await;
-    let acc = store.accept_inbound(&t, inbound("u1", "hola", None)).await.expect("accept");
+    let acc = store
+        .accept_inbound(&t, inbound("u1", "hola", None))
+        .await
+        .expect("accept");
     let job = acc.job.clone().expect("job");
-    let replies = store.complete_turn(&t, commit(job.id, &acc, &["¡Hola!", "¿Qué tal?"])).await.expect("complete");
+    let replies = store
+        .complete_turn(&t, commit(job.id, &acc, &["¡Hola!", "¿Qué tal?"]))
+        .await
+        .expect("complete");
     assert_eq!(replies.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3]);
-    assert!(replies.iter().all(|m| m.in_reply_to.as_ref() == Some(&acc.message) && m.status == MessageStatus::Sent));
-    assert_eq!(replies.iter().map(|m| m.reply_index).collect::<Vec<_>>(), [Some(0), Some(1)]);
+    assert!(
+        replies
+            .iter()
+            .all(|m| m.in_reply_to.as_ref() == Some(&acc.message) && m.status == MessageStatus::Sent)
+    );
+    assert_eq!(
+        replies.iter().map(|m| m.reply_index).collect::<Vec<_>>(),
+        [Some(0), Some(1)]
+    );
 
     let again = store.complete_turn(&t, commit(job.id, &acc, &["dup"])).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
@@ -166,9 +275,19 @@ async fn complete_turn_stores_replies_once(store: Arc<dyn Store>) {
 
     let msg = store.message(&t, &acc.message).await.expect("read").expect("exists");
     assert_eq!(msg.status, MessageStatus::Processed);
-    assert_eq!(msg.processed.as_ref().and_then(|p| p.intent.as_deref()), Some("greeting"));
-    let conv = store.conversation(&t, &acc.conversation).await.expect("read").expect("exists");
-    assert_eq!((conv.context.mode, conv.context.language.as_deref(), conv.last_seq), (Mode::Form, Some("es"), 3));
+    assert_eq!(
+        msg.processed.as_ref().and_then(|p| p.intent.as_deref()),
+        Some("greeting")
+    );
+    let conv = store
+        .conversation(&t, &acc.conversation)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (conv.context.mode, conv.context.language.as_deref(), conv.last_seq),
+        (Mode::Form, Some("es"), 3)
+    );
     assert_eq!(conv.context.variables.get("name"), Some(&serde_json::json!("Ana")));
     assert_eq!(store.queue_stats().await.expect("stats").depth, 0);
 }
@@ -177,7 +296,13 @@ async fn history_pages_by_seq(store: Arc<dyn Store>) {
     let t = tenant(&store, "acme").await;
     let mut conv = None;
     for i in 0..25 {
-        conv = Some(store.accept_inbound(&t, inbound("u1", &format!("m{i}"), None)).await.expect("accept").conversation);
+        conv = Some(
+            store
+                .accept_inbound(&t, inbound("u1", &format!("m{i}"), None))
+                .await
+                .expect("accept")
+                .conversation,
+        );
     }
     let conv = conv.expect("conversation");
     let page1 = store.messages_after(&t, &conv, 0, 10).await.expect("page");
@@ -192,47 +317,99 @@ async fn history_pages_by_seq(store: Arc<dyn Store>) {
 async fn retry_dead_letter_and_replay(store: Arc<dyn Store>) {
     let mut feed = store.job_feed().expect("feed");
     let t = tenant(&store, "acme").await;
-    let acc = store.accept_inbound(&t, inbound("u1", "boom", None)).await.expect("accept");
+    let acc = store
+        .accept_inbound(&t, inbound("u1", "boom", None))
+        .await
+        .expect("accept");
     let job = acc.job.clone().expect("job");
     feed.recv().await.expect("announced");
-    store.retry_job(&t, job.id, 1, 12_345, "template error").await.expect("retry");
+    store
+        .retry_job(&t, job.id, 1, 12_345, "template error")
+        .await
+        .expect("retry");
     let pending = store.pending_jobs(0, 10).await.expect("pending");
-    assert_eq!((pending[0].attempts, pending[0].run_at, pending[0].last_error.as_deref()), (1, 12_345, Some("template error")));
+    assert_eq!(
+        (pending[0].attempts, pending[0].run_at, pending[0].last_error.as_deref()),
+        (1, 12_345, Some("template error"))
+    );
 
-    let dl = store.dead_letter_job(&t, job.id, 5, "gave up: template error").await.expect("dead letter");
-    assert_eq!((dl.message.clone(), dl.attempts, dl.job_id), (acc.message.clone(), 5, job.id));
-    assert_eq!(store.message(&t, &acc.message).await.expect("read").map(|m| m.status), Some(MessageStatus::Failed));
+    let dl = store
+        .dead_letter_job(&t, job.id, 5, "gave up: template error")
+        .await
+        .expect("dead letter");
+    assert_eq!(
+        (dl.message.clone(), dl.attempts, dl.job_id),
+        (acc.message.clone(), 5, job.id)
+    );
+    assert_eq!(
+        store.message(&t, &acc.message).await.expect("read").map(|m| m.status),
+        Some(MessageStatus::Failed)
+    );
     let stats = store.queue_stats().await.expect("stats");
     assert_eq!((stats.depth, stats.dead_letters), (0, 1));
     assert_eq!(store.dead_letters(Some(&t), 10).await.expect("list"), vec![dl.clone()]);
     assert_eq!(store.dead_letters(None, 10).await.expect("list").len(), 1);
-    assert!(matches!(store.dead_letter_job(&t, job.id, 5, "again").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.dead_letter_job(&t, job.id, 5, "again").await,
+        Err(StoreError::NotFound(_))
+    ));
 
     let replayed = store.replay_dead_letter(&t, dl.id).await.expect("replay");
     assert!(replayed.id > job.id, "a replay is a new job at the end of the queue");
     assert_eq!((replayed.message.clone(), replayed.attempts), (acc.message.clone(), 0));
-    assert_eq!(feed.recv().await.map(|j| j.id), Some(replayed.id), "the replayed job is announced");
-    assert_eq!(store.message(&t, &acc.message).await.expect("read").map(|m| m.status), Some(MessageStatus::Queued));
+    assert_eq!(
+        feed.recv().await.map(|j| j.id),
+        Some(replayed.id),
+        "the replayed job is announced"
+    );
+    assert_eq!(
+        store.message(&t, &acc.message).await.expect("read").map(|m| m.status),
+        Some(MessageStatus::Queued)
+    );
     assert!(store.dead_letters(None, 10).await.expect("list").is_empty());
-    assert!(matches!(store.replay_dead_letter(&t, dl.id).await, Err(StoreError::NotFound(_))), "replayed once only");
-    store.complete_turn(&t, commit(replayed.id, &acc, &["fixed"])).await.expect("the replay completes");
+    assert!(
+        matches!(store.replay_dead_letter(&t, dl.id).await, Err(StoreError::NotFound(_))),
+        "replayed once only"
+    );
+    store
+        .complete_turn(&t, commit(replayed.id, &acc, &["fixed"]))
+        .await
+        .expect("the replay completes");
 }
 
 async fn tenants_are_isolated(store: Arc<dyn Store>) {
     let a = tenant(&store, "acme").await;
     let b = tenant(&store, "beta").await;
-    let acc = store.accept_inbound(&a, inbound("u1", "secret", Some("u1:c1"))).await.expect("accept");
+    let acc = store
+        .accept_inbound(&a, inbound("u1", "secret", Some("u1:c1")))
+        .await
+        .expect("accept");
     let job = acc.job.clone().expect("job");
     assert_eq!(store.conversation(&b, &acc.conversation).await.expect("read"), None);
     assert_eq!(store.message(&b, &acc.message).await.expect("read"), None);
-    assert!(store.messages_after(&b, &acc.conversation, 0, 10).await.expect("read").is_empty());
-    assert_eq!(store.open_conversation(&b, Channel::Webchat, "u1").await.expect("read"), None);
+    assert!(
+        store
+            .messages_after(&b, &acc.conversation, 0, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        store.open_conversation(&b, Channel::Webchat, "u1").await.expect("read"),
+        None
+    );
     assert!(store.complete_turn(&b, commit(job.id, &acc, &["leak"])).await.is_err());
     assert!(store.retry_job(&b, job.id, 1, 0, "x").await.is_err());
     assert!(store.dead_letter_job(&b, job.id, 1, "x").await.is_err());
-    let same_key = store.accept_inbound(&b, inbound("u1", "other", Some("u1:c1"))).await.expect("accept");
+    let same_key = store
+        .accept_inbound(&b, inbound("u1", "other", Some("u1:c1")))
+        .await
+        .expect("accept");
     assert!(!same_key.duplicate, "external ids are per tenant");
-    assert_ne!(same_key.conversation, acc.conversation, "same user id, other tenant: other conversation");
+    assert_ne!(
+        same_key.conversation, acc.conversation,
+        "same user id, other tenant: other conversation"
+    );
     let dl = store.dead_letter_job(&a, job.id, 1, "x").await.expect("dead letter");
     assert!(store.dead_letters(Some(&b), 10).await.expect("list").is_empty());
     assert!(store.replay_dead_letter(&b, dl.id).await.is_err());
@@ -242,7 +419,11 @@ async fn tenants_are_isolated(store: Arc<dyn Store>) {
 async fn unknown_tenant_is_refused(store: Arc<dyn Store>) {
     let r = store.accept_inbound(&tid("ghost"), inbound("u1", "hi", None)).await;
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
-    assert_eq!(store.queue_stats().await.expect("stats").depth, 0, "nothing half-written");
+    assert_eq!(
+        store.queue_stats().await.expect("stats").depth,
+        0,
+        "nothing half-written"
+    );
 }
 
 async fn concurrent_accepts_keep_order(store: Arc<dyn Store>) {
@@ -252,7 +433,10 @@ async fn concurrent_accepts_keep_order(store: Arc<dyn Store>) {
     for i in 0..200 {
         let (store, t) = (store.clone(), t.clone());
         tasks.push(tokio::spawn(async move {
-            store.accept_inbound(&t, inbound(&format!("u{}", i % 10), &format!("m{i}"), None)).await.expect("accept")
+            store
+                .accept_inbound(&t, inbound(&format!("u{}", i % 10), &format!("m{i}"), None))
+                .await
+                .expect("accept")
         }));
     }
     let mut accepted = Vec::new();
@@ -263,11 +447,20 @@ async fn concurrent_accepts_keep_order(store: Arc<dyn Store>) {
     while announced.len() < 200 {
         announced.push(feed.recv().await.expect("announced").id);
     }
-    assert!(announced.windows(2).all(|w| w[0] < w[1]), "jobs are announced in commit order");
+    assert!(
+        announced.windows(2).all(|w| w[0] < w[1]),
+        "jobs are announced in commit order"
+    );
     let convs: std::collections::BTreeSet<_> = accepted.iter().map(|a| a.conversation.clone()).collect();
     assert_eq!(convs.len(), 10);
     for c in convs {
-        let seqs: Vec<i64> = store.messages_after(&t, &c, 0, 100).await.expect("history").iter().map(|m| m.seq).collect();
+        let seqs: Vec<i64> = store
+            .messages_after(&t, &c, 0, 100)
+            .await
+            .expect("history")
+            .iter()
+            .map(|m| m.seq)
+            .collect();
         assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
     }
 }

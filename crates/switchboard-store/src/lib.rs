@@ -38,9 +38,15 @@ pub trait Store: Send + Sync + 'static {
     async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted>;
 
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Option<Conversation>>;
-    async fn open_conversation(&self, tenant: &TenantId, channel: Channel, user: &str)
-    -> Result<Option<Conversation>>;
+    async fn open_conversation(&self, tenant: &TenantId, channel: Channel, user: &str) -> Result<Option<Conversation>>;
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>>;
+    /// What a turn starts from: its inbound message and the conversation, in one read.
+    async fn turn_input(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        message: &MessageId,
+    ) -> Result<Option<(Message, Conversation)>>;
     /// Messages of a conversation with `seq > after`, oldest first.
     async fn messages_after(
         &self,
@@ -56,11 +62,9 @@ pub trait Store: Send + Sync + 'static {
     /// stores the replies and the new context. Fails with `Conflict` if the job is already done.
     async fn complete_turn(&self, tenant: &TenantId, commit: TurnCommit) -> Result<Vec<Message>>;
     /// Records a failed attempt; the job runs again at `run_at`.
-    async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str)
-    -> Result<()>;
+    async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str) -> Result<()>;
     /// Moves a job that failed for good to the dead letters and marks its message failed.
-    async fn dead_letter_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, error: &str)
-    -> Result<DeadLetter>;
+    async fn dead_letter_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, error: &str) -> Result<DeadLetter>;
     /// Dead letters not yet replayed; system-wide when `tenant` is `None`.
     async fn dead_letters(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<DeadLetter>>;
     /// Puts a dead letter back in the queue as a new job.

@@ -90,6 +90,8 @@ pub struct Accepted {
     pub content: Content,
     /// The enqueued turn; `None` for a duplicate.
     pub job: Option<Job>,
+    /// When the (first copy of the) message was stored.
+    pub created_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -6,10 +6,11 @@ async fn sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let n = std::sync::atomic::AtomicUsize::new(0);
     conformance::run(|| {
-        let path = dir.path().join(format!("db{}.sqlite", n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
-        async move {
-            Arc::new(SqliteStore::open(&path, SqliteOptions::default()).expect("open")) as Arc<dyn Store>
-        }
+        let path = dir.path().join(format!(
+            "db{}.sqlite",
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        async move { Arc::new(SqliteStore::open(&path, SqliteOptions::default()).expect("open")) as Arc<dyn Store> }
     })
     .await;
 }
@@ -34,5 +35,8 @@ async fn data_survives_reopening_and_migrations_run_once() {
         store.close();
     }
     let store = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen");
-    assert_eq!(store.tenant(&tenant).await.expect("read").map(|t| t.name), Some("Acme".into()));
+    assert_eq!(
+        store.tenant(&tenant).await.expect("read").map(|t| t.name),
+        Some("Acme".into())
+    );
 }

@@ -46,8 +46,14 @@ impl App {
 /// Opens the embedded database in `config.store.data_dir` (creating it and applying migrations).
 pub fn open_store(config: &Config, clock: Clock) -> anyhow::Result<SqliteStore> {
     let path = config.database_path();
-    SqliteStore::open(&path, SqliteOptions { synchronous: config.store.synchronous, clock })
-        .with_context(|| format!("opening the database {}", path.display()))
+    SqliteStore::open(
+        &path,
+        SqliteOptions {
+            synchronous: config.store.synchronous,
+            clock,
+        },
+    )
+    .with_context(|| format!("opening the database {}", path.display()))
 }
 
 fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
@@ -56,7 +62,10 @@ fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
     let path = dir.join("switchboard.lock");
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     file.try_lock().map_err(|_| {
-        anyhow::anyhow!("another Switchboard server is already using the data directory {}", dir.display())
+        anyhow::anyhow!(
+            "another Switchboard server is already using the data directory {}",
+            dir.display()
+        )
     })?;
     Ok(file)
 }
@@ -70,10 +79,14 @@ impl App {
         if config.demo.enabled {
             let dir = &config.demo.bot_dir;
             if dir.join(switchboard_core::BotSpec::FILE_NAME).exists() {
-                tenants.install_dir(store.as_ref(), &config.demo.tenant, "Demo", dir).await?;
+                tenants
+                    .install_dir(store.as_ref(), &config.demo.tenant, "Demo", dir)
+                    .await?;
             } else {
                 tracing::info!(dir = %dir.display(), "demo bot folder not found; using the built-in copy");
-                tenants.install(store.as_ref(), &config.demo.tenant, "Demo", DEMO_BOT).await?;
+                tenants
+                    .install(store.as_ref(), &config.demo.tenant, "Demo", DEMO_BOT)
+                    .await?;
             }
         }
         for t in &config.tenants {
@@ -82,7 +95,10 @@ impl App {
         let queue = Scheduler::new(clock.clone());
         let mut recovered = 0;
         loop {
-            let page = store.pending_jobs(queue.max_seen(), 1000).await.context("recovering the queue")?;
+            let page = store
+                .pending_jobs(queue.max_seen(), 1000)
+                .await
+                .context("recovering the queue")?;
             if page.is_empty() {
                 break;
             }
@@ -109,7 +125,11 @@ impl App {
 
 /// Serves `listener` until `shutdown` resolves, then drains: stops accepting, lets running
 /// turns finish, and closes the store.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let app = App::build(config, Clock::System).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = start_background(&app, stop_rx);
@@ -119,7 +139,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     tracing::info!("shutting down: finishing running turns");
     let _ = stop_tx.send(true);
     let grace = Duration::from_millis(app.config.queue.turn_timeout_ms + 1000);
-    if tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} }).await.is_err() {
+    if tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
         tracing::warn!("some turns did not finish in time; they will run again at the next start");
         background.abort_all();
     }
@@ -225,17 +248,35 @@ async fn process(app: &Arc<App>, job: Job) {
             Err(e) => {
                 tracing::error!(job = job.id, error = %e, "cannot dead-letter the job; retrying it later");
                 let run_at = app.clock.now_ms() + app.config.queue.backoff_max_ms as i64;
-                app.queue.finish(&job.conversation, Finish::Retry { run_at, attempts, error: e.to_string() });
+                app.queue.finish(
+                    &job.conversation,
+                    Finish::Retry {
+                        run_at,
+                        attempts,
+                        error: e.to_string(),
+                    },
+                );
             }
         }
         return;
     }
-    let delay = backoff_ms(attempts, app.config.queue.backoff_base_ms, app.config.queue.backoff_max_ms);
+    let delay = backoff_ms(
+        attempts,
+        app.config.queue.backoff_base_ms,
+        app.config.queue.backoff_max_ms,
+    );
     let run_at = app.clock.now_ms() + delay as i64;
     tracing::warn!(job = job.id, %tenant, attempts, delay_ms = delay, error, "turn failed; retrying");
     ::metrics::counter!(metrics::RETRIES, "tenant" => tenant.to_string()).increment(1);
     if let Err(e) = app.store.retry_job(tenant, job.id, attempts, run_at, &error).await {
         tracing::error!(job = job.id, error = %e, "cannot record the retry");
     }
-    app.queue.finish(&job.conversation, Finish::Retry { run_at, attempts, error });
+    app.queue.finish(
+        &job.conversation,
+        Finish::Retry {
+            run_at,
+            attempts,
+            error,
+        },
+    );
 }

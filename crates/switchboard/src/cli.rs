@@ -12,7 +12,11 @@ use switchboard_core::{Clock, TenantId};
 use switchboard_store::Store;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Multi-tenant, multi-channel conversational AI platform")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Multi-tenant, multi-channel conversational AI platform"
+)]
 struct Cli {
     /// Configuration file (TOML); see `switchboard config default`.
     #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
@@ -94,7 +98,9 @@ pub fn main() -> ExitCode {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -102,7 +108,10 @@ fn init_logging(config: &Config) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Config { command: ConfigCommand::Default } = cli.command {
+    if let Command::Config {
+        command: ConfigCommand::Default,
+    } = cli.command
+    {
         print!("{DEFAULT_TOML}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -110,10 +119,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = cli.data_dir {
         config.store.data_dir = dir;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     match cli.command {
-        Command::Config { command: ConfigCommand::Default } => unreachable!("handled above"),
-        Command::Config { command: ConfigCommand::Show } => {
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => unreachable!("handled above"),
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => {
             print!("{}", toml::to_string(&config).context("rendering the configuration")?);
             Ok(ExitCode::SUCCESS)
         }
@@ -132,8 +148,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = config.server.listen;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    eprintln!("Switchboard listening on http://{}/ (data in {})", listener.local_addr()?, config.store.data_dir.display());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    eprintln!(
+        "Switchboard listening on http://{}/ (data in {})",
+        listener.local_addr()?,
+        config.store.data_dir.display()
+    );
     app::run(config, listener, shutdown_signal()).await
 }
 
@@ -156,7 +178,9 @@ async fn shutdown_signal() {
 async fn dead_letters(config: &Config, command: DeadLetterCommand) -> anyhow::Result<ExitCode> {
     let store = app::open_store(config, Clock::System)?;
     let tenant_filter = |t: &Option<String>| -> anyhow::Result<Option<TenantId>> {
-        t.as_deref().map(|t| TenantId::parse(t).map_err(anyhow::Error::from)).transpose()
+        t.as_deref()
+            .map(|t| TenantId::parse(t).map_err(anyhow::Error::from))
+            .transpose()
     };
     let result = match command {
         DeadLetterCommand::List { tenant, limit, json } => {
@@ -169,7 +193,10 @@ async fn dead_letters(config: &Config, command: DeadLetterCommand) -> anyhow::Re
             } else if list.is_empty() {
                 println!("no dead letters");
             } else {
-                println!("{:<6} {:<16} {:<36} {:>8}  {:<24}  error", "id", "tenant", "message", "attempts", "failed at");
+                println!(
+                    "{:<6} {:<16} {:<36} {:>8}  {:<24}  error",
+                    "id", "tenant", "message", "attempts", "failed at"
+                );
                 for dl in &list {
                     println!(
                         "{:<6} {:<16} {:<36} {:>8}  {:<24}  {}",
@@ -192,7 +219,8 @@ async fn dead_letters(config: &Config, command: DeadLetterCommand) -> anyhow::Re
             let pending = store.dead_letters(tenant.as_ref(), u32::MAX).await?;
             let mut failed = false;
             let chosen: Vec<_> = if all { pending.iter().collect() } else { Vec::new() };
-            let mut todo: Vec<(i64, Option<&switchboard_store::DeadLetter>)> = chosen.into_iter().map(|d| (d.id, Some(d))).collect();
+            let mut todo: Vec<(i64, Option<&switchboard_store::DeadLetter>)> =
+                chosen.into_iter().map(|d| (d.id, Some(d))).collect();
             for id in ids {
                 todo.push((id, pending.iter().find(|d| d.id == id)));
             }

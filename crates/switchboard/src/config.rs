@@ -95,7 +95,9 @@ impl Default for Config {
     fn default() -> Self {
         // The defaults file ships inside the binary and is checked by a test; it cannot fail.
         #[allow(clippy::expect_used)]
-        Figment::from(Toml::string(DEFAULT_TOML)).extract().expect("config/default.toml is valid")
+        Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("config/default.toml is valid")
     }
 }
 
@@ -119,6 +121,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's test jail returns its own large error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -24,14 +24,24 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
 
 fn small_talk(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Vec<Content>> {
     ctx.fallback_streak = 0;
-    let Some(intent) = turn.intent else { return fallback(turn, ctx) };
+    let Some(intent) = turn.intent else {
+        return fallback(turn, ctx);
+    };
     let text = render(turn, ctx, &intent.name, &intent.responses)?;
-    Ok(vec![Content::Text { text, buttons: intent.buttons.clone() }])
+    Ok(vec![Content::Text {
+        text,
+        buttons: intent.buttons.clone(),
+    }])
 }
 
 fn fallback(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Vec<Content>> {
     ctx.fallback_streak += 1;
-    Ok(vec![Content::text(render(turn, ctx, "fallback", &turn.bot.spec.fallback)?)])
+    Ok(vec![Content::text(render(
+        turn,
+        ctx,
+        "fallback",
+        &turn.bot.spec.fallback,
+    )?)])
 }
 
 /// Renders one of the texts of `texts` in the turn's language, rotating through them turn by turn.
@@ -52,5 +62,7 @@ fn render(turn: &Turn<'_>, ctx: &ConversationContext, key: &str, texts: &Localiz
         "message": { "text": turn.text, "language": turn.language },
         "intent": turn.intent.map(|i| json!({ "name": i.name, "confidence": turn.confidence })),
     });
-    template.render(minijinja::value::Serde(&values)).map_err(|e| anyhow::anyhow!("rendering {name}: {e:#}"))
+    template
+        .render(minijinja::value::Serde(&values))
+        .map_err(|e| anyhow::anyhow!("rendering {name}: {e:#}"))
 }

@@ -84,7 +84,8 @@ impl IntoResponse for ApiError {
         };
         let mut res = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
         if matches!(self, ApiError::Unavailable(_)) {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res
     }
@@ -102,7 +103,13 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
         if json_type == Some(false) {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -114,15 +121,26 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
             Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
                 return Err(ApiError::TooLarge(limit));
             }
-            Ok(Err(e)) => return Err(ApiError::BadRequest("bad_body", format!("cannot read the request body: {e}"))),
+            Ok(Err(e)) => {
+                return Err(ApiError::BadRequest(
+                    "bad_body",
+                    format!("cannot read the request body: {e}"),
+                ));
+            }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
         if std::str::from_utf8(&bytes).is_err() {
-            return Err(ApiError::BadRequest("invalid_utf8", "the request body is not valid UTF-8".into()));
+            return Err(ApiError::BadRequest(
+                "invalid_utf8",
+                "the request body is not valid UTF-8".into(),
+            ));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest("invalid_json", format!("the request body is not the expected JSON: {e}")))
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::BadRequest(
+                "invalid_json",
+                format!("the request body is not the expected JSON: {e}"),
+            )
+        })
     }
 }
 
@@ -198,7 +216,11 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         "uptime_s": app.started.elapsed().as_secs(),
         "components": { "store": store, "queue": queue },
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 

@@ -39,10 +39,17 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, tenant: &TenantId, user: &str) -> Subscription {
         let key = (tenant.clone(), user.to_owned());
         let rx = match self.users.lock() {
-            Ok(mut users) => users.entry(key.clone()).or_insert_with(|| broadcast::channel(256).0).subscribe(),
+            Ok(mut users) => users
+                .entry(key.clone())
+                .or_insert_with(|| broadcast::channel(256).0)
+                .subscribe(),
             Err(_) => broadcast::channel(1).1,
         };
-        Subscription { rx, key, hub: self.clone() }
+        Subscription {
+            rx,
+            key,
+            hub: self.clone(),
+        }
     }
 
     pub fn publish(&self, tenant: &TenantId, user: &str, frame: ServerFrame) {
@@ -51,6 +58,12 @@ impl Hub {
         {
             let _ = tx.send(Arc::new(frame));
         }
+    }
+
+    pub fn has_subscribers(&self, tenant: &TenantId, user: &str) -> bool {
+        self.users
+            .lock()
+            .is_ok_and(|u| u.contains_key(&(tenant.clone(), user.to_owned())))
     }
 
     /// Registers interest in the outcome of the turn of `message`.

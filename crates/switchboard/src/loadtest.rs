@@ -16,9 +16,12 @@ pub struct Args {
     pub url: String,
     #[arg(long, default_value = "demo")]
     pub tenant: String,
-    /// Conversations (end users) sending at the same time.
+    /// Conversations (end users), each with its own user id.
     #[arg(long, default_value_t = 100)]
     pub conversations: usize,
+    /// Conversations in progress at once (default: all of them).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Messages each conversation sends, one after the other (each waits for its replies).
     #[arg(long, default_value_t = 10)]
     pub messages: usize,
@@ -33,11 +36,19 @@ pub struct Args {
     pub json: bool,
 }
 
-const DEMO_TEXTS: &[&str] = &["hello", "what can you do", "tell me a joke", "when are you open", "thanks", "bye"];
+const DEMO_TEXTS: &[&str] = &[
+    "hello",
+    "what can you do",
+    "tell me a joke",
+    "when are you open",
+    "thanks",
+    "bye",
+];
 
 #[derive(Serialize, Debug)]
 pub struct Report {
     pub conversations: usize,
+    pub concurrency: usize,
     pub messages_sent: usize,
     pub answered: usize,
     pub errors: usize,
@@ -76,10 +87,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} conversations x {} messages: {} answered, {} errors in {:.2} s\n\
+            "{} conversations ({} at once) x {} messages: {} answered, {} errors in {:.2} s\n\
              throughput: {:.0} messages/s\n\
              latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
             report.conversations,
+            report.concurrency,
             args.messages,
             report.answered,
             report.errors,
@@ -94,13 +106,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("  error {kind}: {n}");
         }
     }
-    Ok(if report.errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.timeout_ms))
-        .pool_max_idle_per_host(args.conversations)
+        .pool_max_idle_per_host(args.concurrency.unwrap_or(args.conversations))
         .tcp_nodelay(true)
         .build()
         .context("building the HTTP client")?;
@@ -111,14 +127,20 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
         args.texts.clone()
     });
     let run_id = uuid_like();
+    let concurrency = args.concurrency.unwrap_or(args.conversations).max(1);
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.conversations);
     for c in 0..args.conversations {
         let (client, url, texts, tally) = (client.clone(), url.clone(), texts.clone(), tally.clone());
+        let permits = permits.clone();
         let user = format!("loadtest-{run_id}-{c}");
         let n = args.messages;
         tasks.push(tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
             let mut local = Tally::default();
             let mut conversation: Option<String> = None;
             let mut last_seq = 0;
@@ -128,7 +150,11 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                 let t0 = Instant::now();
                 let result = client.post(&url).json(&body).send().await;
                 let outcome = match result {
-                    Err(e) => Err(if e.is_timeout() { "timeout".to_owned() } else { "connect".to_owned() }),
+                    Err(e) => Err(if e.is_timeout() {
+                        "timeout".to_owned()
+                    } else {
+                        "connect".to_owned()
+                    }),
                     Ok(res) => {
                         let status = res.status().as_u16();
                         match res.json::<Answer>().await {
@@ -168,13 +194,19 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     let sent = t.latencies_us.len();
     Ok(Report {
         conversations: args.conversations,
+        concurrency,
         messages_sent: sent,
         answered: t.answered,
         errors: t.errors.values().sum(),
         error_kinds: t.errors.clone(),
         elapsed_s: elapsed,
         messages_per_s: sent as f64 / elapsed.max(1e-9),
-        latency_ms: Percentiles { p50: pct(50.0), p95: pct(95.0), p99: pct(99.0), max: pct(100.0) },
+        latency_ms: Percentiles {
+            p50: pct(50.0),
+            p95: pct(95.0),
+            p99: pct(99.0),
+            max: pct(100.0),
+        },
     })
 }
 

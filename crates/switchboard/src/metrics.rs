@@ -13,8 +13,9 @@ pub const DEAD_LETTERS: &str = "switchboard_dead_letters_total";
 pub const HTTP_REQUESTS: &str = "switchboard_http_requests_total";
 pub const WS_CONNECTIONS: &str = "switchboard_websocket_connections";
 
-const LATENCY_BUCKETS: &[f64] =
-    &[0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 /// The process-wide recorder, installed once (tests start several servers in one process).
 pub fn handle() -> PrometheusHandle {
@@ -38,8 +39,16 @@ pub fn handle() -> PrometheusHandle {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(MESSAGES, "Messages by tenant, channel, direction and status.");
-    describe_histogram!(STAGE_SECONDS, metrics::Unit::Seconds, "Time spent in each pipeline stage.");
-    describe_histogram!(TURN_SECONDS, metrics::Unit::Seconds, "Time from a message's arrival to its replies being stored.");
+    describe_histogram!(
+        STAGE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time spent in each pipeline stage."
+    );
+    describe_histogram!(
+        TURN_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a message's arrival to its replies being stored."
+    );
     describe_gauge!(QUEUE_DEPTH, "Jobs waiting or running.");
     describe_gauge!(QUEUE_IN_FLIGHT, "Jobs running now.");
     describe_counter!(RETRIES, "Failed turn attempts that will be retried.");

@@ -30,18 +30,16 @@ impl Stages {
 /// has succeeded whatever happens in delivery.
 pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>> {
     let tenant = &job.tenant;
-    let bot = app.tenants.get(tenant).ok_or_else(|| anyhow!("tenant {tenant} has no bot loaded"))?;
+    let bot = app
+        .tenants
+        .get(tenant)
+        .ok_or_else(|| anyhow!("tenant {tenant} has no bot loaded"))?;
     let mut stages = Stages { at: Instant::now() };
-    let message = app
+    let (message, conversation) = app
         .store
-        .message(tenant, &job.message)
+        .turn_input(tenant, &job.conversation, &job.message)
         .await?
         .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
-    let conversation = app
-        .store
-        .conversation(tenant, &job.conversation)
-        .await?
-        .with_context(|| format!("conversation {} is gone", job.conversation))?;
     stages.lap("load");
     app.hub.publish(tenant, &message.user, ServerFrame::Typing { on: true });
 
@@ -60,17 +58,38 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     let matches = bot.model.classify(&text, 3);
     stages.lap("intent");
 
-    let language = choose_language(guess.as_ref(), matches.first(), ctx.language.as_deref(), &spec.default_language);
+    let language = choose_language(
+        guess.as_ref(),
+        matches.first(),
+        ctx.language.as_deref(),
+        &spec.default_language,
+    );
     let decision = route(spec, &mut ctx, &matches);
     stages.lap("route");
 
     let (replies, processed) = match decision {
         Decision::Silent { reason } => (
             Vec::new(),
-            Processed { handler: "none".into(), route_reason: reason.into(), ..processed(&guess, &matches, &language) },
+            Processed {
+                handler: "none".into(),
+                route_reason: reason.into(),
+                ..processed(&guess, &matches, &language)
+            },
         ),
-        Decision::Handler { handler, intent, confidence, reason } => {
-            let turn = Turn { bot: &bot, user: &message.user, text: &text, language: &language, intent, confidence };
+        Decision::Handler {
+            handler,
+            intent,
+            confidence,
+            reason,
+        } => {
+            let turn = Turn {
+                bot: &bot,
+                user: &message.user,
+                text: &text,
+                language: &language,
+                intent,
+                confidence,
+            };
             let replies = handlers::run(handler, &turn, &mut ctx)?;
             (
                 replies,
@@ -86,7 +105,15 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     };
     stages.lap("handler");
 
-    remember(&mut ctx, &text, &replies, processed.intent.clone(), &language, now, spec.context_ttl_minutes);
+    remember(
+        &mut ctx,
+        &text,
+        &replies,
+        processed.intent.clone(),
+        &language,
+        now,
+        spec.context_ttl_minutes,
+    );
     let commit = TurnCommit {
         job_id: job.id,
         conversation: job.conversation.clone(),
@@ -106,7 +133,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     let stored = Arc::new(stored);
     deliver(app, &message, &stored, Ok(stored.clone()));
     stages.lap("deliver");
-    ::metrics::histogram!(metrics::TURN_SECONDS).record((app.clock.now_ms() - message.created_at).max(0) as f64 / 1000.0);
+    ::metrics::histogram!(metrics::TURN_SECONDS)
+        .record((app.clock.now_ms() - message.created_at).max(0) as f64 / 1000.0);
     Ok(stored)
 }
 
@@ -114,19 +142,30 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
 pub fn deliver(app: &App, inbound: &Message, replies: &[Message], outcome: TurnOutcome) {
     let tenant = &inbound.tenant;
     let status = if outcome.is_ok() { "read" } else { "failed" };
-    app.hub.publish(tenant, &inbound.user, ServerFrame::Receipt { id: inbound.id.clone(), status });
+    app.hub.publish(
+        tenant,
+        &inbound.user,
+        ServerFrame::Receipt {
+            id: inbound.id.clone(),
+            status,
+        },
+    );
     for reply in replies {
         app.hub.publish(tenant, &inbound.user, ServerFrame::message(reply));
         metrics::message(tenant.as_str(), reply.channel.as_str(), "out", "sent");
     }
-    app.hub.publish(tenant, &inbound.user, ServerFrame::Typing { on: false });
+    app.hub
+        .publish(tenant, &inbound.user, ServerFrame::Typing { on: false });
     app.hub.resolve(&inbound.id, outcome);
 }
 
 fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &str) -> Processed {
     Processed {
         language: language.to_owned(),
-        language_confidence: guess.as_ref().filter(|g| g.language == language).map_or(0.0, |g| g.confidence),
+        language_confidence: guess
+            .as_ref()
+            .filter(|g| g.language == language)
+            .map_or(0.0, |g| g.confidence),
         intent: None,
         confidence: matches.first().map_or(0.0, |m| m.confidence),
         handler: String::new(),
@@ -161,9 +200,19 @@ fn remember(
     now: i64,
     ttl_minutes: u32,
 ) {
-    ctx.push_history(HistoryEntry { role: "user".into(), text: text.to_owned(), intent, at: now });
+    ctx.push_history(HistoryEntry {
+        role: "user".into(),
+        text: text.to_owned(),
+        intent,
+        at: now,
+    });
     for r in replies {
-        ctx.push_history(HistoryEntry { role: "bot".into(), text: r.understood_text().to_owned(), intent: None, at: now });
+        ctx.push_history(HistoryEntry {
+            role: "bot".into(),
+            text: r.understood_text().to_owned(),
+            intent: None,
+            at: now,
+        });
     }
     ctx.language = Some(language.to_owned());
     ctx.turns += 1;
@@ -176,11 +225,28 @@ mod tests {
 
     #[test]
     fn language_choice_prefers_evidence_then_sticks() {
-        let g = |l: &str, reliable| LanguageGuess { language: l.into(), confidence: 0.9, reliable };
-        let m = |l: &str, c| IntentMatch { intent: "x".into(), confidence: c, language: l.into() };
-        assert_eq!(choose_language(Some(&g("de", true)), Some(&m("es", 1.0)), Some("en"), "en"), "de");
-        assert_eq!(choose_language(Some(&g("de", false)), Some(&m("es", 0.9)), Some("en"), "en"), "es");
-        assert_eq!(choose_language(Some(&g("de", false)), Some(&m("es", 0.3)), Some("es"), "en"), "es");
+        let g = |l: &str, reliable| LanguageGuess {
+            language: l.into(),
+            confidence: 0.9,
+            reliable,
+        };
+        let m = |l: &str, c| IntentMatch {
+            intent: "x".into(),
+            confidence: c,
+            language: l.into(),
+        };
+        assert_eq!(
+            choose_language(Some(&g("de", true)), Some(&m("es", 1.0)), Some("en"), "en"),
+            "de"
+        );
+        assert_eq!(
+            choose_language(Some(&g("de", false)), Some(&m("es", 0.9)), Some("en"), "en"),
+            "es"
+        );
+        assert_eq!(
+            choose_language(Some(&g("de", false)), Some(&m("es", 0.3)), Some("es"), "en"),
+            "es"
+        );
         assert_eq!(choose_language(None, None, None, "en"), "en");
     }
 }

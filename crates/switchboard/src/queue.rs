@@ -71,7 +71,9 @@ impl State {
             if *at > now {
                 break;
             }
-            let Some(Reverse((_, id))) = self.delayed.pop() else { break };
+            let Some(Reverse((_, id))) = self.delayed.pop() else {
+                break;
+            };
             let runnable = self
                 .convs
                 .get(&id)
@@ -101,7 +103,11 @@ impl State {
 
 impl Scheduler {
     pub fn new(clock: Clock) -> Scheduler {
-        Scheduler { state: Mutex::default(), notify: Notify::new(), clock }
+        Scheduler {
+            state: Mutex::default(),
+            notify: Notify::new(),
+            clock,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -183,7 +189,11 @@ impl Scheduler {
                     q.jobs.pop_front();
                     s.depth = s.depth.saturating_sub(1);
                 }
-                Finish::Retry { run_at, attempts, error } => {
+                Finish::Retry {
+                    run_at,
+                    attempts,
+                    error,
+                } => {
                     if let Some(head) = q.jobs.front_mut() {
                         head.run_at = run_at;
                         head.attempts = attempts;
@@ -203,7 +213,9 @@ impl Scheduler {
 /// Retry delay for the `attempt`th failure (1-based): exponential, capped, with jitter in the
 /// upper half so that retries of many failed jobs spread out but never come back at once.
 pub fn backoff_ms(attempt: u32, base_ms: u64, max_ms: u64) -> u64 {
-    let exp = base_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(32)).min(max_ms);
+    let exp = base_ms
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(32))
+        .min(max_ms);
     let half = exp / 2;
     half + rand::random_range(0..=half.max(1)).min(exp - half)
 }
@@ -233,7 +245,11 @@ mod tests {
     async fn one_job_per_conversation_at_a_time_in_order() {
         let s = Scheduler::new(Clock::manual(1000));
         let (a, b) = (ConversationId::generate(), ConversationId::generate());
-        s.push([job(1, &a, Priority::Normal), job(2, &a, Priority::Normal), job(3, &b, Priority::Normal)]);
+        s.push([
+            job(1, &a, Priority::Normal),
+            job(2, &a, Priority::Normal),
+            job(3, &b, Priority::Normal),
+        ]);
         let first = s.next().await;
         let second = s.next().await;
         assert_eq!((first.id, second.id), (1, 3), "a's second job waits for its first");
@@ -260,7 +276,14 @@ mod tests {
         let a = ConversationId::generate();
         s.push([job(1, &a, Priority::Normal), job(2, &a, Priority::Normal)]);
         assert_eq!(s.next().await.id, 1);
-        s.finish(&a, Finish::Retry { run_at: 1500, attempts: 1, error: "x".into() });
+        s.finish(
+            &a,
+            Finish::Retry {
+                run_at: 1500,
+                attempts: 1,
+                error: "x".into(),
+            },
+        );
         let early = tokio::time::timeout(Duration::from_millis(50), s.next()).await;
         assert!(early.is_err(), "nothing runs before the retry is due");
         clock.advance(500);

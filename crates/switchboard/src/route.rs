@@ -8,7 +8,12 @@ use switchboard_nlu::IntentMatch;
 pub enum Decision<'a> {
     /// A human owns the conversation: the bot says nothing.
     Silent { reason: &'static str },
-    Handler { handler: HandlerKind, intent: Option<&'a IntentSpec>, confidence: f32, reason: String },
+    Handler {
+        handler: HandlerKind,
+        intent: Option<&'a IntentSpec>,
+        confidence: f32,
+        reason: String,
+    },
 }
 
 pub fn route<'a>(spec: &'a BotSpec, ctx: &mut ConversationContext, matches: &[IntentMatch]) -> Decision<'a> {
@@ -33,7 +38,9 @@ pub fn route<'a>(spec: &'a BotSpec, ctx: &mut ConversationContext, matches: &[In
 fn active_mode<'a>(ctx: &mut ConversationContext) -> Option<Decision<'a>> {
     match ctx.mode {
         Mode::Normal => None,
-        Mode::Handoff => Some(Decision::Silent { reason: "a human owns the conversation" }),
+        Mode::Handoff => Some(Decision::Silent {
+            reason: "a human owns the conversation",
+        }),
         // No multi-turn handler is loaded for these modes in this build: start over rather than
         // leave the user stuck in a mode nobody answers.
         Mode::Assessment | Mode::Workflow | Mode::Form => {
@@ -51,7 +58,10 @@ fn confident_intent<'a>(spec: &'a BotSpec, matches: &[IntentMatch]) -> Option<De
         handler: intent.handler,
         intent: Some(intent),
         confidence: best.confidence,
-        reason: format!("intent {} at {:.2} >= threshold {threshold:.2}", intent.name, best.confidence),
+        reason: format!(
+            "intent {} at {:.2} >= threshold {threshold:.2}",
+            intent.name, best.confidence
+        ),
     })
 }
 
@@ -68,14 +78,24 @@ mod tests {
     }
 
     fn m(intent: &str, confidence: f32) -> IntentMatch {
-        IntentMatch { intent: intent.into(), confidence, language: "en".into() }
+        IntentMatch {
+            intent: intent.into(),
+            confidence,
+            language: "en".into(),
+        }
     }
 
     #[test]
     fn handoff_silences_the_bot_whatever_the_intent() {
         let spec = spec();
-        let mut ctx = ConversationContext { mode: Mode::Handoff, ..Default::default() };
-        assert!(matches!(route(&spec, &mut ctx, &[m("greet", 1.0)]), Decision::Silent { .. }));
+        let mut ctx = ConversationContext {
+            mode: Mode::Handoff,
+            ..Default::default()
+        };
+        assert!(matches!(
+            route(&spec, &mut ctx, &[m("greet", 1.0)]),
+            Decision::Silent { .. }
+        ));
     }
 
     #[test]
@@ -86,18 +106,34 @@ mod tests {
             Decision::Handler { handler, intent, .. } => (handler, intent.map(|i| i.name.clone())),
             Decision::Silent { .. } => panic!("not silent"),
         };
-        assert_eq!(pick(&mut ctx, &[m("greet", 0.6)]), (HandlerKind::SmallTalk, Some("greet".into())));
+        assert_eq!(
+            pick(&mut ctx, &[m("greet", 0.6)]),
+            (HandlerKind::SmallTalk, Some("greet".into()))
+        );
         assert_eq!(pick(&mut ctx, &[m("greet", 0.4)]), (HandlerKind::Fallback, None));
-        assert_eq!(pick(&mut ctx, &[m("hours", 0.25)]), (HandlerKind::SmallTalk, Some("hours".into())));
+        assert_eq!(
+            pick(&mut ctx, &[m("hours", 0.25)]),
+            (HandlerKind::SmallTalk, Some("hours".into()))
+        );
         assert_eq!(pick(&mut ctx, &[]), (HandlerKind::Fallback, None));
     }
 
     #[test]
     fn a_mode_without_its_handler_starts_over() {
         let spec = spec();
-        let mut ctx = ConversationContext { mode: Mode::Form, handler: Some("signup".into()), ..Default::default() };
+        let mut ctx = ConversationContext {
+            mode: Mode::Form,
+            handler: Some("signup".into()),
+            ..Default::default()
+        };
         let d = route(&spec, &mut ctx, &[m("greet", 0.9)]);
-        assert!(matches!(d, Decision::Handler { handler: HandlerKind::SmallTalk, .. }));
+        assert!(matches!(
+            d,
+            Decision::Handler {
+                handler: HandlerKind::SmallTalk,
+                ..
+            }
+        ));
         assert_eq!((ctx.mode, ctx.handler), (Mode::Normal, None));
     }
 }

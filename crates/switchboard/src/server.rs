@@ -53,7 +53,10 @@ pub async fn serve(listener: TcpListener, router: Router, config: &ServerConfig,
     drop(listener);
     drop(stop_rx);
     let _ = stop_tx.send(());
-    if tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), stop_tx.closed())
+        .await
+        .is_err()
+    {
         tracing::warn!("open connections did not close within 10 s");
     }
 }

@@ -48,7 +48,13 @@ impl TenantBot {
             }
         }
         let model = IntentModel::train(&spec);
-        Ok(TenantBot { id, name, spec, model, templates })
+        Ok(TenantBot {
+            id,
+            name,
+            spec,
+            model,
+            templates,
+        })
     }
 }
 
@@ -91,7 +97,10 @@ impl Tenants {
     }
 
     pub fn ids(&self) -> Vec<TenantId> {
-        self.bots.read().map(|b| b.keys().cloned().collect()).unwrap_or_default()
+        self.bots
+            .read()
+            .map(|b| b.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -110,7 +119,9 @@ mod tests {
     #[test]
     fn template_syntax_errors_are_reported_at_load() {
         let src = "name = \"x\"\nfallback = [\"{{ oops \"]\n";
-        let err = TenantBot::build(TenantId::parse("t").expect("id"), "T".into(), src).err().expect("fails");
+        let err = TenantBot::build(TenantId::parse("t").expect("id"), "T".into(), src)
+            .err()
+            .expect("fails");
         assert!(format!("{err:#}").contains("fallback/en/0"), "{err:#}");
     }
 }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::clock::rfc3339;
-use switchboard_core::{Button, Channel, Content, ConversationId, Message, MessageId, MessageStatus, TenantId};
+use switchboard_core::{
+    Button, Channel, Content, ConversationId, Direction, Message, MessageId, MessageStatus, TenantId,
+};
 use switchboard_store::{Accepted, NewInbound, Priority};
 use tokio::sync::{broadcast, oneshot};
 
@@ -89,9 +91,19 @@ impl From<&Message> for MessageView {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// First frame after connecting: the user's open conversation, if any, and its last seq.
-    Ready { protocol: &'static str, conversation_id: Option<ConversationId>, last_seq: i64 },
+    Ready {
+        protocol: &'static str,
+        conversation_id: Option<ConversationId>,
+        last_seq: i64,
+    },
     /// The user's message is stored; `seq` is its place in the conversation.
-    Ack { client_msg_id: Option<String>, id: MessageId, conversation_id: ConversationId, seq: i64, duplicate: bool },
+    Ack {
+        client_msg_id: Option<String>,
+        id: MessageId,
+        conversation_id: ConversationId,
+        seq: i64,
+        duplicate: bool,
+    },
     Message {
         id: MessageId,
         conversation_id: ConversationId,
@@ -106,19 +118,31 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         in_reply_to: Option<MessageId>,
     },
-    Typing { on: bool },
+    Typing {
+        on: bool,
+    },
     /// What became of a user's message: `read` (the bot handled it) or `failed`.
-    Receipt { id: MessageId, status: &'static str },
-    Error { code: &'static str, message: String, #[serde(skip_serializing_if = "Option::is_none")] client_msg_id: Option<String> },
+    Receipt {
+        id: MessageId,
+        status: &'static str,
+    },
+    Error {
+        code: &'static str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<String>,
+    },
 }
 
 impl ServerFrame {
     pub fn message(m: &Message) -> ServerFrame {
         let (text, quick_replies, payload) = match &m.content {
             Content::Text { text, buttons } => (text.clone(), buttons.clone(), None),
-            Content::Postback { payload, title } => {
-                (title.clone().unwrap_or_else(|| payload.clone()), Vec::new(), Some(payload.clone()))
-            }
+            Content::Postback { payload, title } => (
+                title.clone().unwrap_or_else(|| payload.clone()),
+                Vec::new(),
+                Some(payload.clone()),
+            ),
         };
         ServerFrame::Message {
             id: m.id.clone(),
@@ -135,7 +159,9 @@ impl ServerFrame {
 
     fn seq(&self) -> Option<(&ConversationId, i64)> {
         match self {
-            ServerFrame::Message { conversation_id, seq, .. } => Some((conversation_id, *seq)),
+            ServerFrame::Message {
+                conversation_id, seq, ..
+            } => Some((conversation_id, *seq)),
             _ => None,
         }
     }
@@ -169,22 +195,34 @@ enum ClientFrame {
 
 fn tenant_of(app: &App, raw: &str) -> Result<TenantId, ApiError> {
     let id = TenantId::parse(raw).map_err(|_| ApiError::unknown_tenant(raw))?;
-    app.tenants.get(&id).map(|_| id).ok_or_else(|| ApiError::unknown_tenant(raw))
+    app.tenants
+        .get(&id)
+        .map(|_| id)
+        .ok_or_else(|| ApiError::unknown_tenant(raw))
 }
 
 /// Removes control characters (NUL included) except line breaks and tabs.
 fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect::<String>().replace('\r', "")
+    s.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .replace('\r', "")
 }
 
 fn check_user(app: &App, user: &str) -> Result<String, ApiError> {
     let user = clean(user).trim().to_owned();
     let max = app.config.chat.max_user_chars;
     if user.is_empty() {
-        return Err(ApiError::Unprocessable("invalid_user", "`user` must not be empty".into()));
+        return Err(ApiError::Unprocessable(
+            "invalid_user",
+            "`user` must not be empty".into(),
+        ));
     }
     if user.chars().count() > max {
-        return Err(ApiError::Unprocessable("invalid_user", format!("`user` is longer than {max} characters")));
+        return Err(ApiError::Unprocessable(
+            "invalid_user",
+            format!("`user` is longer than {max} characters"),
+        ));
     }
     Ok(user)
 }
@@ -193,26 +231,39 @@ fn check_text(app: &App, field: &str, text: &str) -> Result<String, ApiError> {
     let text = clean(text);
     let max = app.config.chat.max_text_chars;
     if text.trim().is_empty() {
-        return Err(ApiError::Unprocessable("empty_text", format!("`{field}` must not be empty")));
+        return Err(ApiError::Unprocessable(
+            "empty_text",
+            format!("`{field}` must not be empty"),
+        ));
     }
     let n = text.chars().count();
     if n > max {
-        return Err(ApiError::Unprocessable("text_too_long", format!("`{field}` has {n} characters; at most {max} are accepted")));
+        return Err(ApiError::Unprocessable(
+            "text_too_long",
+            format!("`{field}` has {n} characters; at most {max} are accepted"),
+        ));
     }
     Ok(text)
 }
 
 fn check_client_msg_id(id: Option<String>) -> Result<Option<String>, ApiError> {
     match id {
-        Some(id) if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) => Err(ApiError::Unprocessable(
-            "invalid_client_msg_id",
-            "`client_msg_id` must be 1 to 128 bytes without control characters".into(),
-        )),
+        Some(id) if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) => {
+            Err(ApiError::Unprocessable(
+                "invalid_client_msg_id",
+                "`client_msg_id` must be 1 to 128 bytes without control characters".into(),
+            ))
+        }
         other => Ok(other),
     }
 }
 
-fn content_of(app: &App, text: Option<String>, payload: Option<String>, title: Option<String>) -> Result<Content, ApiError> {
+fn content_of(
+    app: &App,
+    text: Option<String>,
+    payload: Option<String>,
+    title: Option<String>,
+) -> Result<Content, ApiError> {
     match (text, payload) {
         (_, Some(p)) => Ok(Content::Postback {
             payload: check_text(app, "payload", &p)?,
@@ -262,10 +313,32 @@ async fn ingest(
     };
     if !accepted.duplicate {
         metrics::message(tenant.as_str(), "webchat", "in", "accepted");
-        if let Ok(Some(stored)) = app.store.message(tenant, &accepted.message).await {
+        if app.hub.has_subscribers(tenant, &user) {
+            let stored = Message {
+                id: accepted.message.clone(),
+                tenant: tenant.clone(),
+                conversation: accepted.conversation.clone(),
+                seq: accepted.seq,
+                channel: Channel::Webchat,
+                user: user.clone(),
+                direction: Direction::Inbound,
+                content: accepted.content.clone(),
+                metadata: serde_json::Value::Null,
+                processed: None,
+                status: MessageStatus::Queued,
+                external_id: None,
+                in_reply_to: None,
+                reply_index: None,
+                created_at: accepted.created_at,
+                updated_at: accepted.created_at,
+            };
             app.hub.publish(tenant, &user, ServerFrame::message(&stored));
         }
-        return Ok(Ingested { accepted, outcome, done: None });
+        return Ok(Ingested {
+            accepted,
+            outcome,
+            done: None,
+        });
     }
     drop(outcome);
     app.hub.forget(&id);
@@ -284,7 +357,11 @@ async fn ingest(
     if done.is_some() {
         app.hub.forget(&accepted.message);
     }
-    Ok(Ingested { accepted, outcome, done })
+    Ok(Ingested {
+        accepted,
+        outcome,
+        done,
+    })
 }
 
 // ---- POST /v1/chat/{tenant}/messages ------------------------------------------------------
@@ -315,7 +392,11 @@ async fn post_message(
     };
     let a = ing.accepted;
     let (status, label, replies) = match outcome {
-        Some(Ok(replies)) => (StatusCode::OK, "answered", replies.iter().map(|m| m.content.clone()).collect()),
+        Some(Ok(replies)) => (
+            StatusCode::OK,
+            "answered",
+            replies.iter().map(|m| m.content.clone()).collect(),
+        ),
         Some(Err(_)) => (StatusCode::ACCEPTED, "failed", Vec::new()),
         None => (StatusCode::ACCEPTED, "queued", Vec::new()),
     };
@@ -364,12 +445,21 @@ async fn history(
     let max = app.config.chat.history_page_max;
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > max {
-        return Err(ApiError::BadRequest("invalid_query", format!("`limit` must be between 1 and {max}")));
+        return Err(ApiError::BadRequest(
+            "invalid_query",
+            format!("`limit` must be between 1 and {max}"),
+        ));
     }
     let after = q.after.unwrap_or(0).max(0);
     let messages = app.store.messages_after(&tenant, &conv, after, limit).await?;
-    let next_after = (messages.len() == limit as usize).then(|| messages.last().map(|m| m.seq)).flatten();
-    Ok(Json(HistoryPage { conversation_id: conv, messages: messages.iter().map(MessageView::from).collect(), next_after }))
+    let next_after = (messages.len() == limit as usize)
+        .then(|| messages.last().map(|m| m.seq))
+        .flatten();
+    Ok(Json(HistoryPage {
+        conversation_id: conv,
+        messages: messages.iter().map(MessageView::from).collect(),
+        next_after,
+    }))
 }
 
 // ---- WebSocket ---------------------------------------------------------------------------
@@ -417,17 +507,37 @@ type WsResult = Result<(), axum::Error>;
 
 impl Session {
     fn new(app: Arc<App>, tenant: TenantId, user: String) -> Session {
-        Session { app, tenant, user, conversation: None, last_seq: 0 }
+        Session {
+            app,
+            tenant,
+            user,
+            conversation: None,
+            last_seq: 0,
+        }
     }
 
     async fn run(mut self, mut socket: WebSocket, after: Option<i64>) -> WsResult {
         // Subscribe before reading the history so that nothing falls between the two.
         let mut sub = self.app.hub.subscribe(&self.tenant, &self.user);
-        let open = self.app.store.open_conversation(&self.tenant, Channel::Webchat, &self.user).await.ok().flatten();
+        let open = self
+            .app
+            .store
+            .open_conversation(&self.tenant, Channel::Webchat, &self.user)
+            .await
+            .ok()
+            .flatten();
         let last = open.as_ref().map_or(0, |c| c.last_seq);
         self.conversation = open.map(|c| c.id);
         self.last_seq = last;
-        send(&mut socket, &ServerFrame::Ready { protocol: "switchboard.webchat.v1", conversation_id: self.conversation.clone(), last_seq: last }).await?;
+        send(
+            &mut socket,
+            &ServerFrame::Ready {
+                protocol: "switchboard.webchat.v1",
+                conversation_id: self.conversation.clone(),
+                last_seq: last,
+            },
+        )
+        .await?;
         if let Some(after) = after {
             self.resume(&mut socket, after).await?;
         }
@@ -457,13 +567,19 @@ impl Session {
 
     /// Sends every stored message with `seq > after` in the user's conversation.
     async fn resume(&mut self, socket: &mut WebSocket, after: i64) -> WsResult {
-        let Some(conv) = self.conversation.clone() else { return Ok(()) };
+        let Some(conv) = self.conversation.clone() else {
+            return Ok(());
+        };
         let mut after = after.max(0);
         loop {
             let page = match self.app.store.messages_after(&self.tenant, &conv, after, 200).await {
                 Ok(page) => page,
                 Err(e) => {
-                    return send(socket, &error_frame("unavailable", &format!("cannot read the history: {e}"), None)).await;
+                    return send(
+                        socket,
+                        &error_frame("unavailable", &format!("cannot read the history: {e}"), None),
+                    )
+                    .await;
                 }
             };
             for m in &page {
@@ -478,7 +594,9 @@ impl Session {
     }
 
     async fn forward(&mut self, socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {
-        let Some((conv, seq)) = frame.seq() else { return send(socket, frame).await };
+        let Some((conv, seq)) = frame.seq() else {
+            return send(socket, frame).await;
+        };
         if self.conversation.as_ref() != Some(conv) {
             self.conversation = Some(conv.clone());
             self.last_seq = 0;
@@ -498,21 +616,41 @@ impl Session {
     async fn on_client_frame(&mut self, socket: &mut WebSocket, text: &str) -> WsResult {
         let frame: ClientFrame = match serde_json::from_str(text) {
             Ok(f) => f,
-            Err(e) => return send(socket, &error_frame("invalid_frame", &format!("not a client frame: {e}"), None)).await,
+            Err(e) => {
+                return send(
+                    socket,
+                    &error_frame("invalid_frame", &format!("not a client frame: {e}"), None),
+                )
+                .await;
+            }
         };
         let (client_msg_id, content) = match frame {
             ClientFrame::Ping => return Ok(()),
             ClientFrame::Hello { resume_after_seq } => return self.resume(socket, resume_after_seq.unwrap_or(0)).await,
-            ClientFrame::Message { client_msg_id, text } => {
-                (client_msg_id.clone(), content_of(&self.app, Some(text), None, None).map_err(|e| (client_msg_id, e)))
-            }
-            ClientFrame::Postback { client_msg_id, payload, title } => {
-                (client_msg_id.clone(), content_of(&self.app, None, Some(payload), title).map_err(|e| (client_msg_id, e)))
-            }
+            ClientFrame::Message { client_msg_id, text } => (
+                client_msg_id.clone(),
+                content_of(&self.app, Some(text), None, None).map_err(|e| (client_msg_id, e)),
+            ),
+            ClientFrame::Postback {
+                client_msg_id,
+                payload,
+                title,
+            } => (
+                client_msg_id.clone(),
+                content_of(&self.app, None, Some(payload), title).map_err(|e| (client_msg_id, e)),
+            ),
         };
         let result = match (content, check_client_msg_id(client_msg_id.clone())) {
             (Ok(content), Ok(cid)) => {
-                ingest(&self.app, &self.tenant, self.user.clone(), content, cid, serde_json::json!({})).await
+                ingest(
+                    &self.app,
+                    &self.tenant,
+                    self.user.clone(),
+                    content,
+                    cid,
+                    serde_json::json!({}),
+                )
+                .await
             }
             (Err((_, e)), _) | (_, Err(e)) => Err(e),
         };
@@ -523,7 +661,17 @@ impl Session {
                     self.conversation = Some(a.conversation.clone());
                     self.last_seq = 0;
                 }
-                send(socket, &ServerFrame::Ack { client_msg_id, id: a.message, conversation_id: a.conversation, seq: a.seq, duplicate: a.duplicate }).await
+                send(
+                    socket,
+                    &ServerFrame::Ack {
+                        client_msg_id,
+                        id: a.message,
+                        conversation_id: a.conversation,
+                        seq: a.seq,
+                        duplicate: a.duplicate,
+                    },
+                )
+                .await
             }
             Err(e) => send(socket, &error_frame(e.code(), &e.to_string(), client_msg_id)).await,
         }
@@ -531,7 +679,11 @@ impl Session {
 }
 
 fn error_frame(code: &'static str, message: &str, client_msg_id: Option<String>) -> ServerFrame {
-    ServerFrame::Error { code, message: message.to_owned(), client_msg_id }
+    ServerFrame::Error {
+        code,
+        message: message.to_owned(),
+        client_msg_id,
+    }
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> WsResult {

@@ -9,8 +9,8 @@ use crate::{
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 use switchboard_core::{
-    Channel, Conversation, ConversationContext, ConversationId, ConversationStatus, Direction, Message,
-    MessageId, MessageStatus, TenantId,
+    Channel, Conversation, ConversationContext, ConversationId, ConversationStatus, Direction, Message, MessageId,
+    MessageStatus, TenantId,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -48,7 +48,14 @@ fn next_seq(conn: &Connection, tenant: &TenantId, conversation: &ConversationId,
     .ok_or_else(|| StoreError::NotFound(format!("conversation {conversation}")))
 }
 
-fn insert_job(ctx: &mut WriteCtx<'_>, tenant: &TenantId, conversation: &ConversationId, message: &MessageId, priority: Priority, created_at: i64) -> Result<Job> {
+fn insert_job(
+    ctx: &mut WriteCtx<'_>,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    message: &MessageId,
+    priority: Priority,
+    created_at: i64,
+) -> Result<Job> {
     let id: i64 = ctx
         .conn
         .prepare_cached(
@@ -56,7 +63,15 @@ fn insert_job(ctx: &mut WriteCtx<'_>, tenant: &TenantId, conversation: &Conversa
              VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7) RETURNING id",
         )?
         .query_row(
-            params![tenant.as_str(), JobKind::Turn.as_str(), conversation.as_str(), message.as_str(), priority as i64, ctx.now, created_at],
+            params![
+                tenant.as_str(),
+                JobKind::Turn.as_str(),
+                conversation.as_str(),
+                message.as_str(),
+                priority as i64,
+                ctx.now,
+                created_at
+            ],
             |r| r.get(0),
         )?;
     let job = Job {
@@ -75,7 +90,13 @@ fn insert_job(ctx: &mut WriteCtx<'_>, tenant: &TenantId, conversation: &Conversa
     Ok(job)
 }
 
-fn set_message_status(conn: &Connection, tenant: &TenantId, id: &MessageId, status: MessageStatus, now: i64) -> Result<()> {
+fn set_message_status(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &MessageId,
+    status: MessageStatus,
+    now: i64,
+) -> Result<()> {
     conn.prepare_cached("UPDATE messages SET status = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2")?
         .execute(params![id.as_str(), tenant.as_str(), status.as_str(), now])?;
     Ok(())
@@ -85,23 +106,23 @@ fn accept(ctx: &mut WriteCtx<'_>, tenant: &TenantId, m: NewInbound) -> Result<Ac
     let conn = ctx.conn;
     let now = ctx.now;
     if let Some(ext) = &m.external_id {
-        let found = conn
-            .prepare_cached(
-                "SELECT id, conversation_id, seq, content FROM messages \
-                 WHERE tenant_id = ?1 AND channel = ?2 AND external_id = ?3 AND direction = 'in'",
-            )?
-            .query_row(params![tenant.as_str(), m.channel.as_str(), ext], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
-            })
-            .optional()?;
-        if let Some((id, conversation, seq, content)) = found {
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE tenant_id = ?1 AND channel = ?2 AND external_id = ?3 AND direction = 'in'"
+        );
+        if let Some(first) = query_opt(
+            conn,
+            &sql,
+            params![tenant.as_str(), m.channel.as_str(), ext],
+            message_row,
+        )? {
             return Ok(Accepted {
-                conversation: ConversationId::parse(&conversation).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                message: MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                seq,
+                conversation: first.conversation,
+                message: first.id,
+                seq: first.seq,
                 duplicate: true,
-                content: serde_json::from_str(&content)?,
+                content: first.content,
                 job: None,
+                created_at: first.created_at,
             });
         }
     }
@@ -150,7 +171,15 @@ fn accept(ctx: &mut WriteCtx<'_>, tenant: &TenantId, m: NewInbound) -> Result<Ac
         now
     ])?;
     let job = insert_job(ctx, tenant, &conversation, &m.id, m.priority, now)?;
-    Ok(Accepted { conversation, message: m.id, seq, duplicate: false, content: m.content, job: Some(job) })
+    Ok(Accepted {
+        conversation,
+        message: m.id,
+        seq,
+        duplicate: false,
+        content: m.content,
+        job: Some(job),
+        created_at: now,
+    })
 }
 
 fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit) -> Result<Vec<Message>> {
@@ -163,9 +192,14 @@ fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit) -> Result<
         return Err(StoreError::Conflict(format!("job {} is not pending", c.job_id)));
     }
     let (channel, user): (String, String) = conn
-        .prepare_cached("UPDATE messages SET status = 'processed', processed = ?3, updated_at = ?4 \
-                         WHERE id = ?1 AND tenant_id = ?2 RETURNING channel, user_id")?
-        .query_row(params![c.message.as_str(), tenant.as_str(), json(&c.processed)?, now], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached(
+            "UPDATE messages SET status = 'processed', processed = ?3, updated_at = ?4 \
+                         WHERE id = ?1 AND tenant_id = ?2 RETURNING channel, user_id",
+        )?
+        .query_row(
+            params![c.message.as_str(), tenant.as_str(), json(&c.processed)?, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message {}", c.message)))?;
     let channel = Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?;
@@ -211,14 +245,20 @@ fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit) -> Result<
         });
     }
     conn.prepare_cached("UPDATE conversations SET context = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2")?
-        .execute(params![c.conversation.as_str(), tenant.as_str(), json(&c.context)?, now])?;
+        .execute(params![
+            c.conversation.as_str(),
+            tenant.as_str(),
+            json(&c.context)?,
+            now
+        ])?;
     Ok(out)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?))
+            .await
     }
 
     async fn upsert_tenant(&self, t: &TenantRecord) -> Result<()> {
@@ -238,12 +278,27 @@ impl Store for SqliteStore {
 
     async fn tenant(&self, tenant: &TenantId) -> Result<Option<TenantRecord>> {
         let t = tenant.clone();
-        self.read(move |c| query_opt(c, &format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1"), [t.as_str()], tenant_row))
-            .await
+        self.read(move |c| {
+            query_opt(
+                c,
+                &format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1"),
+                [t.as_str()],
+                tenant_row,
+            )
+        })
+        .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>> {
-        self.read(|c| query_all(c, &format!("SELECT {TENANT_COLS} FROM tenants ORDER BY id"), [], tenant_row)).await
+        self.read(|c| {
+            query_all(
+                c,
+                &format!("SELECT {TENANT_COLS} FROM tenants ORDER BY id"),
+                [],
+                tenant_row,
+            )
+        })
+        .await
     }
 
     async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted> {
@@ -273,7 +328,12 @@ impl Store for SqliteStore {
                     "SELECT {CONVERSATION_COLS} FROM conversations \
                      WHERE tenant_id = ?1 AND channel = ?2 AND user_id = ?3 AND status = ?4"
                 ),
-                [t.as_str(), channel.as_str(), u.as_str(), ConversationStatus::Open.as_str()],
+                [
+                    t.as_str(),
+                    channel.as_str(),
+                    u.as_str(),
+                    ConversationStatus::Open.as_str(),
+                ],
                 conversation_row,
             )
         })
@@ -283,12 +343,51 @@ impl Store for SqliteStore {
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
         let (t, id) = (tenant.clone(), id.clone());
         self.read(move |c| {
-            query_opt(c, &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1 AND tenant_id = ?2"), [id.as_str(), t.as_str()], message_row)
+            query_opt(
+                c,
+                &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1 AND tenant_id = ?2"),
+                [id.as_str(), t.as_str()],
+                message_row,
+            )
         })
         .await
     }
 
-    async fn messages_after(&self, tenant: &TenantId, conversation: &ConversationId, after: i64, limit: u32) -> Result<Vec<Message>> {
+    async fn turn_input(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        message: &MessageId,
+    ) -> Result<Option<(Message, Conversation)>> {
+        let (t, cid, mid) = (tenant.clone(), conversation.clone(), message.clone());
+        self.read(move |c| {
+            let m = query_opt(
+                c,
+                &format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1 AND tenant_id = ?2 AND conversation_id = ?3"
+                ),
+                [mid.as_str(), t.as_str(), cid.as_str()],
+                message_row,
+            )?;
+            let Some(m) = m else { return Ok(None) };
+            let conv = query_opt(
+                c,
+                &format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE id = ?1 AND tenant_id = ?2"),
+                [cid.as_str(), t.as_str()],
+                conversation_row,
+            )?;
+            Ok(conv.map(|conv| (m, conv)))
+        })
+        .await
+    }
+
+    async fn messages_after(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
         let (t, cid) = (tenant.clone(), conversation.clone());
         self.read(move |c| {
             query_all(
@@ -309,7 +408,9 @@ impl Store for SqliteStore {
         self.read(move |c| {
             query_all(
                 c,
-                &format!("SELECT {MESSAGE_COLS} FROM messages WHERE in_reply_to = ?1 AND tenant_id = ?2 ORDER BY reply_index"),
+                &format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE in_reply_to = ?1 AND tenant_id = ?2 ORDER BY reply_index"
+                ),
                 [id.as_str(), t.as_str()],
                 message_row,
             )
@@ -327,7 +428,9 @@ impl Store for SqliteStore {
         self.write(move |ctx| {
             let n = ctx
                 .conn
-                .prepare_cached("UPDATE jobs SET attempts = ?3, run_at = ?4, last_error = ?5 WHERE id = ?1 AND tenant_id = ?2")?
+                .prepare_cached(
+                    "UPDATE jobs SET attempts = ?3, run_at = ?4, last_error = ?5 WHERE id = ?1 AND tenant_id = ?2",
+                )?
                 .execute(params![job_id, t.as_str(), attempts, run_at, e])?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("job {job_id}")));
@@ -424,19 +527,29 @@ impl Store for SqliteStore {
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {
         self.read(move |c| {
-            query_all(c, &format!("SELECT {JOB_COLS} FROM jobs WHERE id > ?1 ORDER BY id LIMIT ?2"), params![after, limit], job_row)
+            query_all(
+                c,
+                &format!("SELECT {JOB_COLS} FROM jobs WHERE id > ?1 ORDER BY id LIMIT ?2"),
+                params![after, limit],
+                job_row,
+            )
         })
         .await
     }
 
     async fn queue_stats(&self) -> Result<QueueStats> {
         self.read(|c| {
-            let (depth, oldest): (i64, Option<i64>) =
-                c.prepare_cached("SELECT count(*), min(created_at) FROM jobs")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (depth, oldest): (i64, Option<i64>) = c
+                .prepare_cached("SELECT count(*), min(created_at) FROM jobs")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let dead: i64 = c
                 .prepare_cached("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL")?
                 .query_row([], |r| r.get(0))?;
-            Ok(QueueStats { depth: depth as u64, oldest_created_at: oldest, dead_letters: dead as u64 })
+            Ok(QueueStats {
+                depth: depth as u64,
+                oldest_created_at: oldest,
+                dead_letters: dead as u64,
+            })
         })
         .await
     }
@@ -449,4 +562,3 @@ impl Store for SqliteStore {
         SqliteStore::close(self)
     }
 }
-

@@ -3,8 +3,7 @@
 use crate::{DeadLetter, Job, JobKind, Priority, Result, StoreError, TenantRecord};
 use rusqlite::Row;
 use switchboard_core::{
-    Channel, Conversation, ConversationId, ConversationStatus, Direction, Message, MessageId, MessageStatus,
-    TenantId,
+    Channel, Conversation, ConversationId, ConversationStatus, Direction, Message, MessageId, MessageStatus, TenantId,
 };
 
 fn corrupt(what: &str, value: &str) -> StoreError {

@@ -36,27 +36,128 @@ async fn bad_requests_get_clear_json_errors_and_write_nothing() {
     let json_ct = "application/json";
     let long = "x".repeat(4001);
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
-        ("malformed json", json_ct, b"{\"user\": \"bad1\", \"text\": ".to_vec(), 400, "invalid_json"),
+        (
+            "malformed json",
+            json_ct,
+            b"{\"user\": \"bad1\", \"text\": ".to_vec(),
+            400,
+            "invalid_json",
+        ),
         ("not an object", json_ct, b"[1, 2]".to_vec(), 400, "invalid_json"),
-        ("unknown field", json_ct, br#"{"user":"bad1","text":"hi","txet":"x"}"#.to_vec(), 400, "invalid_json"),
-        ("wrong type", json_ct, br#"{"user":"bad1","text":5}"#.to_vec(), 400, "invalid_json"),
-        ("missing user", json_ct, br#"{"text":"hi"}"#.to_vec(), 400, "invalid_json"),
-        ("missing text", json_ct, br#"{"user":"bad1"}"#.to_vec(), 422, "empty_text"),
-        ("empty text", json_ct, br#"{"user":"bad1","text":""}"#.to_vec(), 422, "empty_text"),
-        ("blank text", json_ct, br#"{"user":"bad1","text":" \n\t "}"#.to_vec(), 422, "empty_text"),
-        ("only control characters", json_ct, br#"{"user":"bad1","text":"\u0000\u0007"}"#.to_vec(), 422, "empty_text"),
-        ("text too long", json_ct, json!({"user": "bad1", "text": long}).to_string().into_bytes(), 422, "text_too_long"),
-        ("empty user", json_ct, br#"{"user":"  ","text":"hi"}"#.to_vec(), 422, "invalid_user"),
-        ("user too long", json_ct, json!({"user": "u".repeat(129), "text": "hi"}).to_string().into_bytes(), 422, "invalid_user"),
-        ("bad client_msg_id", json_ct, json!({"user": "bad1", "text": "hi", "client_msg_id": ""}).to_string().into_bytes(), 422, "invalid_client_msg_id"),
-        ("invalid utf-8", json_ct, b"{\"user\":\"bad1\",\"text\":\"\xff\xfe\"}".to_vec(), 400, "invalid_utf8"),
-        ("form body", "application/x-www-form-urlencoded", b"user=bad1&text=hi".to_vec(), 415, "unsupported_media_type"),
-        ("oversized body", json_ct, json!({"user": "bad1", "text": "y".repeat(70_000)}).to_string().into_bytes(), 413, "payload_too_large"),
+        (
+            "unknown field",
+            json_ct,
+            br#"{"user":"bad1","text":"hi","txet":"x"}"#.to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "wrong type",
+            json_ct,
+            br#"{"user":"bad1","text":5}"#.to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "missing user",
+            json_ct,
+            br#"{"text":"hi"}"#.to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "missing text",
+            json_ct,
+            br#"{"user":"bad1"}"#.to_vec(),
+            422,
+            "empty_text",
+        ),
+        (
+            "empty text",
+            json_ct,
+            br#"{"user":"bad1","text":""}"#.to_vec(),
+            422,
+            "empty_text",
+        ),
+        (
+            "blank text",
+            json_ct,
+            br#"{"user":"bad1","text":" \n\t "}"#.to_vec(),
+            422,
+            "empty_text",
+        ),
+        (
+            "only control characters",
+            json_ct,
+            br#"{"user":"bad1","text":"\u0000\u0007"}"#.to_vec(),
+            422,
+            "empty_text",
+        ),
+        (
+            "text too long",
+            json_ct,
+            json!({"user": "bad1", "text": long}).to_string().into_bytes(),
+            422,
+            "text_too_long",
+        ),
+        (
+            "empty user",
+            json_ct,
+            br#"{"user":"  ","text":"hi"}"#.to_vec(),
+            422,
+            "invalid_user",
+        ),
+        (
+            "user too long",
+            json_ct,
+            json!({"user": "u".repeat(129), "text": "hi"}).to_string().into_bytes(),
+            422,
+            "invalid_user",
+        ),
+        (
+            "bad client_msg_id",
+            json_ct,
+            json!({"user": "bad1", "text": "hi", "client_msg_id": ""})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid_client_msg_id",
+        ),
+        (
+            "invalid utf-8",
+            json_ct,
+            b"{\"user\":\"bad1\",\"text\":\"\xff\xfe\"}".to_vec(),
+            400,
+            "invalid_utf8",
+        ),
+        (
+            "form body",
+            "application/x-www-form-urlencoded",
+            b"user=bad1&text=hi".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "oversized body",
+            json_ct,
+            json!({"user": "bad1", "text": "y".repeat(70_000)})
+                .to_string()
+                .into_bytes(),
+            413,
+            "payload_too_large",
+        ),
     ];
     for (what, ct, body, status, code) in cases {
         let (got, err) = raw_post(&app, ct, body).await;
-        assert_eq!((got, err["error"]["code"].as_str()), (status, Some(code)), "{what}: {err}");
-        assert!(err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}");
+        assert_eq!(
+            (got, err["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {err}"
+        );
+        assert!(
+            err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
     }
     let (status, err) = app.post("nope", json!({"user": "bad1", "text": "hi"})).await;
     assert_eq!((status, err["error"]["code"].as_str()), (404, Some("unknown_tenant")));
@@ -64,10 +165,19 @@ async fn bad_requests_get_clear_json_errors_and_write_nothing() {
     assert_eq!(status, 404);
 
     let (_, health) = app.get("/health").await;
-    assert_eq!(health["components"]["queue"]["stored_jobs"], 0, "nothing half-written: {health}");
+    assert_eq!(
+        health["components"]["queue"]["stored_jobs"], 0,
+        "nothing half-written: {health}"
+    );
     let clean = app.say("bad1", "hel\u{0}lo").await;
-    assert!(clean["replies"][0]["text"].as_str().is_some_and(|t| t.contains("Hello") || t.contains("Hi")));
-    let history = app.history("demo", clean["conversation_id"].as_str().expect("id")).await;
+    assert!(
+        clean["replies"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Hello") || t.contains("Hi"))
+    );
+    let history = app
+        .history("demo", clean["conversation_id"].as_str().expect("id"))
+        .await;
     assert_eq!(history.len(), 2, "the rejected requests stored nothing");
     assert_eq!(history[0]["text"], "hello", "control characters are stripped");
 }
@@ -79,14 +189,20 @@ async fn huge_headers_and_slow_clients_are_cut_off_cleanly() {
         c.server.body_read_timeout_ms = 300;
     })
     .await;
-    let huge = format!("GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(40_000));
+    let huge = format!(
+        "GET /health HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(40_000)
+    );
     let answer = raw_exchange(&app, huge.as_bytes(), None).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 
     // Headers that never finish: the connection is closed after the header timeout.
     let started = std::time::Instant::now();
     let answer = raw_exchange(&app, b"POST /v1/chat/demo/messages HTTP/1.1\r\nhost: x\r\n", None).await;
-    assert!(started.elapsed() < Duration::from_secs(4), "closed by the server, not by the test's timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed by the server, not by the test's timeout"
+    );
     assert!(!answer.contains("200 OK"));
 
     // A body that never finishes: 408 with a JSON error.
@@ -101,7 +217,11 @@ async fn huge_headers_and_slow_clients_are_cut_off_cleanly() {
 
 #[test]
 fn random_bodies_never_cause_a_server_error() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let app = rt.block_on(TestApp::spawn());
     let field = prop_oneof![
         Just(json!(null)),
@@ -111,13 +231,22 @@ fn random_bodies_never_cause_a_server_error() {
         "\\PC{0,5000}".prop_map(Value::from),
     ];
     let object = proptest::collection::btree_map(
-        prop_oneof![Just("user".to_owned()), Just("text".to_owned()), Just("client_msg_id".to_owned()), Just("payload".to_owned()), "[a-z]{1,6}"],
+        prop_oneof![
+            Just("user".to_owned()),
+            Just("text".to_owned()),
+            Just("client_msg_id".to_owned()),
+            Just("payload".to_owned()),
+            "[a-z]{1,6}"
+        ],
         field,
         0..5,
     )
     .prop_map(|m| json!(m).to_string().into_bytes());
     let bodies = prop_oneof![proptest::collection::vec(any::<u8>(), 0..2000), object];
-    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config { cases: 300, ..Default::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 300,
+        ..Default::default()
+    });
     runner
         .run(&bodies, |body| {
             let (status, json) = rt.block_on(raw_post(&app, "application/json", body));

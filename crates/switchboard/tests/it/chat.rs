@@ -11,21 +11,44 @@ async fn round_trip_in_the_users_language_with_history() {
     assert!(reply.contains("Hello") || reply.contains("Hi there"), "{reply}");
 
     let second = app.say("ana", "hola").await;
-    assert_eq!(second["conversation_id"], first["conversation_id"], "one open conversation per user");
-    assert!(second["replies"][0]["text"].as_str().expect("text").starts_with("¡Hola!"), "{second}");
+    assert_eq!(
+        second["conversation_id"], first["conversation_id"],
+        "one open conversation per user"
+    );
+    assert!(
+        second["replies"][0]["text"]
+            .as_str()
+            .expect("text")
+            .starts_with("¡Hola!"),
+        "{second}"
+    );
 
     let german = app.say("ana", "Kannst du mir bitte einen Witz erzählen?").await;
-    assert_eq!(german["replies"][0]["text"], "Was macht ein Pirat am Computer? Er drückt die Enter-Taste.");
+    assert_eq!(
+        german["replies"][0]["text"],
+        "Was macht ein Pirat am Computer? Er drückt die Enter-Taste."
+    );
 
     let lost = app.say("ana", "xyzzy plugh").await;
-    assert!(lost["replies"][0]["text"].as_str().expect("text").contains("ich"), "German sticks: {lost}");
+    assert!(
+        lost["replies"][0]["text"].as_str().expect("text").contains("ich"),
+        "German sticks: {lost}"
+    );
 
     let help = app.say("bob", "what can you do?").await;
     let buttons = help["replies"][0]["buttons"].as_array().expect("buttons");
-    assert_eq!(buttons[0], json!({"title": "Tell me a joke", "payload": "tell me a joke"}));
-    let (status, pressed) = app.post("demo", json!({"user": "bob", "payload": "tell me a joke"})).await;
+    assert_eq!(
+        buttons[0],
+        json!({"title": "Tell me a joke", "payload": "tell me a joke"})
+    );
+    let (status, pressed) = app
+        .post("demo", json!({"user": "bob", "payload": "tell me a joke"}))
+        .await;
     assert_eq!(status, 200);
-    assert!(pressed["replies"][0]["text"].as_str().expect("text").len() > 10, "{pressed}");
+    assert!(
+        pressed["replies"][0]["text"].as_str().expect("text").len() > 10,
+        "{pressed}"
+    );
 
     let conv = first["conversation_id"].as_str().expect("id");
     let history = app.history("demo", conv).await;
@@ -44,9 +67,13 @@ async fn history_pages_and_stays_inside_its_tenant() {
     let app = TestApp::spawn().await;
     let mut conv = String::new();
     for i in 0..6 {
-        conv = app.say("carol", &format!("hello {i}")).await["conversation_id"].as_str().expect("id").to_owned();
+        conv = app.say("carol", &format!("hello {i}")).await["conversation_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
     }
-    let path = |after: i64, limit: u32| format!("/v1/chat/demo/conversations/{conv}/messages?after={after}&limit={limit}");
+    let path =
+        |after: i64, limit: u32| format!("/v1/chat/demo/conversations/{conv}/messages?after={after}&limit={limit}");
     let (status, page) = app.get(&path(0, 5)).await;
     assert_eq!(status, 200);
     assert_eq!(page["messages"].as_array().map(Vec::len), Some(5));
@@ -55,20 +82,32 @@ async fn history_pages_and_stays_inside_its_tenant() {
     assert_eq!(page["messages"].as_array().map(Vec::len), Some(2));
     assert!(page.get("next_after").is_none(), "last page: {page}");
 
-    for (bad, code) in [(path(0, 0), 400), (path(0, 100_000), 400), (format!("/v1/chat/demo/conversations/{conv}/messages?after=x"), 400)] {
+    for (bad, code) in [
+        (path(0, 0), 400),
+        (path(0, 100_000), 400),
+        (format!("/v1/chat/demo/conversations/{conv}/messages?after=x"), 400),
+    ] {
         let (status, body) = app.get(&bad).await;
         assert_eq!(status, code, "{bad}: {body}");
         assert!(body["error"]["code"].is_string());
     }
     let (status, _) = app.get(&format!("/v1/chat/other/conversations/{conv}/messages")).await;
     assert_eq!(status, 404, "another tenant cannot read this conversation");
-    let (status, body) = app.get("/v1/chat/demo/conversations/cnv_00000000000000000000000000000000/messages").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_conversation")));
+    let (status, body) = app
+        .get("/v1/chat/demo/conversations/cnv_00000000000000000000000000000000/messages")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_conversation"))
+    );
     let (status, _) = app.get("/v1/chat/demo/conversations/not-an-id/messages").await;
     assert_eq!(status, 404);
 
     let other = app.post("other", json!({"user": "carol", "text": "hello"})).await;
-    assert_eq!(other.1["replies"][0]["text"], "Hello from the other tenant", "each tenant has its own bot");
+    assert_eq!(
+        other.1["replies"][0]["text"], "Hello from the other tenant",
+        "each tenant has its own bot"
+    );
     assert_ne!(other.1["conversation_id"], conv.as_str());
 }
 
@@ -86,14 +125,32 @@ async fn a_retried_message_is_answered_once() {
     }
     assert_eq!(answers.iter().filter(|(_, a)| a["duplicate"] == false).count(), 1);
     let later = app.post("demo", body.clone()).await;
-    assert_eq!((later.0, &later.1["duplicate"], &later.1["replies"]), (200, &json!(true), &first["replies"]));
+    assert_eq!(
+        (later.0, &later.1["duplicate"], &later.1["replies"]),
+        (200, &json!(true), &first["replies"])
+    );
 
-    let history = app.history("demo", first["conversation_id"].as_str().expect("id")).await;
+    let history = app
+        .history("demo", first["conversation_id"].as_str().expect("id"))
+        .await;
     assert_eq!(history.len(), 2, "one message in, one reply out: {history:?}");
 
-    let (status, conflict) = app.post("demo", json!({"user": "dan", "text": "something else", "client_msg_id": "retry-1"})).await;
-    assert_eq!((status, conflict["error"]["code"].as_str()), (409, Some("idempotency_key_reused")));
-    let (status, _) = app.post("demo", json!({"user": "eve", "text": "tell me a joke", "client_msg_id": "retry-1"})).await;
+    let (status, conflict) = app
+        .post(
+            "demo",
+            json!({"user": "dan", "text": "something else", "client_msg_id": "retry-1"}),
+        )
+        .await;
+    assert_eq!(
+        (status, conflict["error"]["code"].as_str()),
+        (409, Some("idempotency_key_reused"))
+    );
+    let (status, _) = app
+        .post(
+            "demo",
+            json!({"user": "eve", "text": "tell me a joke", "client_msg_id": "retry-1"}),
+        )
+        .await;
     assert_eq!(status, 200, "client_msg_id is per user");
 }
 
@@ -122,20 +179,28 @@ async fn concurrent_sends_are_handled_in_order_per_conversation() {
             let app = &app;
             sends.push(async move {
                 let text = if i % 2 == 0 { "hello" } else { "tell me a joke" };
-                app.post("demo", json!({"user": format!("u{user}"), "text": text, "client_msg_id": format!("{i}")})).await
+                app.post(
+                    "demo",
+                    json!({"user": format!("u{user}"), "text": text, "client_msg_id": format!("{i}")}),
+                )
+                .await
             });
         }
     }
     let answers = futures_util::future::join_all(sends).await;
     assert!(answers.iter().all(|(s, _)| *s == 200));
-    let convs: std::collections::BTreeSet<String> =
-        answers.iter().map(|(_, a)| a["conversation_id"].as_str().expect("id").to_owned()).collect();
+    let convs: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(_, a)| a["conversation_id"].as_str().expect("id").to_owned())
+        .collect();
     assert_eq!(convs.len(), 8);
     for conv in convs {
         let history = app.history("demo", &conv).await;
         assert_eq!(history.len(), 24);
-        let seq_of: std::collections::HashMap<&str, i64> =
-            history.iter().map(|m| (m["id"].as_str().expect("id"), m["seq"].as_i64().expect("seq"))).collect();
+        let seq_of: std::collections::HashMap<&str, i64> = history
+            .iter()
+            .map(|m| (m["id"].as_str().expect("id"), m["seq"].as_i64().expect("seq")))
+            .collect();
         // Replies come in the order of the messages they answer, each after its message: the
         // turns of one conversation ran one at a time, in arrival order.
         let answered: Vec<i64> = history

@@ -31,7 +31,12 @@ fn start(data: &Path) -> Server {
     let base = loop {
         let line = lines.next().expect("the server prints its address").expect("a line");
         if let Some(rest) = line.strip_prefix("Switchboard listening on ") {
-            break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_owned();
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("url")
+                .trim_end_matches('/')
+                .to_owned();
         }
     };
     // Keep draining stderr so the server never blocks on a full pipe.
@@ -44,7 +49,10 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let mut server = start(&data);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
     // (user, client_msg_id) -> the server's answer, for every request that got 200 or 202.
     let accepted: Arc<Mutex<HashMap<(String, String), Value>>> = Arc::default();
     let url = format!("{}/v1/chat/demo/messages", server.base);
@@ -76,13 +84,19 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
         s.await.expect("sender");
     }
     let accepted = std::mem::take(&mut *accepted.lock().await);
-    assert!(accepted.len() > 50, "the load reached the server before the kill ({} accepted)", accepted.len());
+    assert!(
+        accepted.len() > 50,
+        "the load reached the server before the kill ({} accepted)",
+        accepted.len()
+    );
 
     let server = start(&data);
     let base = server.base.clone();
     let _guard = KillOnDrop(server);
-    let conversations: HashMap<String, String> =
-        accepted.iter().map(|((user, _), a)| (user.clone(), a["conversation_id"].as_str().expect("id").to_owned())).collect();
+    let conversations: HashMap<String, String> = accepted
+        .iter()
+        .map(|((user, _), a)| (user.clone(), a["conversation_id"].as_str().expect("id").to_owned()))
+        .collect();
     let histories: HashMap<String, Vec<Value>> = eventually(60, "every accepted message to be answered", || {
         let (client, base, conversations, accepted) = (&client, &base, &conversations, &accepted);
         async move {
@@ -92,7 +106,14 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
                 let mut all = Vec::new();
                 let mut after = 0;
                 loop {
-                    let page: Value = client.get(format!("{url}&after={after}")).send().await.ok()?.json().await.ok()?;
+                    let page: Value = client
+                        .get(format!("{url}&after={after}"))
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
                     all.extend(page["messages"].as_array()?.iter().cloned());
                     match page["next_after"].as_i64() {
                         Some(n) => after = n,
@@ -105,7 +126,9 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
                 .values()
                 .flat_map(|h| replies_by_inbound(h).into_iter().map(|(k, v)| (k, v.len())))
                 .collect();
-            let all_answered = accepted.values().all(|a| replies.contains_key(a["message_id"].as_str().unwrap_or("")));
+            let all_answered = accepted
+                .values()
+                .all(|a| replies.contains_key(a["message_id"].as_str().unwrap_or("")));
             all_answered.then_some(out)
         }
     })
@@ -115,20 +138,36 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
         let replies = replies_by_inbound(history);
         for m in history.iter().filter(|m| m["direction"] == "in") {
             let id = m["id"].as_str().expect("id");
-            assert_eq!(replies.get(id).map(Vec::len), Some(1), "{user}: message {id} answered exactly once");
+            assert_eq!(
+                replies.get(id).map(Vec::len),
+                Some(1),
+                "{user}: message {id} answered exactly once"
+            );
         }
         let seqs: Vec<i64> = history.iter().map(|m| m["seq"].as_i64().expect("seq")).collect();
-        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{user}: no gaps, no repeats");
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as i64).collect::<Vec<_>>(),
+            "{user}: no gaps, no repeats"
+        );
     }
     for ((user, _), answer) in &accepted {
         let history = &histories[user];
         let id = answer["message_id"].as_str().expect("id");
-        assert_eq!(history.iter().filter(|m| m["id"] == id).count(), 1, "accepted message {id} is stored once");
+        assert_eq!(
+            history.iter().filter(|m| m["id"] == id).count(),
+            1,
+            "accepted message {id} is stored once"
+        );
     }
 
     // Idempotency survives the restart: a retry of an accepted message gets the same answer.
     let ((user, cid), answer) = accepted.iter().next().expect("one");
-    let text = histories[user].iter().find(|m| m["id"] == answer["message_id"]).expect("stored")["text"].clone();
+    let text = histories[user]
+        .iter()
+        .find(|m| m["id"] == answer["message_id"])
+        .expect("stored")["text"]
+        .clone();
     let retry: Value = client
         .post(format!("{base}/v1/chat/demo/messages"))
         .json(&json!({"user": user, "text": text, "client_msg_id": cid}))
@@ -138,7 +177,10 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
         .json()
         .await
         .expect("json");
-    assert_eq!((&retry["message_id"], &retry["duplicate"]), (&answer["message_id"], &json!(true)));
+    assert_eq!(
+        (&retry["message_id"], &retry["duplicate"]),
+        (&answer["message_id"], &json!(true))
+    );
 }
 
 struct KillOnDrop(Server);

@@ -67,7 +67,11 @@ impl TestApp {
     pub async fn spawn_in(dir: TempDir, tweak: impl FnOnce(&mut Config, &Path)) -> TestApp {
         let mut config = test_config(dir.path());
         let second = write_bot(dir.path(), "other", SECOND_BOT);
-        config.tenants.push(TenantConfig { id: "other".into(), name: "Other".into(), bot_dir: second });
+        config.tenants.push(TenantConfig {
+            id: "other".into(),
+            name: "Other".into(),
+            bot_dir: second,
+        });
         tweak(&mut config, dir.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -75,8 +79,18 @@ impl TestApp {
         let task = tokio::spawn(switchboard::app::run(config, listener, async move {
             let _ = stopped.await;
         }));
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        let app = TestApp { addr, base: format!("http://{addr}"), dir, client, stop: Some(stop), task: Some(task) };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let app = TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            dir,
+            client,
+            stop: Some(stop),
+            task: Some(task),
+        };
         app.wait_ready().await;
         app
     }
@@ -113,7 +127,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, tenant: &str, body: Value) -> (u16, Value) {
-        let res = self.client.post(self.url(&format!("/v1/chat/{tenant}/messages"))).json(&body).send().await.expect("send");
+        let res = self
+            .client
+            .post(self.url(&format!("/v1/chat/{tenant}/messages")))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
         let status = res.status().as_u16();
         (status, res.json().await.expect("json body"))
     }
@@ -134,8 +154,11 @@ impl TestApp {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let (status, page) =
-                self.get(&format!("/v1/chat/{tenant}/conversations/{conversation}/messages?after={after}&limit=200")).await;
+            let (status, page) = self
+                .get(&format!(
+                    "/v1/chat/{tenant}/conversations/{conversation}/messages?after={after}&limit=200"
+                ))
+                .await;
             assert_eq!(status, 200, "{page}");
             let msgs = page["messages"].as_array().cloned().unwrap_or_default();
             all.extend(msgs);
@@ -147,7 +170,14 @@ impl TestApp {
     }
 
     pub async fn metrics(&self) -> String {
-        self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text")
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
     }
 }
 
@@ -181,7 +211,9 @@ where
 pub fn replies_by_inbound(history: &[Value]) -> std::collections::HashMap<String, Vec<Value>> {
     let mut map: std::collections::HashMap<String, Vec<Value>> = Default::default();
     for m in history.iter().filter(|m| m["direction"] == "out") {
-        map.entry(m["in_reply_to"].as_str().unwrap_or_default().to_owned()).or_default().push(m.clone());
+        map.entry(m["in_reply_to"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(m.clone());
     }
     map
 }

@@ -36,7 +36,10 @@ async fn metrics_count_messages_stages_and_queue() {
 
 #[test]
 fn config_default_prints_the_documented_defaults() {
-    let out = std::process::Command::new(binary()).args(["config", "default"]).output().expect("run");
+    let out = std::process::Command::new(binary())
+        .args(["config", "default"])
+        .output()
+        .expect("run");
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert_eq!(text, switchboard::config::DEFAULT_TOML);
@@ -49,15 +52,34 @@ fn config_show_applies_file_environment_and_flags() {
     let file = dir.path().join("sb.toml");
     std::fs::write(&file, "[queue]\nworkers = 7\nmax_attempts = 9\n").expect("write");
     let out = std::process::Command::new(binary())
-        .args(["--config", file.to_str().expect("path"), "--data-dir", "/tmp/elsewhere", "config", "show"])
+        .args([
+            "--config",
+            file.to_str().expect("path"),
+            "--data-dir",
+            "/tmp/elsewhere",
+            "config",
+            "show",
+        ])
         .env("SWITCHBOARD__QUEUE__WORKERS", "3")
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let shown: toml::Value = toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("toml");
-    assert_eq!(shown["queue"]["workers"].as_integer(), Some(3), "environment beats file");
-    assert_eq!(shown["queue"]["max_attempts"].as_integer(), Some(9), "file beats defaults");
-    assert_eq!(shown["store"]["data_dir"].as_str(), Some("/tmp/elsewhere"), "flags beat everything");
+    assert_eq!(
+        shown["queue"]["workers"].as_integer(),
+        Some(3),
+        "environment beats file"
+    );
+    assert_eq!(
+        shown["queue"]["max_attempts"].as_integer(),
+        Some(9),
+        "file beats defaults"
+    );
+    assert_eq!(
+        shown["store"]["data_dir"].as_str(),
+        Some("/tmp/elsewhere"),
+        "flags beat everything"
+    );
 
     let bad = std::process::Command::new(binary())
         .args(["config", "show"])
@@ -65,7 +87,11 @@ fn config_show_applies_file_environment_and_flags() {
         .output()
         .expect("run");
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).to_lowercase().contains("server.listen"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .to_lowercase()
+            .contains("server.listen")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,6 +99,8 @@ async fn a_second_server_on_the_same_data_directory_is_refused() {
     let app = TestApp::spawn().await;
     let config = test_config(app.dir.path());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let err = switchboard::app::run(config, listener, async {}).await.expect_err("refused");
+    let err = switchboard::app::run(config, listener, async {})
+        .await
+        .expect_err("refused");
     assert!(format!("{err:#}").contains("already using"), "{err:#}");
 }

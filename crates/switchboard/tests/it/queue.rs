@@ -24,13 +24,21 @@ fn cli(app_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .output()
         .expect("run the CLI");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn with_broken_bot(source: String) -> impl FnOnce(&mut switchboard::config::Config, &std::path::Path) {
     move |c, dir| {
         let folder = write_bot(dir, "broken", &source);
-        c.tenants.push(TenantConfig { id: "broken".into(), name: "Broken".into(), bot_dir: folder });
+        c.tenants.push(TenantConfig {
+            id: "broken".into(),
+            name: "Broken".into(),
+            bot_dir: folder,
+        });
         c.queue.max_attempts = 3;
         c.queue.backoff_base_ms = 20;
         c.queue.backoff_max_ms = 100;
@@ -44,7 +52,9 @@ async fn failing_turns_are_retried_then_dead_lettered_and_replayed_after_a_fix()
     let (status, first) = app.post("broken", json!({"user": "zoe", "text": "hello"})).await;
     assert_eq!(status, 202, "{first}");
     // The next message of the same conversation waits behind the failing one.
-    let (_, second) = app.post("broken", json!({"user": "zoe", "text": "tell me a joke"})).await;
+    let (_, second) = app
+        .post("broken", json!({"user": "zoe", "text": "tell me a joke"}))
+        .await;
     let conv = first["conversation_id"].as_str().expect("id").to_owned();
 
     let listed: Value = eventually(20, "a dead letter", || async {
@@ -56,7 +66,10 @@ async fn failing_turns_are_retried_then_dead_lettered_and_replayed_after_a_fix()
     assert_eq!(listed["message"], first["message_id"]);
     assert_eq!(listed["tenant"], "broken");
     assert_eq!(listed["attempts"], 3);
-    assert!(listed["last_error"].as_str().expect("error").contains("undefined"), "{listed}");
+    assert!(
+        listed["last_error"].as_str().expect("error").contains("undefined"),
+        "{listed}"
+    );
 
     let history = eventually(10, "the joke after the dead letter", || async {
         let h = app.history("broken", &conv).await;
@@ -64,13 +77,22 @@ async fn failing_turns_are_retried_then_dead_lettered_and_replayed_after_a_fix()
     })
     .await;
     assert_eq!(history[0]["status"], "failed");
-    assert_eq!((&history[2]["text"], &history[2]["in_reply_to"]), (&json!("A joke."), &second["message_id"]));
+    assert_eq!(
+        (&history[2]["text"], &history[2]["in_reply_to"]),
+        (&json!("A joke."), &second["message_id"])
+    );
     let metrics = app.metrics().await;
-    assert!(metrics.contains("switchboard_queue_retries_total{tenant=\"broken\"}"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_queue_retries_total{tenant=\"broken\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("switchboard_dead_letters_total{tenant=\"broken\"}"));
     assert!(metrics.contains("switchboard_dead_letters_pending 1"));
     let (_, table, _) = cli(app.dir.path(), &["dead-letters", "list"]);
-    assert!(table.contains("broken") && table.contains(first["message_id"].as_str().expect("id")), "{table}");
+    assert!(
+        table.contains("broken") && table.contains(first["message_id"].as_str().expect("id")),
+        "{table}"
+    );
 
     // The author fixes the bot; the server restarts with it and the dead letter is replayed
     // from the CLI while the server runs.
@@ -86,12 +108,18 @@ async fn failing_turns_are_retried_then_dead_lettered_and_replayed_after_a_fix()
         (h.len() == 4).then_some(h)
     })
     .await;
-    assert_eq!((&history[3]["text"], &history[3]["in_reply_to"]), (&json!("Hello there!"), &first["message_id"]));
+    assert_eq!(
+        (&history[3]["text"], &history[3]["in_reply_to"]),
+        (&json!("Hello there!"), &first["message_id"])
+    );
     assert_eq!(history[0]["status"], "processed");
     let (_, out, _) = cli(app.dir.path(), &["dead-letters", "list"]);
     assert!(out.contains("no dead letters"), "{out}");
     let (ok, _, err) = cli(app.dir.path(), &["dead-letters", "replay", &id]);
-    assert!(!ok && err.contains("not found"), "a dead letter is replayed once: {err}");
+    assert!(
+        !ok && err.contains("not found"),
+        "a dead letter is replayed once: {err}"
+    );
     let (ok, _, err) = cli(app.dir.path(), &["dead-letters", "replay"]);
     assert!(!ok && err.contains("--all"), "{err}");
 }
@@ -103,11 +131,17 @@ async fn replay_all_puts_every_dead_letter_back() {
         app.post("broken", json!({"user": user, "text": "hello"})).await;
     }
     eventually(20, "two dead letters", || async {
-        let (_, out, _) = cli(app.dir.path(), &["dead-letters", "list", "--json", "--tenant", "broken"]);
+        let (_, out, _) = cli(
+            app.dir.path(),
+            &["dead-letters", "list", "--json", "--tenant", "broken"],
+        );
         (out.lines().count() == 2).then_some(())
     })
     .await;
-    let (ok, out, _) = cli(app.dir.path(), &["dead-letters", "replay", "--all", "--tenant", "broken"]);
+    let (ok, out, _) = cli(
+        app.dir.path(),
+        &["dead-letters", "replay", "--all", "--tenant", "broken"],
+    );
     assert!(ok);
     assert_eq!(out.lines().count(), 2, "{out}");
     // Still broken: they fail again and come back as dead letters.

@@ -8,12 +8,17 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<t
 
 async fn connect(app: &TestApp, query: &str) -> Ws {
     let url = format!("ws://{}/v1/chat/demo/ws?{query}", app.addr);
-    tokio_tungstenite::connect_async(url).await.expect("websocket connects").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
 }
 
 async fn next_frame(ws: &mut Ws) -> Value {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time");
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame in time");
         match msg.expect("open").expect("frame") {
             Message::Text(t) => return serde_json::from_str(t.as_str()).expect("json frame"),
             Message::Ping(_) | Message::Pong(_) => {}
@@ -48,30 +53,60 @@ async fn messages_replies_typing_and_receipts_flow_over_the_socket() {
     let app = TestApp::spawn().await;
     let mut ws = connect(&app, "user=wendy").await;
     let ready = next_frame(&mut ws).await;
-    assert_eq!(ready, json!({"type": "ready", "protocol": "switchboard.webchat.v1", "conversation_id": null, "last_seq": 0}));
+    assert_eq!(
+        ready,
+        json!({"type": "ready", "protocol": "switchboard.webchat.v1", "conversation_id": null, "last_seq": 0})
+    );
 
-    send(&mut ws, json!({"type": "message", "client_msg_id": "c1", "text": "what can you do"})).await;
+    send(
+        &mut ws,
+        json!({"type": "message", "client_msg_id": "c1", "text": "what can you do"}),
+    )
+    .await;
     let frames = frames_until(&mut ws, is_reply).await;
     let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().expect("type")).collect();
     let ack = frames.iter().find(|f| f["type"] == "ack").expect("an ack");
-    assert_eq!((&ack["client_msg_id"], &ack["seq"], &ack["duplicate"]), (&json!("c1"), &json!(1), &json!(false)));
+    assert_eq!(
+        (&ack["client_msg_id"], &ack["seq"], &ack["duplicate"]),
+        (&json!("c1"), &json!(1), &json!(false))
+    );
     assert!(kinds.contains(&"typing"), "{kinds:?}");
     let receipt = frames.iter().find(|f| f["type"] == "receipt").expect("a receipt");
     assert_eq!((&receipt["id"], &receipt["status"]), (&ack["id"], &json!("read")));
-    let echo = frames.iter().find(|f| f["type"] == "message" && f["direction"] == "in").expect("own message echoed");
+    let echo = frames
+        .iter()
+        .find(|f| f["type"] == "message" && f["direction"] == "in")
+        .expect("own message echoed");
     assert_eq!((&echo["seq"], &echo["text"]), (&json!(1), &json!("what can you do")));
     let reply = frames.last().expect("reply");
     assert_eq!((&reply["seq"], &reply["in_reply_to"]), (&json!(2), &ack["id"]));
     assert_eq!(reply["quick_replies"][1]["payload"], "when are you open");
     assert!(reply["sent_at"].as_str().is_some_and(|s| s.ends_with('Z')));
 
-    send(&mut ws, json!({"type": "postback", "client_msg_id": "c2", "payload": "when are you open", "title": "Opening hours"})).await;
+    send(
+        &mut ws,
+        json!({"type": "postback", "client_msg_id": "c2", "payload": "when are you open", "title": "Opening hours"}),
+    )
+    .await;
     let frames = frames_until(&mut ws, is_reply).await;
-    assert!(frames.last().expect("reply")["text"].as_str().expect("text").contains("Monday"));
+    assert!(
+        frames.last().expect("reply")["text"]
+            .as_str()
+            .expect("text")
+            .contains("Monday")
+    );
 
-    send(&mut ws, json!({"type": "message", "client_msg_id": "c1", "text": "what can you do"})).await;
+    send(
+        &mut ws,
+        json!({"type": "message", "client_msg_id": "c1", "text": "what can you do"}),
+    )
+    .await;
     let dup = frames_until(&mut ws, |f| f["type"] == "ack").await;
-    assert_eq!(dup.last().expect("ack")["duplicate"], true, "a resent frame is not handled twice");
+    assert_eq!(
+        dup.last().expect("ack")["duplicate"],
+        true,
+        "a resent frame is not handled twice"
+    );
 
     send(&mut ws, json!({"type": "message", "text": ""})).await;
     let err = frames_until(&mut ws, |f| f["type"] == "error").await;
@@ -101,7 +136,11 @@ async fn a_client_that_reconnects_gets_everything_it_missed() {
     let mut ws = connect(&app, "user=rick").await;
     let ready = next_frame(&mut ws).await;
     assert_eq!(ready["last_seq"], 6);
-    send(&mut ws, json!({"type": "hello", "protocol": "switchboard.webchat.v1", "resume_after_seq": last_seen})).await;
+    send(
+        &mut ws,
+        json!({"type": "hello", "protocol": "switchboard.webchat.v1", "resume_after_seq": last_seen}),
+    )
+    .await;
     let missed = frames_until(&mut ws, |f| f["seq"] == 6).await;
     let seqs: Vec<i64> = missed.iter().filter_map(|f| f["seq"].as_i64()).collect();
     assert_eq!(seqs, [3, 4, 5, 6], "exactly what was missed, in order");
@@ -110,10 +149,18 @@ async fn a_client_that_reconnects_gets_everything_it_missed() {
     // Resuming through the URL works too, and live messages follow without gaps or repeats.
     let mut ws2 = connect(&app, "user=rick&after=4").await;
     next_frame(&mut ws2).await;
-    let replay: Vec<i64> = frames_until(&mut ws2, |f| f["seq"] == 6).await.iter().filter_map(|f| f["seq"].as_i64()).collect();
+    let replay: Vec<i64> = frames_until(&mut ws2, |f| f["seq"] == 6)
+        .await
+        .iter()
+        .filter_map(|f| f["seq"].as_i64())
+        .collect();
     assert_eq!(replay, [5, 6]);
     app.say("rick", "bye").await;
-    let live: Vec<i64> = frames_until(&mut ws2, |f| f["seq"] == 8).await.iter().filter_map(|f| f["seq"].as_i64()).collect();
+    let live: Vec<i64> = frames_until(&mut ws2, |f| f["seq"] == 8)
+        .await
+        .iter()
+        .filter_map(|f| f["seq"].as_i64())
+        .collect();
     assert_eq!(live, [7, 8]);
 }
 
