@@ -13,23 +13,32 @@ MSGS="${2:-20}"
 BIN="$CARGO_TARGET_DIR/release/switchboard"
 BARE="$CARGO_TARGET_DIR/release/examples/bare_axum"
 OUT="${OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n 8192
 
 cargo build --release --quiet --bin switchboard --example bare_axum
 
-wait_up() { for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
+wait_up() { for _ in $(seq 1 200); do curl -sS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 warm() { "$BIN" loadtest --url "$1" --conversations 50 --messages 5 >/dev/null; }
+# Two loads per target: offered 5,000 messages/s (latency at a fixed rate), then saturation
+# (every conversation sends as soon as it is answered: the most the target can do here).
+load() {
+  local url="$1" name="$2"
+  echo "-- $name: offered 5000 messages/s"
+  "$BIN" loadtest --url "$url" --conversations "$CONV" --messages "$MSGS" --rate 5000 --json | tee "$OUT/$name-rate5000.json"
+  echo "-- $name: saturation"
+  "$BIN" loadtest --url "$url" --conversations "$CONV" --messages "$MSGS" --json | tee "$OUT/$name-saturation.json"
+}
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo) MiB; loadtest: $CONV conversations x $MSGS messages"
 
 echo "== baseline: bare axum"
 "$BARE" 127.0.0.1:18090 2>/dev/null & BPID=$!
-wait_up http://127.0.0.1:18090/ || true
-sleep 0.3
+wait_up http://127.0.0.1:18090/
 warm http://127.0.0.1:18090
-"$BIN" loadtest --url http://127.0.0.1:18090 --conversations "$CONV" --messages "$MSGS" --json | tee "$OUT/bare.json"
-kill $BPID; wait $BPID 2>/dev/null || true
+load http://127.0.0.1:18090 bare
+kill $BPID 2>/dev/null || true; wait $BPID 2>/dev/null || true
 
 for sync in full normal; do
   echo "== switchboard, synchronous = $sync"
@@ -38,7 +47,7 @@ for sync in full normal; do
     "$BIN" serve --listen 127.0.0.1:18091 --data-dir "$DATA" 2>"$OUT/serve-$sync.log" & SPID=$!
   wait_up http://127.0.0.1:18091/health
   warm http://127.0.0.1:18091
-  "$BIN" loadtest --url http://127.0.0.1:18091 --conversations "$CONV" --messages "$MSGS" --json | tee "$OUT/switchboard-$sync.json"
+  load http://127.0.0.1:18091 "switchboard-$sync"
   echo "rss_kib_after=$(rss_kib $SPID)"
   kill -TERM $SPID; wait $SPID || true
 done

@@ -33,8 +33,8 @@ pub struct App {
     pub started: Instant,
     workers: AtomicUsize,
     /// Held while serving: a second `serve` on the same data directory would process the same
-    /// queue twice.
-    _lock: File,
+    /// queue twice. Released explicitly at the end of `run`.
+    lock: std::sync::Mutex<Option<File>>,
 }
 
 impl App {
@@ -118,7 +118,7 @@ impl App {
             metrics: metrics::handle(),
             started: Instant::now(),
             workers: AtomicUsize::new(0),
-            _lock: lock,
+            lock: std::sync::Mutex::new(Some(lock)),
         }))
     }
 }
@@ -146,7 +146,12 @@ pub async fn run(
         tracing::warn!("some turns did not finish in time; they will run again at the next start");
         background.abort_all();
     }
+    // Open sockets would otherwise keep the application alive after the listener is gone.
+    app.hub.close_all();
     app.store.close();
+    if let Ok(mut lock) = app.lock.lock() {
+        lock.take();
+    }
     Ok(())
 }
 

@@ -94,6 +94,13 @@ impl Hub {
         }
     }
 
+    /// Ends every subscription: their sockets close.
+    pub fn close_all(&self) {
+        if let Ok(mut users) = self.users.lock() {
+            users.clear();
+        }
+    }
+
     pub fn open_sockets(&self) -> usize {
         self.users.lock().map(|u| u.len()).unwrap_or(0)
     }

@@ -25,6 +25,12 @@ pub struct Args {
     /// Messages each conversation sends, one after the other (each waits for its replies).
     #[arg(long, default_value_t = 10)]
     pub messages: usize,
+    /// Offered load in messages per second across all conversations: message `i` of
+    /// conversation `c` is sent at `(i * conversations + c) / rate` seconds after the start (or
+    /// as soon as the previous one is answered, if later). Without it every conversation sends
+    /// as fast as it is answered.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Texts to send, in turn. Default: phrases the demo bot understands.
     #[arg(long = "text")]
     pub texts: Vec<String>,
@@ -49,6 +55,7 @@ const DEMO_TEXTS: &[&str] = &[
 pub struct Report {
     pub conversations: usize,
     pub concurrency: usize,
+    pub offered_rate: Option<f64>,
     pub messages_sent: usize,
     pub answered: usize,
     pub errors: usize,
@@ -88,7 +95,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         println!(
             "{} conversations ({} at once) x {} messages: {} answered, {} errors in {:.2} s\n\
-             throughput: {:.0} messages/s\n\
+             throughput: {:.0} messages/s{}\n\
              latency ms: p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
             report.conversations,
             report.concurrency,
@@ -97,6 +104,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             report.errors,
             report.elapsed_s,
             report.messages_per_s,
+            report
+                .offered_rate
+                .map(|r| format!(" (offered {r:.0}/s)"))
+                .unwrap_or_default(),
             report.latency_ms.p50,
             report.latency_ms.p95,
             report.latency_ms.p99,
@@ -137,6 +148,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
         let permits = permits.clone();
         let user = format!("loadtest-{run_id}-{c}");
         let n = args.messages;
+        let (rate, total) = (args.rate, args.conversations);
         tasks.push(tokio::spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
@@ -145,6 +157,10 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
             let mut conversation: Option<String> = None;
             let mut last_seq = 0;
             for i in 0..n {
+                if let Some(rate) = rate.filter(|r| *r > 0.0) {
+                    let due = started + Duration::from_secs_f64((i * total + c) as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let text = &texts[(c + i) % texts.len()];
                 let body = serde_json::json!({ "user": user, "text": text, "client_msg_id": format!("m{i}") });
                 let t0 = Instant::now();
@@ -195,6 +211,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     Ok(Report {
         conversations: args.conversations,
         concurrency,
+        offered_rate: args.rate,
         messages_sent: sent,
         answered: t.answered,
         errors: t.errors.values().sum(),

@@ -126,9 +126,16 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
                 .values()
                 .flat_map(|h| replies_by_inbound(h).into_iter().map(|(k, v)| (k, v.len())))
                 .collect();
+            // Every accepted message, and every message stored without its answer reaching the
+            // client before the kill, gets its reply.
             let all_answered = accepted
                 .values()
-                .all(|a| replies.contains_key(a["message_id"].as_str().unwrap_or("")));
+                .all(|a| replies.contains_key(a["message_id"].as_str().unwrap_or("")))
+                && out
+                    .values()
+                    .flatten()
+                    .filter(|m| m["direction"] == "in")
+                    .all(|m| replies.contains_key(m["id"].as_str().unwrap_or("")));
             all_answered.then_some(out)
         }
     })
