@@ -47,6 +47,9 @@ pub struct ConversationContext {
 
 impl ConversationContext {
     pub const HISTORY_LEN: usize = 20;
+    /// Longest text kept per history entry, in characters: the context is rewritten on every
+    /// turn, so its size is paid on every message.
+    pub const HISTORY_TEXT_MAX: usize = 500;
 
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at.is_some_and(|t| t <= now_ms)
@@ -60,7 +63,10 @@ impl ConversationContext {
         self.fallback_streak = 0;
     }
 
-    pub fn push_history(&mut self, entry: HistoryEntry) {
+    pub fn push_history(&mut self, mut entry: HistoryEntry) {
+        if let Some((cut, _)) = entry.text.char_indices().nth(Self::HISTORY_TEXT_MAX) {
+            entry.text.truncate(cut);
+        }
         self.history.push_back(entry);
         while self.history.len() > Self::HISTORY_LEN {
             self.history.pop_front();
@@ -85,6 +91,16 @@ mod tests {
         }
         assert_eq!(c.history.len(), ConversationContext::HISTORY_LEN);
         assert_eq!(c.history.front().map(|h| h.text.as_str()), Some("10"));
+        c.push_history(HistoryEntry {
+            role: "user".into(),
+            text: "é".repeat(900),
+            intent: None,
+            at: 0,
+        });
+        assert_eq!(
+            c.history.back().map(|h| h.text.chars().count()),
+            Some(ConversationContext::HISTORY_TEXT_MAX)
+        );
         c.expires_at = Some(100);
         assert!(!c.is_expired(99));
         assert!(c.is_expired(100));

@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::http::{ApiError, JsonBody};
 use crate::hub::TurnOutcome;
 use crate::metrics;
+use axum::extract::rejection::PathRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -193,6 +194,11 @@ enum ClientFrame {
 
 // ---- validation -------------------------------------------------------------------------
 
+/// A path segment that is not valid UTF-8 (`%FF`) names nothing that exists.
+fn bad_path(e: PathRejection) -> ApiError {
+    ApiError::NotFound("no_route", format!("invalid path: {}", e.body_text()))
+}
+
 fn tenant_of(app: &App, raw: &str) -> Result<TenantId, ApiError> {
     let id = TenantId::parse(raw).map_err(|_| ApiError::unknown_tenant(raw))?;
     app.tenants
@@ -368,9 +374,10 @@ async fn ingest(
 
 async fn post_message(
     State(app): State<Arc<App>>,
-    Path(tenant): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<Response, ApiError> {
+    let Path(tenant) = path.map_err(bad_path)?;
     let tenant = tenant_of(&app, &tenant)?;
     let user = check_user(&app, &body.user)?;
     let content = content_of(&app, body.text, body.payload, None)?;
@@ -432,9 +439,10 @@ struct HistoryPage {
 
 async fn history(
     State(app): State<Arc<App>>,
-    Path((tenant, id)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
+    let Path((tenant, id)) = path.map_err(bad_path)?;
     let tenant = tenant_of(&app, &tenant)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
     let not_found = || ApiError::NotFound("unknown_conversation", format!("no conversation {id:?}"));
@@ -473,10 +481,11 @@ struct WsQuery {
 
 async fn websocket(
     State(app): State<Arc<App>>,
-    Path(tenant): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(tenant) = path.map_err(bad_path)?;
     let tenant = tenant_of(&app, &tenant)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
     let user = check_user(&app, q.user.as_deref().unwrap_or(""))?;

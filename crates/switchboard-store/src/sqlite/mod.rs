@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sq
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;
 const READERS: usize = 4;
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +72,8 @@ fn configure(conn: &Connection, sync: Synchronous, cache_kib: i64) -> rusqlite::
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;"
+         PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY; \
+         PRAGMA journal_size_limit = 67108864;"
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
@@ -110,6 +112,8 @@ impl SqliteStore {
             open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         configure(&writer, opts.synchronous, 16 * 1024)?;
         migrate(&mut writer)?;
+        // The writer checkpoints between batches itself (see `writer_loop`), not inside commits.
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
@@ -128,16 +132,15 @@ impl SqliteStore {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer, rx, thread_feed, clock))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                writer: Mutex::new(Some(tx)),
-                readers,
-                next_reader: Default::default(),
-                feed,
-                feed_rx: Mutex::new(Some(feed_rx)),
-                path: path.to_owned(),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            writer: Mutex::new(Some(tx)),
+            readers,
+            next_reader: Default::default(),
+            feed,
+            feed_rx: Mutex::new(Some(feed_rx)),
+            path: path.to_owned(),
+        });
+        Ok(SqliteStore { inner })
     }
 
     pub fn path(&self) -> &Path {
@@ -220,7 +223,27 @@ fn writer_loop(
     let mut batch: Vec<WriteOp> = Vec::with_capacity(MAX_BATCH);
     let mut done: Vec<Completion> = Vec::with_capacity(MAX_BATCH);
     let mut jobs: Vec<Job> = Vec::new();
-    while let Ok(first) = rx.recv() {
+    // Checkpoints (copying the write-ahead log back into the database file) run here, between
+    // batches and after the batch's callers have their answers. SQLite's automatic checkpoint
+    // would run inside a commit, making whoever waits on that commit pay for it; a checkpoint on
+    // another thread never catches up with a writer that never pauses, and the log grows
+    // without bound. Here no write can slip in while it runs, so it always completes and the
+    // log starts over from the beginning.
+    let mut last_checkpoint = std::time::Instant::now();
+    let mut dirty = false;
+    loop {
+        let first = match rx.recv_timeout(CHECKPOINT_EVERY) {
+            Ok(op) => op,
+            Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                if dirty {
+                    checkpoint(&conn);
+                    dirty = false;
+                    last_checkpoint = std::time::Instant::now();
+                }
+                continue;
+            }
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -245,6 +268,19 @@ fn writer_loop(
         for d in done.drain(..) {
             d(result.clone());
         }
+        dirty = true;
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            checkpoint(&conn);
+            dirty = false;
+            last_checkpoint = std::time::Instant::now();
+        }
+    }
+    checkpoint(&conn);
+}
+
+fn checkpoint(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "wal checkpoint failed");
     }
 }
 

@@ -163,6 +163,23 @@ async fn bad_requests_get_clear_json_errors_and_write_nothing() {
     assert_eq!((status, err["error"]["code"].as_str()), (404, Some("unknown_tenant")));
     let (status, _) = app.post("Bad Tenant!", json!({"user": "bad1", "text": "hi"})).await;
     assert_eq!(status, 404);
+    for path in [
+        "/v1/chat/demo/conversations/%C3%28/messages",
+        "/v1/chat/%FF/conversations/x/messages",
+        "/v1/chat/%FF/ws?user=x",
+    ] {
+        let res = app.client.get(app.url(path)).send().await.expect("send");
+        assert_eq!(res.status(), 404, "{path}");
+        let body: Value = res.json().await.expect("a JSON error");
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/chat/%FF/messages"))
+        .json(&json!({"user": "u", "text": "x"}))
+        .send()
+        .await;
+    assert_eq!(res.expect("send").status(), 404);
 
     let (_, health) = app.get("/health").await;
     assert_eq!(
