@@ -171,14 +171,18 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                     } else {
                         "connect".to_owned()
                     }),
-                    Ok(res) => {
+                    Ok(res) if res.status() != 200 => {
                         let status = res.status().as_u16();
-                        match res.json::<Answer>().await {
-                            Err(_) => Err(format!("http {status}: bad body")),
-                            Ok(_) if status != 200 => Err(format!("http {status}")),
-                            Ok(a) => check(&a, &mut conversation, &mut last_seq),
-                        }
+                        let body = res.json::<serde_json::Value>().await.unwrap_or_default();
+                        Err(match body["error"]["code"].as_str() {
+                            Some(code) => format!("http {status} {code}"),
+                            None => format!("http {status}"),
+                        })
                     }
+                    Ok(res) => match res.json::<Answer>().await {
+                        Err(_) => Err("bad body".to_owned()),
+                        Ok(a) => check(&a, &mut conversation, &mut last_seq),
+                    },
                 };
                 local.latencies_us.push(t0.elapsed().as_micros() as u64);
                 match outcome {

@@ -104,3 +104,48 @@ async fn a_second_server_on_the_same_data_directory_is_refused() {
         .expect_err("refused");
     assert!(format!("{err:#}").contains("already using"), "{err:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadtest_drives_a_server_and_checks_every_reply() {
+    let app = TestApp::spawn().await;
+    let run = |tenant: &str| {
+        std::process::Command::new(binary())
+            .args([
+                "loadtest",
+                "--url",
+                &app.base,
+                "--tenant",
+                tenant,
+                "--conversations",
+                "20",
+                "--messages",
+                "5",
+            ])
+            .args(["--concurrency", "10", "--json"])
+            .output()
+            .expect("run loadtest")
+    };
+    let good = tokio::task::block_in_place(|| run("demo"));
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&good.stdout).expect("json report");
+    assert_eq!(
+        (
+            report["messages_sent"].as_u64(),
+            report["answered"].as_u64(),
+            report["errors"].as_u64()
+        ),
+        (Some(100), Some(100), Some(0))
+    );
+    assert!(report["messages_per_s"].as_f64().is_some_and(|r| r > 0.0));
+    assert!(report["latency_ms"]["p99"].as_f64().is_some_and(|p| p > 0.0));
+
+    let bad = tokio::task::block_in_place(|| run("nope"));
+    assert!(!bad.status.success(), "errors make the loadtest fail");
+    let report: serde_json::Value = serde_json::from_slice(&bad.stdout).expect("json report");
+    assert_eq!(report["errors"].as_u64(), Some(100));
+    assert_eq!(
+        report["error_kinds"]["http 404 unknown_tenant"].as_u64(),
+        Some(100),
+        "{report}"
+    );
+}
