@@ -7,6 +7,7 @@
 
 mod queries;
 mod rows;
+mod turns;
 
 use crate::{Job, Result, StoreError};
 use rusqlite::{Connection, OpenFlags};

@@ -1,7 +1,7 @@
 //! Row <-> record mapping. Column lists live next to the mapper that reads them.
 
 use crate::{DeadLetter, Job, JobKind, Priority, Result, StoreError, TenantRecord};
-use rusqlite::Row;
+use rusqlite::{Connection, Params, Row};
 use switchboard_core::{
     Channel, Conversation, ConversationId, ConversationStatus, Direction, Message, MessageId, MessageStatus, TenantId,
 };
@@ -121,4 +121,37 @@ pub fn dead_letter_row(r: &Row<'_>) -> Result<DeadLetter> {
         created_at: r.get(9)?,
         failed_at: r.get(10)?,
     })
+}
+
+pub(super) fn query_opt<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl Params,
+    f: fn(&Row<'_>) -> Result<T>,
+) -> Result<Option<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(p)?;
+    match rows.next()? {
+        Some(r) => Ok(Some(f(r)?)),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl Params,
+    f: fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(p)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(f(r)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode: {e}")))
 }
