@@ -93,21 +93,25 @@ impl App {
             tenants.install_dir(store.as_ref(), &t.id, &t.name, &t.bot_dir).await?;
         }
         let queue = Scheduler::new(clock.clone());
-        let mut recovered = 0;
+        let marker = config.store.data_dir.join(CLEAN_SHUTDOWN);
+        let crashed = !marker.exists();
+        let _ = std::fs::remove_file(&marker);
+        let mut pending = Vec::new();
         loop {
-            let page = store
-                .pending_jobs(queue.max_seen(), 1000)
-                .await
-                .context("recovering the queue")?;
+            let after = pending.last().map_or(0, |j: &Job| j.id);
+            let page = store.pending_jobs(after, 1000).await.context("recovering the queue")?;
             if page.is_empty() {
                 break;
             }
-            recovered += page.len();
-            queue.push(page);
+            pending.extend(page);
         }
-        if recovered > 0 {
-            tracing::info!(jobs = recovered, "recovered pending jobs");
+        if crashed {
+            pending = charge_interrupted_turns(&config, store.as_ref(), &clock, pending).await?;
         }
+        if !pending.is_empty() {
+            tracing::info!(jobs = pending.len(), after_crash = crashed, "recovered pending jobs");
+        }
+        queue.push(pending);
         Ok(Arc::new(App {
             config,
             store,
@@ -121,6 +125,43 @@ impl App {
             lock: std::sync::Mutex::new(Some(lock)),
         }))
     }
+}
+
+/// Written at the end of a graceful shutdown, when no turn is running; its absence at start-up
+/// means the previous process died, possibly in the middle of turns.
+const CLEAN_SHUTDOWN: &str = "clean-shutdown";
+
+/// After a crash, the first pending job of each conversation may have been running when the
+/// process died. Each counts as a failed attempt, so that a message that kills the process
+/// every time it is handled ends in the dead letters instead of crashing every restart.
+async fn charge_interrupted_turns(
+    config: &Config,
+    store: &dyn Store,
+    clock: &Clock,
+    pending: Vec<Job>,
+) -> anyhow::Result<Vec<Job>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::with_capacity(pending.len());
+    for mut job in pending {
+        if !seen.insert(job.conversation.clone()) {
+            kept.push(job);
+            continue;
+        }
+        job.attempts += 1;
+        let error = "the server stopped while this turn may have been running";
+        if job.attempts >= config.queue.max_attempts {
+            tracing::error!(job = job.id, message = %job.message, "turn interrupted too often: dead letter");
+            store.dead_letter_job(&job.tenant, job.id, job.attempts, error).await?;
+            ::metrics::counter!(metrics::DEAD_LETTERS, "tenant" => job.tenant.to_string()).increment(1);
+            continue;
+        }
+        store
+            .retry_job(&job.tenant, job.id, job.attempts, clock.now_ms(), error)
+            .await?;
+        job.last_error = Some(error.to_owned());
+        kept.push(job);
+    }
+    Ok(kept)
 }
 
 /// Serves `listener` until `shutdown` resolves, then drains: stops accepting, lets running
@@ -139,16 +180,20 @@ pub async fn run(
     tracing::info!("shutting down: finishing running turns");
     let _ = stop_tx.send(true);
     let grace = Duration::from_millis(app.config.queue.turn_timeout_ms + 1000);
-    if tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} })
-        .await
-        .is_err()
-    {
+    let drained = tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
         tracing::warn!("some turns did not finish in time; they will run again at the next start");
         background.abort_all();
     }
     // Open sockets would otherwise keep the application alive after the listener is gone.
     app.hub.close_all();
     app.store.close();
+    if drained.is_ok() {
+        let marker = app.config.store.data_dir.join(CLEAN_SHUTDOWN);
+        if let Err(e) = std::fs::write(&marker, b"") {
+            tracing::warn!(error = %e, "cannot record the clean shutdown");
+        }
+    }
     if let Ok(mut lock) = app.lock.lock() {
         lock.take();
     }

@@ -151,3 +151,89 @@ async fn replay_all_puts_every_dead_letter_back() {
     })
     .await;
 }
+
+/// Stores messages with their jobs while no server runs, as a process that died mid-way leaves them.
+async fn leave_pending(dir: &std::path::Path, messages: &[(&str, &str, u32)]) -> Vec<String> {
+    use switchboard_store::{NewInbound, Priority, Store, TenantRecord};
+    let config = test_config(dir);
+    let store = switchboard::app::open_store(&config, switchboard_core::Clock::System).expect("open");
+    let demo = switchboard_core::TenantId::parse("demo").expect("id");
+    let record = TenantRecord {
+        id: demo.clone(),
+        name: "Demo".into(),
+        bot_source: String::new(),
+        created_at: 0,
+        updated_at: 0,
+    };
+    store.upsert_tenant(&record).await.expect("tenant");
+    let mut ids = Vec::new();
+    for (user, text, attempts) in messages {
+        let inbound = NewInbound {
+            id: switchboard_core::MessageId::generate(),
+            channel: switchboard_core::Channel::Webchat,
+            user: (*user).into(),
+            content: switchboard_core::Content::text(*text),
+            metadata: json!({}),
+            external_id: None,
+            priority: Priority::Interactive,
+        };
+        let job = store
+            .accept_inbound(&demo, inbound)
+            .await
+            .expect("accept")
+            .job
+            .expect("job");
+        if *attempts > 0 {
+            store
+                .retry_job(&demo, job.id, *attempts, 0, "earlier failures")
+                .await
+                .expect("retry");
+        }
+        ids.push(job.message.to_string());
+    }
+    store.close();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_interrupted_by_crashes_ends_in_the_dead_letters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two earlier crashes already hit p's first message; q's has never been tried.
+    let ids = leave_pending(
+        dir.path(),
+        &[("p", "hello", 2), ("p", "tell me a joke", 0), ("q", "hello", 0)],
+    )
+    .await;
+    // No clean-shutdown marker: the server starts as after a crash.
+    let app = TestApp::spawn_in(dir, |c, _| c.queue.max_attempts = 3).await;
+    let (_, listed, _) = cli(app.dir.path(), &["dead-letters", "list", "--json"]);
+    let dead: Vec<Value> = listed.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(dead.len(), 1, "{listed}");
+    assert_eq!(dead[0]["message"], ids[0].as_str());
+    assert!(
+        dead[0]["last_error"].as_str().is_some_and(|e| e.contains("stopped")),
+        "{listed}"
+    );
+    // The conversation moves on; the other conversation's turn is charged one attempt and runs.
+    for (user, id) in [("p", &ids[1]), ("q", &ids[2])] {
+        eventually(10, "the reply", || async {
+            let (_, page) = app.post("demo", json!({"user": user, "text": "thanks"})).await;
+            let history = app.history("demo", page["conversation_id"].as_str()?).await;
+            replies_by_inbound(&history).contains_key(id.as_str()).then_some(())
+        })
+        .await;
+    }
+
+    // After a graceful stop nothing was running: pending turns are not charged.
+    let dir = app.stop().await;
+    let ids = leave_pending(dir.path(), &[("r", "hello", 2)]).await;
+    let app = TestApp::spawn_in(dir, |c, _| c.queue.max_attempts = 3).await;
+    let (_, page) = app.post("demo", json!({"user": "r", "text": "thanks"})).await;
+    let history = app.history("demo", page["conversation_id"].as_str().expect("id")).await;
+    assert!(
+        replies_by_inbound(&history).contains_key(ids[0].as_str()),
+        "{history:?}"
+    );
+    let (_, listed, _) = cli(app.dir.path(), &["dead-letters", "list", "--json"]);
+    assert_eq!(listed.lines().count(), 1, "only the earlier dead letter: {listed}");
+}
