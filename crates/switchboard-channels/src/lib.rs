@@ -1,0 +1,31 @@
+//! The messaging platforms, one module each. Every module verifies an inbound request over its
+//! raw bytes (fail closed, constant-time comparisons) and parses it into [`InboundEvent`]s, the
+//! one shape the rest of Switchboard knows. No I/O happens here: callers pass the request's
+//! headers and body and get events or a reason for refusing them.
+
+mod event;
+pub mod telegram;
+mod verify;
+
+pub use event::{
+    Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
+    Membership, Sender,
+};
+pub use verify::VerifyError;
+
+/// A payload that verified but cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("cannot parse the {channel} payload: {reason}")]
+pub struct ParseError {
+    pub channel: &'static str,
+    pub reason: String,
+}
+
+impl ParseError {
+    pub(crate) fn new(channel: &'static str, reason: impl std::fmt::Display) -> ParseError {
+        ParseError {
+            channel,
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Channel tests over the fixtures in `tests/fixtures` (copied from the project's shared channel
+//! fixtures; see `tests/fixtures/README.md` for the platform document each follows) and the
+//! signature vectors in `tests/fixtures/signature-vectors.json`.
+
+mod fuzz;
+mod telegram;
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub fn fixture(path: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Signature vectors of one channel. `body_file` paths are rewritten to read from our copy.
+pub fn vectors(channel: &str) -> Vec<Value> {
+    let all: Value = serde_json::from_slice(&fixture("signature-vectors.json")).expect("vectors json");
+    all["vectors"]
+        .as_array()
+        .expect("vectors")
+        .iter()
+        .filter(|v| v["channel"] == channel)
+        .cloned()
+        .collect()
+}
+
+/// The body a vector signs: inline `body`, or the bytes of its fixture file.
+pub fn vector_body(v: &Value) -> Vec<u8> {
+    match (v["body"].as_str(), v["body_file"].as_str()) {
+        (Some(b), _) => b.as_bytes().to_vec(),
+        (None, Some(f)) => fixture(f.trim_start_matches("shared/fixtures/channels/")),
+        _ => panic!("vector without a body: {v}"),
+    }
+}
+
+pub fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            http::HeaderValue::from_str(v).expect("value"),
+        );
+    }
+    h
+}
