@@ -30,6 +30,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("concurrent_accepts_keep_order", |s| {
         Box::pin(concurrent_accepts_keep_order(s))
     }),
+    ("connectors_round_trip_per_tenant", |s| {
+        Box::pin(connectors_round_trip_per_tenant(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -463,4 +466,49 @@ async fn concurrent_accepts_keep_order(store: Arc<dyn Store>) {
             .collect();
         assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
     }
+}
+
+async fn connectors_round_trip_per_tenant(store: Arc<dyn Store>) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "beta").await;
+    let mut c = crate::ConnectorRecord {
+        tenant: a.clone(),
+        id: "support-bot".into(),
+        channel: Channel::Telegram,
+        account_id: "7000000001".into(),
+        secrets: vec![0, 159, 146, 150, 255],
+        settings: serde_json::json!({"api_base": "http://127.0.0.1:1"}),
+        enabled: true,
+        created_at: 0,
+        updated_at: 0,
+    };
+    store.upsert_connector(&c).await.expect("insert");
+    let got = store.connector(&a, "support-bot").await.expect("read").expect("exists");
+    assert_eq!(
+        (got.secrets.clone(), got.settings.clone(), got.channel),
+        (c.secrets.clone(), c.settings.clone(), Channel::Telegram)
+    );
+    c.enabled = false;
+    c.account_id = "7000000002".into();
+    store.upsert_connector(&c).await.expect("update");
+    let got = store.connector(&a, "support-bot").await.expect("read").expect("exists");
+    assert_eq!((got.enabled, got.account_id.as_str()), (false, "7000000002"));
+    assert_eq!(
+        store.connector(&b, "support-bot").await.expect("read"),
+        None,
+        "other tenants do not see it"
+    );
+    assert!(store.connectors(&b).await.expect("list").is_empty());
+    assert!(
+        !store.delete_connector(&b, "support-bot").await.expect("delete"),
+        "nor delete it"
+    );
+    assert_eq!(store.connectors(&a).await.expect("list").len(), 1);
+    assert!(store.delete_connector(&a, "support-bot").await.expect("delete"));
+    assert_eq!(store.connector(&a, "support-bot").await.expect("read"), None);
+    c.tenant = tid("ghost");
+    assert!(
+        matches!(store.upsert_connector(&c).await, Err(StoreError::NotFound(_))),
+        "unknown tenant"
+    );
 }

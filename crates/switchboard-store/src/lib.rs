@@ -32,6 +32,12 @@ pub trait Store: Send + Sync + 'static {
     /// System-wide: every tenant.
     async fn list_tenants(&self) -> Result<Vec<TenantRecord>>;
 
+    async fn upsert_connector(&self, connector: &ConnectorRecord) -> Result<()>;
+    async fn connector(&self, tenant: &TenantId, id: &str) -> Result<Option<ConnectorRecord>>;
+    async fn connectors(&self, tenant: &TenantId) -> Result<Vec<ConnectorRecord>>;
+    /// Returns whether there was such a connector.
+    async fn delete_connector(&self, tenant: &TenantId, id: &str) -> Result<bool>;
+
     /// Stores an inbound message and enqueues its turn in one transaction. A message whose
     /// `external_id` was already accepted is not stored again: the first copy is returned with
     /// `duplicate = true` and no job.

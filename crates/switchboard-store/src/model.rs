@@ -125,3 +125,21 @@ pub struct QueueStats {
     pub oldest_created_at: Option<i64>,
     pub dead_letters: u64,
 }
+
+/// One bot account of a tenant on one channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorRecord {
+    pub tenant: TenantId,
+    /// Chosen by people, unique per tenant; it appears in the webhook URL.
+    pub id: String,
+    pub channel: Channel,
+    /// The bot's identity on the platform; every payload must name it.
+    pub account_id: String,
+    /// Secrets sealed by the caller (encrypted at rest); opaque to the store.
+    pub secrets: Vec<u8>,
+    /// Settings that are not secret (API base URL, public URL...).
+    pub settings: serde_json::Value,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

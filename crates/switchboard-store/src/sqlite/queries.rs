@@ -3,7 +3,10 @@
 
 use super::SqliteStore;
 use super::rows::*;
-use crate::{Accepted, DeadLetter, Job, NewInbound, QueueStats, Result, Store, StoreError, TenantRecord, TurnCommit};
+use crate::{
+    Accepted, ConnectorRecord, DeadLetter, Job, NewInbound, QueueStats, Result, Store, StoreError, TenantRecord,
+    TurnCommit,
+};
 use async_trait::async_trait;
 use rusqlite::params;
 use switchboard_core::{
@@ -56,6 +59,75 @@ impl Store for SqliteStore {
                 [],
                 tenant_row,
             )
+        })
+        .await
+    }
+
+    async fn upsert_connector(&self, c: &ConnectorRecord) -> Result<()> {
+        let c = c.clone();
+        self.write(move |ctx| {
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO connectors (tenant_id, id, channel, account_id, secrets, settings, enabled, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (tenant_id, id) DO UPDATE SET \
+                     channel = excluded.channel, account_id = excluded.account_id, secrets = excluded.secrets, \
+                     settings = excluded.settings, enabled = excluded.enabled, updated_at = excluded.updated_at",
+                )?
+                .execute(params![
+                    c.tenant.as_str(),
+                    c.id,
+                    c.channel.as_str(),
+                    c.account_id,
+                    c.secrets,
+                    json(&c.settings)?,
+                    c.enabled,
+                    ctx.now
+                ])
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                        StoreError::NotFound(format!("tenant {}", c.tenant))
+                    }
+                    other => other.into(),
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn connector(&self, tenant: &TenantId, id: &str) -> Result<Option<ConnectorRecord>> {
+        let (t, id) = (tenant.clone(), id.to_owned());
+        self.read(move |c| {
+            query_opt(
+                c,
+                &format!("SELECT {CONNECTOR_COLS} FROM connectors WHERE tenant_id = ?1 AND id = ?2"),
+                [t.as_str(), id.as_str()],
+                connector_row,
+            )
+        })
+        .await
+    }
+
+    async fn connectors(&self, tenant: &TenantId) -> Result<Vec<ConnectorRecord>> {
+        let t = tenant.clone();
+        self.read(move |c| {
+            query_all(
+                c,
+                &format!("SELECT {CONNECTOR_COLS} FROM connectors WHERE tenant_id = ?1 ORDER BY id"),
+                [t.as_str()],
+                connector_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_connector(&self, tenant: &TenantId, id: &str) -> Result<bool> {
+        let (t, id) = (tenant.clone(), id.to_owned());
+        self.write(move |ctx| {
+            let n = ctx
+                .conn
+                .prepare_cached("DELETE FROM connectors WHERE tenant_id = ?1 AND id = ?2")?
+                .execute(params![t.as_str(), id])?;
+            Ok(n > 0)
         })
         .await
     }

@@ -1,6 +1,6 @@
 //! Row <-> record mapping. Column lists live next to the mapper that reads them.
 
-use crate::{DeadLetter, Job, JobKind, Priority, Result, StoreError, TenantRecord};
+use crate::{ConnectorRecord, DeadLetter, Job, JobKind, Priority, Result, StoreError, TenantRecord};
 use rusqlite::{Connection, Params, Row};
 use switchboard_core::{
     Channel, Conversation, ConversationId, ConversationStatus, Direction, Message, MessageId, MessageStatus, TenantId,
@@ -154,4 +154,22 @@ pub(super) fn query_all<T>(
 
 pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Database(format!("cannot encode: {e}")))
+}
+
+pub const CONNECTOR_COLS: &str =
+    "tenant_id, id, channel, account_id, secrets, settings, enabled, created_at, updated_at";
+
+pub fn connector_row(r: &Row<'_>) -> Result<ConnectorRecord> {
+    let settings: String = r.get(5)?;
+    Ok(ConnectorRecord {
+        tenant: tenant(r.get(0)?)?,
+        id: r.get(1)?,
+        channel: channel(r.get(2)?)?,
+        account_id: r.get(3)?,
+        secrets: r.get(4)?,
+        settings: serde_json::from_str(&settings)?,
+        enabled: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
 }
