@@ -2,7 +2,8 @@
 //!
 //! Verification: the `X-Telegram-Bot-Api-Secret-Token` header must equal the `secret_token`
 //! given to `setWebhook`. Nothing is signed, so the secret is per bot and random, and the
-//! tenant and connector are in the URL. Dedup key: `update_id`.
+//! tenant and connector are in the URL. Updates do not name the bot they are for, so the
+//! per-bot secret is also what binds an update to its connector. Dedup key: `update_id`.
 
 use crate::verify::{VerifyError, equal, header};
 use crate::{

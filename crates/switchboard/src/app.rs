@@ -28,6 +28,8 @@ pub struct App {
     pub tenants: Tenants,
     pub queue: Scheduler,
     pub hub: Arc<Hub>,
+    /// Seals and opens connector secrets.
+    pub sealer: crate::secrets::Sealer,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -75,6 +77,7 @@ impl App {
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         let lock = lock_data_dir(&config)?;
         let store: Arc<dyn Store> = Arc::new(open_store(&config, clock.clone())?);
+        let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
         let tenants = Tenants::default();
         if config.demo.enabled {
             let dir = &config.demo.bot_dir;
@@ -118,6 +121,7 @@ impl App {
             tenants,
             queue,
             hub: Arc::new(Hub::default()),
+            sealer,
             clock,
             metrics: metrics::handle(),
             started: Instant::now(),

@@ -47,8 +47,58 @@ enum Command {
         #[command(subcommand)]
         command: DeadLetterCommand,
     },
+    /// Manage a tenant's bot accounts on the platforms (secrets are stored encrypted).
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
     /// Drive a running server over HTTP and report throughput and latency.
     Loadtest(crate::loadtest::Args),
+}
+
+#[derive(Subcommand)]
+enum ConnectorCommand {
+    /// Add a connector, or replace the one with the same id. Its webhook URL is
+    /// `<public base URL>/v1/webhooks/<tenant>/<id>`.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        /// Lowercase letters, digits and dashes; part of the webhook URL.
+        #[arg(long)]
+        id: String,
+        /// telegram, whatsapp, messenger, slack, discord, teams, twilio or signal.
+        #[arg(long)]
+        channel: String,
+        /// The bot's identity on the platform (bot id, phone number id, page id, team id,
+        /// application id, app id, AccountSid, account number).
+        #[arg(long)]
+        account_id: String,
+        /// A secret as name=value (repeat); `connector secrets <channel>` lists the names.
+        #[arg(long = "secret", value_parser = key_value)]
+        secrets: Vec<(String, String)>,
+        /// A setting as name=value (repeat), e.g. api_base=https://api.telegram.org.
+        #[arg(long = "setting", value_parser = key_value)]
+        settings: Vec<(String, String)>,
+    },
+    /// List a tenant's connectors (secret names only, never values).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Remove a connector.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// The secrets a channel's connector needs.
+    Secrets { channel: String },
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} is not name=value"))?;
+    Ok((k.trim().to_owned(), v.to_owned()))
 }
 
 #[derive(Subcommand)]
@@ -143,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::DeadLetters { command } => runtime.block_on(dead_letters(&config, command)),
         Command::Loadtest(args) => runtime.block_on(crate::loadtest::run(args)),
+        Command::Connector { command } => runtime.block_on(connector(&config, command)),
     }
 }
 
@@ -235,6 +286,77 @@ async fn dead_letters(config: &Config, command: DeadLetterCommand) -> anyhow::Re
             }
             if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
         }
+    };
+    store.close();
+    Ok(result)
+}
+
+fn channel_arg(name: &str) -> anyhow::Result<switchboard_core::Channel> {
+    switchboard_core::Channel::parse(name).ok_or_else(|| anyhow::anyhow!("unknown channel {name:?}"))
+}
+
+async fn connector(config: &Config, command: ConnectorCommand) -> anyhow::Result<ExitCode> {
+    use crate::connectors;
+    if let ConnectorCommand::Secrets { channel } = &command {
+        println!("{}", connectors::required_secrets(channel_arg(channel)?).join("\n"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = app::open_store(config, Clock::System)?;
+    let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
+    let result = match command {
+        ConnectorCommand::Add {
+            tenant,
+            id,
+            channel,
+            account_id,
+            secrets,
+            settings,
+        } => {
+            let tenant = TenantId::parse(&tenant)?;
+            if store.tenant(&tenant).await?.is_none() {
+                anyhow::bail!("no tenant {tenant}: start the server once with it configured");
+            }
+            let new = connectors::NewConnector {
+                tenant: tenant.clone(),
+                id: id.clone(),
+                channel: channel_arg(&channel)?,
+                account_id,
+                secrets: secrets.into_iter().collect(),
+                settings: settings.into_iter().collect(),
+            };
+            connectors::save(&store, &sealer, new).await?;
+            println!("connector {id} saved; webhook path: /v1/webhooks/{tenant}/{id}");
+            ExitCode::SUCCESS
+        }
+        ConnectorCommand::List { tenant } => {
+            let tenant = TenantId::parse(&tenant)?;
+            for c in store.connectors(&tenant).await? {
+                let names = match connectors::load(&store, &sealer, &tenant, &c.id).await {
+                    Ok(Some(loaded)) => loaded.secrets.keys().cloned().collect::<Vec<_>>().join(","),
+                    Ok(None) => String::new(),
+                    Err(e) => format!("(cannot open: {e})"),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\tsecrets: {names}",
+                    c.id,
+                    c.channel.as_str(),
+                    c.account_id,
+                    if c.enabled { "enabled" } else { "disabled" }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        ConnectorCommand::Remove { tenant, id } => {
+            let tenant = TenantId::parse(&tenant)?;
+            if store.delete_connector(&tenant, &id).await? {
+                println!("connector {id} removed");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("no connector {id} for tenant {tenant}");
+                ExitCode::FAILURE
+            }
+        }
+        ConnectorCommand::Secrets { .. } => ExitCode::SUCCESS,
     };
     store.close();
     Ok(result)

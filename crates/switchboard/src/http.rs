@@ -25,6 +25,12 @@ pub enum ApiError {
     Unprocessable(&'static str, String),
     #[error("{0}")]
     Conflict(String),
+    #[error("the request is not authentic: {0}")]
+    Unauthorized(String),
+    #[error("{1}")]
+    Forbidden(&'static str, String),
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("Content-Type must be application/json")]
@@ -44,6 +50,9 @@ impl ApiError {
             ApiError::NotFound(code, _) => (StatusCode::NOT_FOUND, code),
             ApiError::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "idempotency_key_reused"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, code),
+            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
@@ -113,22 +122,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
         if json_type == Some(false) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = app.config.server.body_limit_bytes;
-        let timeout = Duration::from_millis(app.config.server.body_read_timeout_ms);
-        let body = http_body_util::Limited::new(req.into_body(), limit);
-        let bytes: Bytes = match tokio::time::timeout(timeout, body.collect()).await {
-            Err(_) => return Err(ApiError::Timeout),
-            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                return Err(ApiError::TooLarge(limit));
-            }
-            Ok(Err(e)) => {
-                return Err(ApiError::BadRequest(
-                    "bad_body",
-                    format!("cannot read the request body: {e}"),
-                ));
-            }
-            Ok(Ok(collected)) => collected.to_bytes(),
-        };
+        let bytes = read_body(req.into_body(), app).await?;
         if std::str::from_utf8(&bytes).is_err() {
             return Err(ApiError::BadRequest(
                 "invalid_utf8",
@@ -144,6 +138,22 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
     }
 }
 
+/// Reads a whole request body within the configured size and time limits.
+pub async fn read_body(body: axum::body::Body, app: &App) -> Result<Bytes, ApiError> {
+    let limit = app.config.server.body_limit_bytes;
+    let timeout = Duration::from_millis(app.config.server.body_read_timeout_ms);
+    let body = http_body_util::Limited::new(body, limit);
+    match tokio::time::timeout(timeout, body.collect()).await {
+        Err(_) => Err(ApiError::Timeout),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::TooLarge(limit)),
+        Ok(Err(e)) => Err(ApiError::BadRequest(
+            "bad_body",
+            format!("cannot read the request body: {e}"),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(index))
@@ -152,6 +162,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health/ready", get(health))
         .route("/metrics", get(metrics))
         .merge(crate::webchat::routes())
+        .merge(crate::webhooks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(count_requests))

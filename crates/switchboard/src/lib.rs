@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod connectors;
 mod handlers;
 pub mod http;
 pub mod hub;
@@ -14,6 +15,8 @@ pub mod metrics;
 pub mod pipeline;
 pub mod queue;
 pub mod route;
+pub mod secrets;
 mod server;
 pub mod tenants;
 pub mod webchat;
+pub mod webhooks;

@@ -91,11 +91,11 @@ impl From<&Message> for MessageView {
 // ---- validation -------------------------------------------------------------------------
 
 /// A path segment that is not valid UTF-8 (`%FF`) names nothing that exists.
-fn bad_path(e: PathRejection) -> ApiError {
+pub(crate) fn bad_path(e: PathRejection) -> ApiError {
     ApiError::NotFound("no_route", format!("invalid path: {}", e.body_text()))
 }
 
-fn tenant_of(app: &App, raw: &str) -> Result<TenantId, ApiError> {
+pub(crate) fn tenant_of(app: &App, raw: &str) -> Result<TenantId, ApiError> {
     let id = TenantId::parse(raw).map_err(|_| ApiError::unknown_tenant(raw))?;
     app.tenants
         .get(&id)

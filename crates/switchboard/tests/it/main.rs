@@ -8,4 +8,5 @@ mod crash;
 mod helpers;
 mod ops;
 mod queue;
+mod webhooks;
 mod websocket;

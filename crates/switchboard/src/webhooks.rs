@@ -1,0 +1,128 @@
+//! Platform webhooks: `POST /v1/webhooks/{tenant}/{connector}` (and `GET` for handshakes).
+//!
+//! Every request is verified over its raw bytes before anything is parsed (fail closed: a
+//! failure is a 401/403 with a logged reason and a metric, never a 5xx), its events must name
+//! the connector's own account, and each event is stored and queued, deduplicated on the
+//! platform's event id, before the platform gets its 2xx. The bot's work happens afterwards.
+
+use crate::app::App;
+use crate::connectors::{self, Connector};
+use crate::http::{ApiError, read_body};
+use crate::webchat::{bad_path, tenant_of};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+use switchboard_channels::{EventKind, InboundEvent, VerifyError, telegram};
+use switchboard_core::{Channel, Content, MessageId, TenantId};
+use switchboard_store::{NewInbound, Priority};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/v1/webhooks/{tenant}/{connector}", post(receive))
+}
+
+const REJECTED: &str = "switchboard_webhook_rejected_total";
+
+fn rejected(channel: Channel, tenant: &TenantId, connector: &str, e: VerifyError) -> ApiError {
+    tracing::warn!(channel = channel.as_str(), %tenant, connector, reason = %e, "webhook refused");
+    ::metrics::counter!(REJECTED, "channel" => channel.as_str(), "reason" => e.label()).increment(1);
+    ApiError::Unauthorized(e.label().to_owned())
+}
+
+async fn connector_of(
+    app: &App,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(TenantId, Connector), ApiError> {
+    let Path((tenant, id)) = path.map_err(bad_path)?;
+    let tenant = tenant_of(app, &tenant)?;
+    let unknown = || ApiError::NotFound("unknown_connector", format!("no connector {id:?} for this tenant"));
+    let connector = connectors::load(app.store.as_ref(), &app.sealer, &tenant, &id)
+        .await?
+        .ok_or_else(unknown)?;
+    if !connector.record.enabled {
+        return Err(unknown());
+    }
+    Ok((tenant, connector))
+}
+
+async fn receive(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (tenant, connector) = connector_of(&app, path).await?;
+    let (parts, body) = req.into_parts();
+    let body = read_body(body, &app).await?;
+    let channel = connector.record.channel;
+    let deny = |e| rejected(channel, &tenant, &connector.record.id, e);
+    let events = match channel {
+        Channel::Telegram => {
+            telegram::verify(&parts.headers, connector.secret("webhook_secret")).map_err(deny)?;
+            telegram::parse(&body, &connector.record.account_id)
+                .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
+        }
+        other => {
+            return Err(ApiError::NotImplemented(format!(
+                "webhooks for {} are not wired yet",
+                other.as_str()
+            )));
+        }
+    };
+    accept(&app, &tenant, &connector, events).await?;
+    Ok(Json(json!({ "ok": true })).into_response())
+}
+
+/// Stores and queues every event that asks the bot for an answer; a platform retry of an event
+/// finds the first copy (external id = connector + platform event id) and adds nothing.
+async fn accept(
+    app: &App,
+    tenant: &TenantId,
+    connector: &Connector,
+    events: Vec<InboundEvent>,
+) -> Result<(), ApiError> {
+    let record = &connector.record;
+    for event in events {
+        if event.account_id != record.account_id {
+            ::metrics::counter!(REJECTED, "channel" => record.channel.as_str(), "reason" => "account_mismatch")
+                .increment(1);
+            return Err(ApiError::Forbidden(
+                "account_mismatch",
+                format!(
+                    "the payload is for account {:?}, not this connector's",
+                    event.account_id
+                ),
+            ));
+        }
+        let content = match (&event.kind, &event.interactive) {
+            (EventKind::Interactive, Some(i)) => Content::Postback {
+                payload: i.payload.clone(),
+                title: i.title.clone(),
+            },
+            (EventKind::Message, _) => Content::text(event.text.clone().unwrap_or_default()),
+            // Edits, delivery statuses and membership changes do not start a turn.
+            (kind, _) => {
+                ::metrics::counter!("switchboard_webhook_events_total", "channel" => record.channel.as_str(),
+                    "kind" => format!("{kind:?}").to_lowercase())
+                .increment(1);
+                continue;
+            }
+        };
+        let inbound = NewInbound {
+            id: MessageId::generate(),
+            channel: record.channel,
+            // One conversation per connector and platform chat.
+            user: format!("{}:{}", record.id, event.conversation_id),
+            external_id: Some(format!("{}:{}", record.id, event.event_id)),
+            metadata: serde_json::to_value(&event).unwrap_or_default(),
+            content,
+            priority: Priority::Interactive,
+        };
+        let accepted = app.store.accept_inbound(tenant, inbound).await?;
+        let status = if accepted.duplicate { "duplicate" } else { "accepted" };
+        crate::metrics::message(tenant.as_str(), record.channel.as_str(), "in", status);
+    }
+    Ok(())
+}
