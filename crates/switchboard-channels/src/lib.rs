@@ -4,8 +4,11 @@
 //! headers and body and get events or a reason for refusing them.
 
 mod event;
+pub mod messenger;
+pub mod meta;
 pub mod telegram;
 mod verify;
+pub mod whatsapp;
 
 pub use event::{
     Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,

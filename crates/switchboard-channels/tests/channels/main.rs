@@ -3,7 +3,10 @@
 //! signature vectors in `tests/fixtures/signature-vectors.json`.
 
 mod fuzz;
+mod messenger;
+mod meta;
 mod telegram;
+mod whatsapp;
 
 use serde_json::Value;
 use std::path::PathBuf;

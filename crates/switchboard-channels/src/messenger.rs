@@ -1,0 +1,249 @@
+//! Messenger Platform `page` webhooks (developers.facebook.com/documentation/business-messaging/
+//! messenger-platform/webhooks).
+//!
+//! Verification and the GET handshake are Meta's, see [`crate::meta`]. One POST holds
+//! `entry[] × messaging[]`; each messaging item carries one of `message`, `postback`, `delivery`,
+//! `read` (others, such as reactions, referrals and opt-ins, are not bot input here). Timestamps
+//! are already milliseconds. Dedup keys: `message.mid`; `postback.mid` when Meta sends one, else
+//! sender and time; for receipts see [`parse`].
+
+use crate::{
+    Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
+    ParseError, Sender,
+};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use switchboard_core::Channel;
+
+const OBJECT: &str = "page";
+
+#[derive(Deserialize)]
+struct Webhook {
+    object: String,
+    entry: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    id: String,
+    time: Option<i64>,
+    #[serde(default)]
+    messaging: Vec<Messaging>,
+}
+
+#[derive(Deserialize)]
+struct Party {
+    id: Option<String>,
+    // Opt-ins from the checkbox plugin name the person by a reference before a PSID exists.
+    user_ref: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Messaging {
+    sender: Option<Party>,
+    timestamp: Option<i64>,
+    message: Option<Msg>,
+    postback: Option<Postback>,
+    delivery: Option<Delivery>,
+    read: Option<Read>,
+}
+
+#[derive(Deserialize)]
+struct Msg {
+    mid: String,
+    text: Option<String>,
+    #[serde(default)]
+    is_echo: bool,
+    quick_reply: Option<QuickReply>,
+    #[serde(default)]
+    attachments: Vec<Att>,
+    reply_to: Option<ReplyTo>,
+}
+
+#[derive(Deserialize)]
+struct QuickReply {
+    #[serde(default)]
+    payload: String,
+}
+
+#[derive(Deserialize)]
+struct ReplyTo {
+    mid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Att {
+    #[serde(rename = "type", default)]
+    kind: String,
+    payload: Option<AttPayload>,
+}
+
+#[derive(Deserialize)]
+struct AttPayload {
+    url: Option<String>,
+    title: Option<String>,
+    coordinates: Option<Coordinates>,
+    sticker_id: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Coordinates {
+    lat: f64,
+    long: f64,
+}
+
+#[derive(Deserialize)]
+struct Postback {
+    mid: Option<String>,
+    title: Option<String>,
+    #[serde(default)]
+    payload: String,
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    #[serde(default)]
+    mids: Vec<String>,
+    watermark: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Read {
+    watermark: Option<i64>,
+}
+
+fn attachment(a: &Att) -> Option<Attachment> {
+    let p = a.payload.as_ref();
+    let kind = match a.kind.as_str() {
+        // Stickers (the thumbs-up too) arrive as images that carry a sticker id.
+        "image" if p.is_some_and(|p| p.sticker_id.is_some()) => AttachmentKind::Sticker,
+        "image" => AttachmentKind::Image,
+        "audio" => AttachmentKind::Audio,
+        "video" | "reel" | "ig_reel" => AttachmentKind::Video,
+        "file" => AttachmentKind::File,
+        "location" => AttachmentKind::Location,
+        // A shared link Messenger could not render: the nearest common kind is a file by URL.
+        "fallback" => AttachmentKind::File,
+        // Templates only appear in echoes of our own sends; anything newer is skipped.
+        _ => return None,
+    };
+    let mut out = Attachment::new(kind, p.and_then(|p| p.url.clone()).map_or(Fetch::None, Fetch::Url));
+    out.name = p.and_then(|p| p.title.clone());
+    if kind == AttachmentKind::Location {
+        out.location = p.and_then(|p| p.coordinates.as_ref()).map(|c| Location {
+            latitude: c.lat,
+            longitude: c.long,
+            name: p.and_then(|p| p.title.clone()),
+            address: None,
+        });
+    }
+    Some(out)
+}
+
+/// Parses one webhook body (already verified with [`crate::meta::verify`]).
+///
+/// Receipts: a delivery gives one [`EventKind::Status`] per `delivery.mids` entry (event id
+/// `<mid>:delivered`). A read receipt names no message: it carries a watermark, meaning every
+/// message we sent up to that time has been read, so its status has an empty `message_id`, the
+/// event time is the watermark and the event id is `<sender>:<watermark>:read`. A delivery
+/// without mids is reported the same way.
+pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
+    let w: Webhook = serde_json::from_slice(body).map_err(|e| ParseError::new("messenger", e))?;
+    if w.object != OBJECT {
+        return Err(ParseError::new(
+            "messenger",
+            format!("object is {:?}, not {OBJECT}", w.object),
+        ));
+    }
+    let mut out = Vec::new();
+    for entry in &w.entry {
+        for ev in &entry.messaging {
+            // Our own sends come back as echoes; they are not input and need no sender.
+            if ev.message.as_ref().is_some_and(|m| m.is_echo) {
+                continue;
+            }
+            let psid = ev
+                .sender
+                .as_ref()
+                .and_then(|s| s.id.clone().or_else(|| s.user_ref.clone()))
+                .unwrap_or_default();
+            let time = ev.timestamp.or(entry.time).unwrap_or(0);
+            let event = |kind: EventKind, event_id: String| {
+                let mut e = InboundEvent::new(Channel::Messenger, entry.id.clone(), kind, event_id);
+                e.conversation_id = psid.clone();
+                e.sender = Sender {
+                    id: psid.clone(),
+                    display_name: None,
+                    is_bot: false,
+                };
+                e.timestamp_ms = time;
+                e
+            };
+            let known = ev.message.is_some() || ev.postback.is_some() || ev.delivery.is_some() || ev.read.is_some();
+            if known && psid.is_empty() {
+                return Err(ParseError::new("messenger", "a messaging event without a sender"));
+            }
+            if let Some(m) = &ev.message {
+                let mut e = event(EventKind::Message, m.mid.clone());
+                e.message_id = Some(m.mid.clone());
+                e.text = m.text.clone();
+                e.reply_to_message_id = m.reply_to.as_ref().and_then(|r| r.mid.clone());
+                e.attachments = m.attachments.iter().filter_map(attachment).collect();
+                if let Some(q) = &m.quick_reply {
+                    e.kind = EventKind::Interactive;
+                    e.interactive = Some(Interactive {
+                        payload: q.payload.clone(),
+                        title: m.text.clone(),
+                        source_message_id: None,
+                        ack_id: None,
+                    });
+                }
+                out.push(e);
+            }
+            if let Some(p) = &ev.postback {
+                let id = p.mid.clone().unwrap_or_else(|| format!("{psid}:{time}:postback"));
+                let mut e = event(EventKind::Interactive, id);
+                e.message_id = p.mid.clone();
+                e.text = p.title.clone().or_else(|| Some(p.payload.clone()));
+                e.interactive = Some(Interactive {
+                    payload: p.payload.clone(),
+                    title: p.title.clone(),
+                    source_message_id: None,
+                    ack_id: None,
+                });
+                out.push(e);
+            }
+            if let Some(d) = &ev.delivery {
+                for mid in &d.mids {
+                    let mut e = event(EventKind::Status, format!("{mid}:delivered"));
+                    e.status = Some(receipt(mid, DeliveryState::Delivered));
+                    out.push(e);
+                }
+                if d.mids.is_empty() {
+                    let mark = d.watermark.unwrap_or(time);
+                    let mut e = event(EventKind::Status, format!("{psid}:{mark}:delivered"));
+                    e.timestamp_ms = mark;
+                    e.status = Some(receipt("", DeliveryState::Delivered));
+                    out.push(e);
+                }
+            }
+            if let Some(r) = &ev.read {
+                let mark = r.watermark.unwrap_or(time);
+                let mut e = event(EventKind::Status, format!("{psid}:{mark}:read"));
+                e.timestamp_ms = mark;
+                e.status = Some(receipt("", DeliveryState::Read));
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn receipt(mid: &str, state: DeliveryState) -> DeliveryStatus {
+    DeliveryStatus {
+        message_id: mid.to_owned(),
+        state,
+        error_code: None,
+        error_message: None,
+    }
+}

@@ -1,0 +1,364 @@
+//! WhatsApp Cloud API webhooks (developers.facebook.com/documentation/business-messaging/whatsapp/
+//! webhooks/reference/messages).
+//!
+//! Verification and the GET handshake are Meta's, see [`crate::meta`]. One POST is a batch:
+//! `entry[] × changes[] × messages[]/statuses[]`, so a body gives any number of events. Dedup key:
+//! the wamid for messages; for statuses the wamid *and* the status, because sent, delivered and
+//! read of one outbound message are separate deliveries that must not collapse into one.
+
+use crate::{
+    Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
+    ParseError, Sender,
+};
+use serde::Deserialize;
+use switchboard_core::Channel;
+
+const OBJECT: &str = "whatsapp_business_account";
+
+#[derive(Deserialize)]
+struct Webhook {
+    object: String,
+    entry: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(default)]
+    changes: Vec<Change>,
+}
+
+#[derive(Deserialize)]
+struct Change {
+    #[serde(default)]
+    field: String,
+    // Kept loose until `field` says what it holds: template, quality and account updates share
+    // the callback URL and have shapes of their own.
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Value {
+    metadata: Metadata,
+    #[serde(default)]
+    contacts: Vec<Contact>,
+    #[serde(default)]
+    messages: Vec<Message>,
+    #[serde(default)]
+    statuses: Vec<Status>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    phone_number_id: String,
+}
+
+#[derive(Deserialize)]
+struct Contact {
+    wa_id: Option<String>,
+    profile: Option<Profile>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    name: Option<String>,
+}
+
+/// Meta sends timestamps and error codes as strings or numbers depending on the field and the
+/// API version; both are accepted.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Num {
+    Int(i64),
+    Text(String),
+}
+
+impl Num {
+    fn text(&self) -> String {
+        match self {
+            Num::Int(n) => n.to_string(),
+            Num::Text(s) => s.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Message {
+    from: String,
+    id: String,
+    timestamp: Option<Num>,
+    #[serde(rename = "type", default)]
+    kind: String,
+    context: Option<Context>,
+    text: Option<Text>,
+    image: Option<Media>,
+    audio: Option<Media>,
+    video: Option<Media>,
+    document: Option<Media>,
+    sticker: Option<Media>,
+    location: Option<WaLocation>,
+    #[serde(default)]
+    contacts: Vec<SharedContact>,
+    interactive: Option<InteractiveReply>,
+    button: Option<Button>,
+}
+
+#[derive(Deserialize)]
+struct Context {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Text {
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct Media {
+    id: Option<String>,
+    mime_type: Option<String>,
+    caption: Option<String>,
+    filename: Option<String>,
+    #[serde(default)]
+    voice: bool,
+}
+
+#[derive(Deserialize)]
+struct WaLocation {
+    latitude: f64,
+    longitude: f64,
+    name: Option<String>,
+    address: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SharedContact {
+    name: Option<ContactName>,
+    #[serde(default)]
+    phones: Vec<Phone>,
+}
+
+#[derive(Deserialize)]
+struct ContactName {
+    formatted_name: Option<String>,
+    first_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Phone {
+    phone: Option<String>,
+    wa_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct InteractiveReply {
+    button_reply: Option<Reply>,
+    list_reply: Option<Reply>,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    id: String,
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Button {
+    #[serde(default)]
+    payload: String,
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    id: String,
+    status: String,
+    timestamp: Option<Num>,
+    #[serde(default)]
+    recipient_id: String,
+    #[serde(default)]
+    errors: Vec<WaError>,
+}
+
+#[derive(Deserialize)]
+struct WaError {
+    code: Option<Num>,
+    title: Option<String>,
+    message: Option<String>,
+}
+
+fn millis(t: &Option<Num>) -> Result<i64, ParseError> {
+    let Some(t) = t else { return Ok(0) };
+    let secs = match t {
+        Num::Int(n) => *n,
+        Num::Text(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ParseError::new("whatsapp", format!("timestamp {s:?} is not a number")))?,
+    };
+    secs.checked_mul(1000)
+        .ok_or_else(|| ParseError::new("whatsapp", "timestamp out of range"))
+}
+
+fn media(kind: AttachmentKind, m: &Media) -> Attachment {
+    let mut a = Attachment::new(kind, m.id.clone().map_or(Fetch::None, Fetch::MediaId));
+    a.mime = m.mime_type.clone();
+    a.name = m.filename.clone();
+    a.caption = m.caption.clone();
+    a
+}
+
+fn shared_contact(c: &SharedContact) -> Attachment {
+    let mut a = Attachment::new(AttachmentKind::Contact, Fetch::None);
+    a.name = c
+        .name
+        .as_ref()
+        .and_then(|n| n.formatted_name.clone().or_else(|| n.first_name.clone()));
+    // Same place Telegram contacts keep the number, so renderers need one rule.
+    a.caption = c
+        .phones
+        .iter()
+        .find_map(|p| p.phone.clone().or_else(|| p.wa_id.clone()));
+    a
+}
+
+fn message_event(account: &str, contacts: &[Contact], m: &Message) -> Result<Option<InboundEvent>, ParseError> {
+    let mut e = InboundEvent::new(Channel::Whatsapp, account, EventKind::Message, m.id.clone());
+    e.conversation_id = m.from.clone();
+    e.sender = Sender {
+        id: m.from.clone(),
+        display_name: contacts
+            .iter()
+            .find(|c| c.wa_id.as_deref() == Some(m.from.as_str()))
+            .and_then(|c| c.profile.as_ref()?.name.clone()),
+        is_bot: false,
+    };
+    e.message_id = Some(m.id.clone());
+    e.timestamp_ms = millis(&m.timestamp)?;
+    let context = m.context.as_ref().and_then(|c| c.id.clone());
+    e.reply_to_message_id = context.clone();
+    let press = |payload: String, title: Option<String>| Interactive {
+        payload,
+        title,
+        source_message_id: context.clone(),
+        ack_id: None,
+    };
+    match m.kind.as_str() {
+        "text" => e.text = m.text.as_ref().map(|t| t.body.clone()),
+        "image" | "audio" | "video" | "document" | "sticker" => {
+            let found = match m.kind.as_str() {
+                "image" => m.image.as_ref().map(|x| (AttachmentKind::Image, x)),
+                "audio" => m.audio.as_ref().map(|x| {
+                    let kind = if x.voice {
+                        AttachmentKind::Voice
+                    } else {
+                        AttachmentKind::Audio
+                    };
+                    (kind, x)
+                }),
+                "video" => m.video.as_ref().map(|x| (AttachmentKind::Video, x)),
+                "document" => m.document.as_ref().map(|x| (AttachmentKind::File, x)),
+                _ => m.sticker.as_ref().map(|x| (AttachmentKind::Sticker, x)),
+            };
+            if let Some((kind, x)) = found {
+                e.text = x.caption.clone();
+                e.attachments.push(media(kind, x));
+            }
+        }
+        "location" => {
+            if let Some(l) = &m.location {
+                let mut a = Attachment::new(AttachmentKind::Location, Fetch::None);
+                a.location = Some(Location {
+                    latitude: l.latitude,
+                    longitude: l.longitude,
+                    name: l.name.clone(),
+                    address: l.address.clone(),
+                });
+                e.attachments.push(a);
+            }
+        }
+        "contacts" => e.attachments.extend(m.contacts.iter().map(shared_contact)),
+        "interactive" => {
+            let reply = m
+                .interactive
+                .as_ref()
+                .and_then(|i| i.button_reply.as_ref().or(i.list_reply.as_ref()));
+            // Other interactive replies (flows) stay a content-less message the bot can decline.
+            if let Some(r) = reply {
+                e.kind = EventKind::Interactive;
+                e.text = r.title.clone().or_else(|| Some(r.id.clone()));
+                e.interactive = Some(press(r.id.clone(), r.title.clone()));
+            }
+        }
+        "button" => {
+            if let Some(b) = &m.button {
+                e.kind = EventKind::Interactive;
+                e.text = b.text.clone().or_else(|| Some(b.payload.clone()));
+                e.interactive = Some(press(b.payload.clone(), b.text.clone()));
+            }
+        }
+        // Nothing here for the bot to answer: a reaction to a message, a number change notice,
+        // a chat opened without a word. Answering them would put words in the person's mouth.
+        "reaction" | "system" | "request_welcome" => return Ok(None),
+        // `unsupported`, `order` and types newer than this code: an event with no content, so the
+        // bot can still say it cannot read it instead of staying silent.
+        _ => {}
+    }
+    Ok(Some(e))
+}
+
+fn status_event(account: &str, s: &Status) -> Result<Option<InboundEvent>, ParseError> {
+    let state = match s.status.as_str() {
+        "sent" => DeliveryState::Sent,
+        "delivered" => DeliveryState::Delivered,
+        "read" => DeliveryState::Read,
+        "failed" => DeliveryState::Failed,
+        "played" => DeliveryState::Played,
+        // A state the common event has no word for says nothing we could act on.
+        _ => return Ok(None),
+    };
+    let mut e = InboundEvent::new(
+        Channel::Whatsapp,
+        account,
+        EventKind::Status,
+        format!("{}:{}", s.id, s.status),
+    );
+    e.conversation_id = s.recipient_id.clone();
+    // The person whose phone reported the state; our own message carries no sender of interest.
+    e.sender.id = s.recipient_id.clone();
+    e.timestamp_ms = millis(&s.timestamp)?;
+    let error = s.errors.first();
+    e.status = Some(DeliveryStatus {
+        message_id: s.id.clone(),
+        state,
+        error_code: error.and_then(|x| x.code.as_ref()).map(Num::text),
+        error_message: error.and_then(|x| x.title.clone().or_else(|| x.message.clone())),
+    });
+    Ok(Some(e))
+}
+
+/// Parses one webhook body (already verified with [`crate::meta::verify`]).
+pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
+    let w: Webhook = serde_json::from_slice(body).map_err(|e| ParseError::new("whatsapp", e))?;
+    if w.object != OBJECT {
+        return Err(ParseError::new(
+            "whatsapp",
+            format!("object is {:?}, not {OBJECT}", w.object),
+        ));
+    }
+    let mut out = Vec::new();
+    for change in w.entry.iter().flat_map(|e| &e.changes) {
+        if change.field != "messages" {
+            continue;
+        }
+        let v = Value::deserialize(&change.value).map_err(|e| ParseError::new("whatsapp", e))?;
+        let account = v.metadata.phone_number_id.as_str();
+        for m in &v.messages {
+            out.extend(message_event(account, &v.contacts, m)?);
+        }
+        for s in &v.statuses {
+            out.extend(status_event(account, s)?);
+        }
+    }
+    Ok(out)
+}
