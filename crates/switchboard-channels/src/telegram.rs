@@ -178,7 +178,7 @@ fn message_event(bot_id: &str, update_id: i64, m: &Msg, kind: EventKind) -> Opti
     e.thread_id = m.message_thread_id.map(|t| t.to_string());
     e.sender = sender(from);
     e.message_id = Some(m.message_id.to_string());
-    e.timestamp_ms = m.date * 1000;
+    e.timestamp_ms = m.date.saturating_mul(1000);
     e.text = m.text.clone().or_else(|| m.caption.clone());
     e.reply_to_message_id = m.reply_to_message.as_ref().map(|r| r.message_id.to_string());
     // Photos come in several sizes, smallest first: keep the largest.
@@ -250,7 +250,7 @@ pub fn parse(body: &[u8], bot_id: &str) -> Result<Vec<InboundEvent>, ParseError>
         if let Some(m) = &q.message {
             e.conversation_id = m.chat.id.to_string();
             e.thread_id = m.message_thread_id.map(|t| t.to_string());
-            e.timestamp_ms = m.date * 1000;
+            e.timestamp_ms = m.date.saturating_mul(1000);
         } else {
             e.conversation_id = q.from.id.to_string();
         }
@@ -284,7 +284,7 @@ pub fn parse(body: &[u8], bot_id: &str) -> Result<Vec<InboundEvent>, ParseError>
             );
             e.conversation_id = c.chat.id.to_string();
             e.sender = sender(&c.from);
-            e.timestamp_ms = c.date * 1000;
+            e.timestamp_ms = c.date.saturating_mul(1000);
             e.membership = Some(m);
             out.push(e);
         }

@@ -16,12 +16,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
-use switchboard_channels::{EventKind, InboundEvent, VerifyError, telegram};
+use switchboard_channels::{EventKind, InboundEvent, VerifyError, messenger, meta, telegram, whatsapp};
 use switchboard_core::{Channel, Content, MessageId, TenantId};
 use switchboard_store::{NewInbound, Priority};
 
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/v1/webhooks/{tenant}/{connector}", post(receive))
+    Router::new().route("/v1/webhooks/{tenant}/{connector}", post(receive).get(handshake))
 }
 
 const REJECTED: &str = "switchboard_webhook_rejected_total";
@@ -64,6 +64,15 @@ async fn receive(
             telegram::parse(&body, &connector.record.account_id)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
+        Channel::Whatsapp | Channel::Messenger => {
+            meta::verify(&parts.headers, &body, connector.secret("app_secret")).map_err(deny)?;
+            let parsed = if channel == Channel::Whatsapp {
+                whatsapp::parse(&body)
+            } else {
+                messenger::parse(&body)
+            };
+            parsed.map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
+        }
         other => {
             return Err(ApiError::NotImplemented(format!(
                 "webhooks for {} are not wired yet",
@@ -73,6 +82,29 @@ async fn receive(
     };
     accept(&app, &tenant, &connector, events).await?;
     Ok(Json(json!({ "ok": true })).into_response())
+}
+
+/// The subscription handshake some platforms make before sending events (Meta's
+/// `hub.challenge`): answered with the challenge in plain text when the verify token matches.
+async fn handshake(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let (tenant, connector) = connector_of(&app, path).await?;
+    let channel = connector.record.channel;
+    match channel {
+        Channel::Whatsapp | Channel::Messenger => {
+            let challenge = meta::challenge(uri.query().unwrap_or(""), connector.secret("verify_token"))
+                .map_err(|e| rejected(channel, &tenant, &connector.record.id, e))
+                .map_err(|_| ApiError::Forbidden("handshake_refused", "the verify token does not match".into()))?;
+            Ok(([(axum::http::header::CONTENT_TYPE, "text/plain")], challenge).into_response())
+        }
+        other => Err(ApiError::NotFound(
+            "no_handshake",
+            format!("{} webhooks have no GET handshake", other.as_str()),
+        )),
+    }
 }
 
 /// Stores and queues every event that asks the bot for an answer; a platform retry of an event

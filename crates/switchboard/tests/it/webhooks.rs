@@ -200,3 +200,167 @@ async fn telegram_updates_are_verified_deduplicated_and_answered() {
         404
     );
 }
+
+/// The signature a vector in the channel fixtures gives for a fixture file.
+fn signature_for(file: &str) -> String {
+    let all: Value = serde_json::from_slice(&channel_fixture("signature-vectors.json")).expect("vectors");
+    let v = all["vectors"]
+        .as_array()
+        .expect("vectors")
+        .iter()
+        .find(|v| v["body_file"].as_str().is_some_and(|f| f.ends_with(file)))
+        .unwrap_or_else(|| panic!("no vector for {file}"));
+    v["expected"]["X-Hub-Signature-256"]
+        .as_str()
+        .expect("signature")
+        .to_owned()
+}
+
+const META_SECRET: &str = "app_secret=fake0meta0app0secret000000000001";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
+    let app = TestApp::spawn().await;
+    for (id, channel, account) in [
+        ("wa", "whatsapp", "200000000000002"),
+        ("wa-other", "whatsapp", "999"),
+        ("fb", "messenger", "300000000000003"),
+    ] {
+        let token = if channel == "whatsapp" {
+            "access_token=EAAfake"
+        } else {
+            "page_token=EAAfake"
+        };
+        let args = [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            id,
+            "--channel",
+            channel,
+            "--account-id",
+            account,
+            "--secret",
+            token,
+            "--secret",
+            META_SECRET,
+            "--secret",
+            "verify_token=fake-verify-token-123",
+        ];
+        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+        assert!(ok, "{err}");
+    }
+
+    let query = "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=fake-verify-token-123";
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/webhooks/demo/wa?{query}")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.text().await.expect("body"),
+        "1158201444",
+        "the challenge is echoed exactly"
+    );
+    let wrong = query.replace("fake-verify-token-123", "guess");
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/webhooks/demo/wa?{wrong}")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 403);
+
+    let body = channel_fixture("whatsapp/text_message.json");
+    let sig = signature_for("whatsapp/text_message.json");
+    for _ in 0..2 {
+        assert_eq!(
+            post(
+                &app,
+                "/v1/webhooks/demo/wa",
+                &[("X-Hub-Signature-256", &sig)],
+                body.clone()
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let mut tampered = body.clone();
+    tampered[10] ^= 1;
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/wa", &[("X-Hub-Signature-256", &sig)], tampered)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(post(&app, "/v1/webhooks/demo/wa", &[], body.clone()).await.0, 401);
+    let (status, err) = post(
+        &app,
+        "/v1/webhooks/demo/wa-other",
+        &[("X-Hub-Signature-256", &sig)],
+        body,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("account_mismatch")),
+        "the payload names another number"
+    );
+    let status_body = channel_fixture("whatsapp/status_delivered.json");
+    let sig = signature_for("whatsapp/status_delivered.json");
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/wa",
+            &[("X-Hub-Signature-256", &sig)],
+            status_body
+        )
+        .await
+        .0,
+        200
+    );
+
+    let postback = channel_fixture("messenger/postback.json");
+    let sig = signature_for("messenger/postback.json");
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/fb", &[("X-Hub-Signature-256", &sig)], postback)
+            .await
+            .0,
+        200
+    );
+
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    for (channel, user) in [
+        (Channel::Whatsapp, "wa:15557654321"),
+        (Channel::Messenger, "fb:4000000000000004"),
+    ] {
+        let history = eventually(10, "the answer", || async {
+            let conv = store.open_conversation(&demo, channel, user).await.ok()??;
+            let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
+            (h.len() >= 2).then_some(h)
+        })
+        .await;
+        assert_eq!(
+            history.len(),
+            2,
+            "{channel:?}: one message (retries dropped), one answer: {history:?}"
+        );
+    }
+    let conv = store
+        .open_conversation(&demo, Channel::Messenger, "fb:4000000000000004")
+        .await
+        .expect("read")
+        .expect("conv");
+    let first = &store.messages_after(&demo, &conv.id, 0, 1).await.expect("read")[0];
+    assert!(
+        matches!(first.content, switchboard_core::Content::Postback { .. }),
+        "{:?}",
+        first.content
+    );
+}
