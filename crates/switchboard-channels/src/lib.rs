@@ -3,7 +3,9 @@
 //! one shape the rest of Switchboard knows. No I/O happens here: callers pass the request's
 //! headers and body and get events or a reason for refusing them.
 
+pub mod discord;
 mod event;
+pub mod slack;
 pub mod telegram;
 mod verify;
 

@@ -46,7 +46,6 @@ pub(crate) fn equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-#[allow(dead_code)] // used by the channel modules still to come
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
@@ -66,7 +65,6 @@ pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Compares a hex signature (as sent, any case) with the expected bytes.
-#[allow(dead_code)] // used by the channel modules still to come
 pub(crate) fn hex_matches(sent_hex: &str, expected: &[u8], name: &'static str) -> Result<(), VerifyError> {
     let sent = hex::decode(sent_hex.trim()).map_err(|_| VerifyError::MalformedHeader(name))?;
     if equal(&sent, expected) {

@@ -2,7 +2,9 @@
 //! fixtures; see `tests/fixtures/README.md` for the platform document each follows) and the
 //! signature vectors in `tests/fixtures/signature-vectors.json`.
 
+mod discord;
 mod fuzz;
+mod slack;
 mod telegram;
 
 use serde_json::Value;
