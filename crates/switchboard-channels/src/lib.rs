@@ -3,9 +3,11 @@
 //! one shape the rest of Switchboard knows. No I/O happens here: callers pass the request's
 //! headers and body and get events or a reason for refusing them.
 
+pub mod discord;
 mod event;
 pub mod messenger;
 pub mod meta;
+pub mod slack;
 pub mod telegram;
 mod verify;
 pub mod whatsapp;

@@ -2,9 +2,11 @@
 //! fixtures; see `tests/fixtures/README.md` for the platform document each follows) and the
 //! signature vectors in `tests/fixtures/signature-vectors.json`.
 
+mod discord;
 mod fuzz;
 mod messenger;
 mod meta;
+mod slack;
 mod telegram;
 mod whatsapp;
 
