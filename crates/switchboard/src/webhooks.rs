@@ -16,7 +16,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
-use switchboard_channels::{EventKind, InboundEvent, VerifyError, messenger, meta, telegram, whatsapp};
+use switchboard_channels::{EventKind, InboundEvent, VerifyError, discord, messenger, meta, slack, telegram, whatsapp};
 use switchboard_core::{Channel, Content, MessageId, TenantId};
 use switchboard_store::{NewInbound, Priority};
 
@@ -72,6 +72,40 @@ async fn receive(
                 messenger::parse(&body)
             };
             parsed.map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
+        }
+        Channel::Slack => {
+            let now_s = app.clock.now_ms() / 1000;
+            slack::verify(&parts.headers, &body, connector.secret("signing_secret"), now_s).map_err(deny)?;
+            let content_type = parts
+                .headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match slack::parse(&body, content_type)
+                .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
+            {
+                slack::Inbound::UrlVerification(challenge) => {
+                    return Ok(Json(json!({ "challenge": challenge })).into_response());
+                }
+                slack::Inbound::Events(events) => events,
+            }
+        }
+        Channel::Discord => {
+            discord::verify(&parts.headers, &body, connector.secret("public_key")).map_err(deny)?;
+            let events =
+                match discord::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))? {
+                    discord::Inbound::Ping => return Ok(Json(json!({ "type": 1 })).into_response()),
+                    discord::Inbound::Events(events) => events,
+                };
+            // Discord wants an answer within 3 s: a deferred response now, the reply later as a
+            // follow-up (5 = "thinking..." for a command, 6 = acknowledge a component).
+            let kind = if events.iter().any(|e| e.kind == EventKind::Message) {
+                5
+            } else {
+                6
+            };
+            accept(&app, &tenant, &connector, events).await?;
+            return Ok(Json(json!({ "type": kind })).into_response());
         }
         other => {
             return Err(ApiError::NotImplemented(format!(

@@ -368,3 +368,183 @@ async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
         first.content
     );
 }
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+fn slack_signature(secret: &str, ts: i64, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("v0:{ts}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_requests_are_signed_fresh_and_answered_once() {
+    let app = TestApp::spawn().await;
+    let secret = "fake0slack0signing0secret0000001";
+    for (id, team) in [("sl", "T0FAKE0001"), ("sl-other", "T0OTHER")] {
+        let args = [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            id,
+            "--channel",
+            "slack",
+            "--account-id",
+            team,
+            "--secret",
+            "bot_token=xoxb-fake",
+            "--secret",
+            &format!("signing_secret={secret}"),
+        ];
+        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+        assert!(ok, "{err}");
+    }
+    let signed = |body: &[u8], ts: i64| {
+        let ts_s = ts.to_string();
+        let sig = slack_signature(secret, ts, body);
+        (ts_s, sig)
+    };
+    let challenge = channel_fixture("slack/url_verification.json");
+    let (ts, sig) = signed(&challenge, now_s());
+    let hs = [
+        ("X-Slack-Request-Timestamp", ts.as_str()),
+        ("X-Slack-Signature", sig.as_str()),
+    ];
+    let (status, body) = post(&app, "/v1/webhooks/demo/sl", &hs, challenge).await;
+    assert_eq!(
+        (status, body["challenge"].as_str()),
+        (200, Some("FAKEchallenge3eZbrw1aBm2rZgRNFdxV2595E9CY3gm"))
+    );
+
+    let event = channel_fixture("slack/message_im_event.json");
+    let (ts, sig) = signed(&event, now_s());
+    let hs = [
+        ("X-Slack-Request-Timestamp", ts.as_str()),
+        ("X-Slack-Signature", sig.as_str()),
+    ];
+    for _ in 0..2 {
+        assert_eq!(
+            post(&app, "/v1/webhooks/demo/sl", &hs, event.clone()).await.0,
+            200,
+            "Slack retries get a 200"
+        );
+    }
+    let (status, err) = post(&app, "/v1/webhooks/demo/sl-other", &hs, event.clone()).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (403, Some("account_mismatch")));
+    let (old_ts, old_sig) = signed(&event, now_s() - 301);
+    let stale = [
+        ("X-Slack-Request-Timestamp", old_ts.as_str()),
+        ("X-Slack-Signature", old_sig.as_str()),
+    ];
+    let (status, err) = post(&app, "/v1/webhooks/demo/sl", &stale, event.clone()).await;
+    assert_eq!(status, 401);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("stale_timestamp")),
+        "{err}"
+    );
+    let forged = [
+        ("X-Slack-Request-Timestamp", ts.as_str()),
+        ("X-Slack-Signature", "v0=00"),
+    ];
+    assert_eq!(post(&app, "/v1/webhooks/demo/sl", &forged, event).await.0, 401);
+
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    let history = eventually(10, "the answer", || async {
+        let conv = store
+            .open_conversation(&demo, Channel::Slack, "sl:D0FAKE0001")
+            .await
+            .ok()??;
+        let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
+        (h.len() >= 2).then_some(h)
+    })
+    .await;
+    assert_eq!(history.len(), 2, "one message, one answer: {history:?}");
+    assert_eq!(history[0].external_id.as_deref(), Some("sl:Ev0FAKE00001"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_interactions_are_verified_with_ed25519_and_deferred() {
+    use ed25519_dalek::{Signer, SigningKey};
+    let app = TestApp::spawn().await;
+    let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
+    let key = SigningKey::from_bytes(&seed);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    assert_eq!(
+        public,
+        "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+    );
+    for (id, application) in [("dc", "1300000000000000001"), ("dc-other", "42")] {
+        let args = [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            id,
+            "--channel",
+            "discord",
+            "--account-id",
+            application,
+            "--secret",
+            "bot_token=fake",
+            "--secret",
+            &format!("public_key={public}"),
+        ];
+        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+        assert!(ok, "{err}");
+    }
+    let sign = |body: &[u8]| {
+        let ts = now_s().to_string();
+        let mut msg = ts.as_bytes().to_vec();
+        msg.extend_from_slice(body);
+        (ts, hex::encode(key.sign(&msg).to_bytes()))
+    };
+    let ping = channel_fixture("discord/ping.json");
+    let (ts, sig) = sign(&ping);
+    let hs = [
+        ("X-Signature-Timestamp", ts.as_str()),
+        ("X-Signature-Ed25519", sig.as_str()),
+    ];
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/dc", &hs, ping.clone()).await,
+        (200, serde_json::json!({"type": 1}))
+    );
+    let mut tampered = ping.clone();
+    tampered[3] ^= 1;
+    assert_eq!(post(&app, "/v1/webhooks/demo/dc", &hs, tampered).await.0, 401);
+    assert_eq!(post(&app, "/v1/webhooks/demo/dc", &[], ping).await.0, 401);
+
+    let command = channel_fixture("discord/application_command.json");
+    let (ts, sig) = sign(&command);
+    let hs = [
+        ("X-Signature-Timestamp", ts.as_str()),
+        ("X-Signature-Ed25519", sig.as_str()),
+    ];
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/dc", &hs, command.clone()).await,
+        (200, serde_json::json!({"type": 5}))
+    );
+    assert_eq!(post(&app, "/v1/webhooks/demo/dc-other", &hs, command).await.0, 403);
+    let press = channel_fixture("discord/component_interaction.json");
+    let (ts, sig) = sign(&press);
+    let hs = [
+        ("X-Signature-Timestamp", ts.as_str()),
+        ("X-Signature-Ed25519", sig.as_str()),
+    ];
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/dc", &hs, press).await,
+        (200, serde_json::json!({"type": 6}))
+    );
+}
