@@ -4,7 +4,10 @@
 //! headers and body and get events or a reason for refusing them.
 
 mod event;
+pub mod signal;
+pub mod teams;
 pub mod telegram;
+pub mod twilio;
 mod verify;
 
 pub use event::{

@@ -3,7 +3,10 @@
 //! signature vectors in `tests/fixtures/signature-vectors.json`.
 
 mod fuzz;
+mod signal;
+mod teams;
 mod telegram;
+mod twilio;
 
 use serde_json::Value;
 use std::path::PathBuf;
