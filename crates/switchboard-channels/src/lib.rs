@@ -7,8 +7,11 @@ pub mod discord;
 mod event;
 pub mod messenger;
 pub mod meta;
+pub mod signal;
 pub mod slack;
+pub mod teams;
 pub mod telegram;
+pub mod twilio;
 mod verify;
 pub mod whatsapp;
 

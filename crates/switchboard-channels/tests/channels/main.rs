@@ -6,8 +6,11 @@ mod discord;
 mod fuzz;
 mod messenger;
 mod meta;
+mod signal;
 mod slack;
+mod teams;
 mod telegram;
+mod twilio;
 mod whatsapp;
 
 use serde_json::Value;
