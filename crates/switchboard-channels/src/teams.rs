@@ -184,7 +184,10 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
 }
 
 fn base(a: &Activity, kind: EventKind) -> InboundEvent {
-    let mut e = InboundEvent::new(Channel::Teams, a.recipient.id.as_str(), kind, a.id.as_str());
+    // Activity ids are unique within a conversation only (personal-chat ids are millisecond
+    // timestamps), so the dedup key carries the conversation.
+    let event_id = format!("{}:{}", a.conversation.id, a.id);
+    let mut e = InboundEvent::new(Channel::Teams, a.recipient.id.as_str(), kind, event_id);
     e.conversation_id = a.conversation.id.clone();
     if let Some(from) = &a.from {
         e.sender.id = from.id.clone();

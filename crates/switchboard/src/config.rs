@@ -32,6 +32,7 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     pub header_read_timeout_ms: u64,
     pub body_read_timeout_ms: u64,
+    pub public_base_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

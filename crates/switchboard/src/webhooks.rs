@@ -16,7 +16,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
-use switchboard_channels::{EventKind, InboundEvent, VerifyError, discord, messenger, meta, slack, telegram, whatsapp};
+use switchboard_channels::{
+    EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, telegram, twilio, whatsapp,
+};
 use switchboard_core::{Channel, Content, MessageId, TenantId};
 use switchboard_store::{NewInbound, Priority};
 
@@ -107,6 +109,41 @@ async fn receive(
             accept(&app, &tenant, &connector, events).await?;
             return Ok(Json(json!({ "type": kind })).into_response());
         }
+        Channel::Twilio => {
+            let content_type = parts
+                .headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let url = public_url(&app, &parts);
+            twilio::verify(
+                &parts.headers,
+                &url,
+                &body,
+                content_type,
+                connector.secret("auth_token"),
+            )
+            .map_err(deny)?;
+            let sent_account = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+                .ok()
+                .and_then(|f| f.into_iter().find(|(k, _)| k == "AccountSid").map(|(_, v)| v));
+            if sent_account
+                .as_deref()
+                .is_some_and(|a| a != connector.record.account_id)
+            {
+                return Err(account_mismatch(channel, sent_account.as_deref().unwrap_or("")));
+            }
+            let events = twilio::parse(&body, &connector.record.account_id)
+                .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?;
+            accept(&app, &tenant, &connector, events).await?;
+            // An empty TwiML answer: replies go out through the REST API, not in this response.
+            let twiml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+            return Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], twiml).into_response());
+        }
+        Channel::Signal => {
+            signal::verify(&parts.headers, connector.secret("shared_secret")).map_err(deny)?;
+            signal::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
+        }
         other => {
             return Err(ApiError::NotImplemented(format!(
                 "webhooks for {} are not wired yet",
@@ -141,6 +178,31 @@ async fn handshake(
     }
 }
 
+/// The URL the platform called, as it saw it: the configured public base URL (proxies change
+/// what this server sees) or, without one, http://<Host header>, plus the path and query.
+fn public_url(app: &App, parts: &axum::http::request::Parts) -> String {
+    let base = app.config.server.public_base_url.trim_end_matches('/');
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if base.is_empty() {
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("http://{host}{path}")
+    } else {
+        format!("{base}{path}")
+    }
+}
+
+fn account_mismatch(channel: Channel, sent: &str) -> ApiError {
+    ::metrics::counter!(REJECTED, "channel" => channel.as_str(), "reason" => "account_mismatch").increment(1);
+    ApiError::Forbidden(
+        "account_mismatch",
+        format!("the payload is for account {sent:?}, not this connector's"),
+    )
+}
+
 /// Stores and queues every event that asks the bot for an answer; a platform retry of an event
 /// finds the first copy (external id = connector + platform event id) and adds nothing.
 async fn accept(
@@ -152,15 +214,7 @@ async fn accept(
     let record = &connector.record;
     for event in events {
         if event.account_id != record.account_id {
-            ::metrics::counter!(REJECTED, "channel" => record.channel.as_str(), "reason" => "account_mismatch")
-                .increment(1);
-            return Err(ApiError::Forbidden(
-                "account_mismatch",
-                format!(
-                    "the payload is for account {:?}, not this connector's",
-                    event.account_id
-                ),
-            ));
+            return Err(account_mismatch(record.channel, &event.account_id));
         }
         let content = match (&event.kind, &event.interactive) {
             (EventKind::Interactive, Some(i)) => Content::Postback {

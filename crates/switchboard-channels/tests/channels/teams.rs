@@ -28,7 +28,7 @@ fn personal_messages() {
     let e = one("message_activity.json");
     assert_eq!(
         (e.kind, e.event_id.as_str(), e.account_id.as_str()),
-        (EventKind::Message, "1767225600123", BOT)
+        (EventKind::Message, format!("{PERSONAL}:1767225600123").as_str(), BOT)
     );
     assert_eq!((e.conversation_id.as_str(), e.sender.id.as_str()), (PERSONAL, ADA));
     assert_eq!(e.sender.display_name.as_deref(), Some("Ada Lovelace"));
@@ -105,7 +105,13 @@ fn teams_files_and_other_attachments() {
 #[test]
 fn card_submits_and_card_actions_are_interactive() {
     let s = one("card_submit_message_activity.json");
-    assert_eq!((s.kind, s.event_id.as_str()), (EventKind::Interactive, "1767225630000"));
+    assert_eq!(
+        (s.kind, s.event_id.as_str()),
+        (
+            EventKind::Interactive,
+            format!("{}:1767225630000", s.conversation_id).as_str()
+        )
+    );
     let i = s.interactive.clone().expect("interactive");
     let payload: Value = serde_json::from_str(&i.payload).expect("payload is JSON");
     assert_eq!(payload, json!({"action": "reset_password", "confirm": "yes"}));
@@ -123,7 +129,10 @@ fn card_submits_and_card_actions_are_interactive() {
     let x = one("invoke_adaptive_card_action.json");
     assert_eq!(
         (x.kind, x.event_id.as_str()),
-        (EventKind::Interactive, "f:FAKEinvoke0000000000000001")
+        (
+            EventKind::Interactive,
+            format!("{}:f:FAKEinvoke0000000000000001", x.conversation_id).as_str()
+        )
     );
     let i = x.interactive.clone().expect("interactive");
     assert_eq!(i.payload, r#"{"confirm":"yes"}"#);
@@ -157,7 +166,7 @@ fn the_bot_being_added_or_removed() {
         (
             EventKind::Membership,
             Some(Membership::BotAdded),
-            "f:FAKEconvupdate0000000001"
+            format!("{}:f:FAKEconvupdate0000000001", added.conversation_id).as_str()
         )
     );
     assert_eq!(added.conversation_id, PERSONAL);

@@ -548,3 +548,129 @@ async fn discord_interactions_are_verified_with_ed25519_and_deferred() {
         (200, serde_json::json!({"type": 6}))
     );
 }
+
+fn twilio_signature(token: &str, url: &str, body: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::{KeyInit, Mac};
+    let mut params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).expect("form");
+    params.sort();
+    let mut signed = url.to_owned();
+    for (k, v) in params {
+        signed.push_str(&k);
+        signed.push_str(&v);
+    }
+    let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(token.as_bytes()).expect("key");
+    mac.update(signed.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
+    let app = TestApp::spawn_with(|c, _| c.server.public_base_url = "https://bots.example.com".into()).await;
+    let token = "fake0twilio0auth0token0000000001";
+    for (id, channel, account, secret) in [
+        (
+            "tw",
+            "twilio",
+            "AC00000000000000000000000000000001",
+            format!("auth_token={token}"),
+        ),
+        (
+            "tw-other",
+            "twilio",
+            "AC00000000000000000000000000000009",
+            format!("auth_token={token}"),
+        ),
+        (
+            "sig",
+            "signal",
+            "+15550002222",
+            "shared_secret=fake-signal-secret".to_owned(),
+        ),
+    ] {
+        let args = [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            id,
+            "--channel",
+            channel,
+            "--account-id",
+            account,
+            "--secret",
+            &secret,
+        ];
+        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+        assert!(ok, "{err}");
+    }
+    let sms = channel_fixture("twilio/sms.form");
+    let sig = twilio_signature(token, "https://bots.example.com/v1/webhooks/demo/tw", &sms);
+    let form = "application/x-www-form-urlencoded";
+    let send = |path: &'static str, sig: String, body: Vec<u8>| {
+        let req = app
+            .client
+            .post(app.url(path))
+            .header("content-type", form)
+            .header("X-Twilio-Signature", sig)
+            .body(body);
+        async move {
+            let res = req.send().await.expect("send");
+            (res.status().as_u16(), res.text().await.unwrap_or_default())
+        }
+    };
+    for _ in 0..2 {
+        let (status, twiml) = send("/v1/webhooks/demo/tw", sig.clone(), sms.clone()).await;
+        assert_eq!(status, 200);
+        assert!(twiml.contains("<Response/>"), "{twiml}");
+    }
+    let as_seen_locally = twilio_signature(token, &app.url("/v1/webhooks/demo/tw"), &sms);
+    assert_eq!(
+        send("/v1/webhooks/demo/tw", as_seen_locally, sms.clone()).await.0,
+        401,
+        "the public URL is what counts"
+    );
+    let other_sig = twilio_signature(token, "https://bots.example.com/v1/webhooks/demo/tw-other", &sms);
+    assert_eq!(
+        send("/v1/webhooks/demo/tw-other", other_sig, sms.clone()).await.0,
+        403,
+        "another account's payload"
+    );
+    let tampered = String::from_utf8(sms.clone())
+        .expect("utf-8")
+        .replace("8812", "9999")
+        .into_bytes();
+    assert_eq!(send("/v1/webhooks/demo/tw", sig.clone(), tampered).await.0, 401);
+
+    let frame = channel_fixture("signal/rest_ws_text_frame.json");
+    let secret = [("X-Switchboard-Signal-Secret", "fake-signal-secret")];
+    assert_eq!(post(&app, "/v1/webhooks/demo/sig", &secret, frame.clone()).await.0, 200);
+    assert_eq!(post(&app, "/v1/webhooks/demo/sig", &[], frame.clone()).await.0, 401);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/sig",
+            &[("X-Switchboard-Signal-Secret", "nope")],
+            frame
+        )
+        .await
+        .0,
+        401
+    );
+
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    for (channel, user) in [
+        (Channel::Twilio, "tw:+15557654321"),
+        (Channel::Signal, "sig:11111111-2222-4333-8444-555555555555"),
+    ] {
+        let history = eventually(10, "the answer", || async {
+            let conv = store.open_conversation(&demo, channel, user).await.ok()??;
+            let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
+            (h.len() >= 2).then_some(h)
+        })
+        .await;
+        assert_eq!(history.len(), 2, "{channel:?}: {history:?}");
+    }
+}
