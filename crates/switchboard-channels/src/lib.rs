@@ -10,6 +10,7 @@ pub mod meta;
 pub mod signal;
 pub mod slack;
 pub mod teams;
+pub mod teams_auth;
 pub mod telegram;
 pub mod twilio;
 mod verify;

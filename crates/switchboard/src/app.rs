@@ -30,6 +30,7 @@ pub struct App {
     pub hub: Arc<Hub>,
     /// Seals and opens connector secrets.
     pub sealer: crate::secrets::Sealer,
+    pub teams_keys: crate::teams_keys::KeyCache,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -122,6 +123,7 @@ impl App {
             queue,
             hub: Arc::new(Hub::default()),
             sealer,
+            teams_keys: crate::teams_keys::KeyCache::new()?,
             clock,
             metrics: metrics::handle(),
             started: Instant::now(),

@@ -135,6 +135,7 @@ enum DeadLetterCommand {
 }
 
 pub fn main() -> ExitCode {
+    crate::tls::init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -29,8 +29,6 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{1}")]
     Forbidden(&'static str, String),
-    #[error("{0}")]
-    NotImplemented(String),
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("Content-Type must be application/json")]
@@ -52,7 +50,6 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "idempotency_key_reused"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, code),
-            ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),

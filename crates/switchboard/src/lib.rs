@@ -17,6 +17,8 @@ pub mod queue;
 pub mod route;
 pub mod secrets;
 mod server;
+pub mod teams_keys;
 pub mod tenants;
+pub mod tls;
 pub mod webchat;
 pub mod webhooks;

@@ -125,6 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn drive(args: &Args) -> anyhow::Result<Report> {
+    crate::tls::init();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.timeout_ms))
         .pool_max_idle_per_host(args.concurrency.unwrap_or(args.conversations))

@@ -17,7 +17,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
 use switchboard_channels::{
-    EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, telegram, twilio, whatsapp,
+    EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, teams, teams_auth, telegram, twilio,
+    whatsapp,
 };
 use switchboard_core::{Channel, Content, MessageId, TenantId};
 use switchboard_store::{NewInbound, Priority};
@@ -144,11 +145,35 @@ async fn receive(
             signal::verify(&parts.headers, connector.secret("shared_secret")).map_err(deny)?;
             signal::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
+        Channel::Teams => {
+            let kid = teams_auth::key_id(&parts.headers).map_err(deny)?;
+            let metadata = connector
+                .setting("openid_metadata_url")
+                .unwrap_or(teams_auth::DEFAULT_METADATA_URL);
+            let keys = app.teams_keys.keys(metadata, &kid).await.map_err(|e| {
+                tracing::error!(error = %format!("{e:#}"), "cannot fetch the Bot Framework signing keys");
+                ApiError::Unavailable("the Bot Framework signing keys cannot be fetched right now".into())
+            })?;
+            let reference = teams::conversation_reference(&body)
+                .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?;
+            let app_id = connector.record.account_id.trim_start_matches("28:");
+            let now_s = app.clock.now_ms() / 1000;
+            teams_auth::verify(
+                &parts.headers,
+                &keys,
+                app_id,
+                &reference.channel_id,
+                &reference.service_url,
+                now_s,
+            )
+            .map_err(deny)?;
+            teams::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
+        }
         other => {
-            return Err(ApiError::NotImplemented(format!(
-                "webhooks for {} are not wired yet",
-                other.as_str()
-            )));
+            return Err(ApiError::NotFound(
+                "no_webhook",
+                format!("{} takes no webhooks", other.as_str()),
+            ));
         }
     };
     accept(&app, &tenant, &connector, events).await?;
@@ -195,6 +220,15 @@ fn public_url(app: &App, parts: &axum::http::request::Parts) -> String {
     }
 }
 
+/// The account id payloads carry: Teams names its bots `28:<app id>`, whichever form the
+/// connector was given.
+fn expected_account(record: &switchboard_store::ConnectorRecord) -> String {
+    match record.channel {
+        Channel::Teams if !record.account_id.starts_with("28:") => format!("28:{}", record.account_id),
+        _ => record.account_id.clone(),
+    }
+}
+
 fn account_mismatch(channel: Channel, sent: &str) -> ApiError {
     ::metrics::counter!(REJECTED, "channel" => channel.as_str(), "reason" => "account_mismatch").increment(1);
     ApiError::Forbidden(
@@ -213,7 +247,7 @@ async fn accept(
 ) -> Result<(), ApiError> {
     let record = &connector.record;
     for event in events {
-        if event.account_id != record.account_id {
+        if event.account_id != expected_account(record) {
             return Err(account_mismatch(record.channel, &event.account_id));
         }
         let content = match (&event.kind, &event.interactive) {

@@ -9,6 +9,7 @@ mod meta;
 mod signal;
 mod slack;
 mod teams;
+mod teams_auth;
 mod telegram;
 mod twilio;
 mod whatsapp;

@@ -65,6 +65,7 @@ impl TestApp {
 
     /// Starts a server on an existing data directory (to test restarts).
     pub async fn spawn_in(dir: TempDir, tweak: impl FnOnce(&mut Config, &Path)) -> TestApp {
+        switchboard::tls::init();
         let mut config = test_config(dir.path());
         let second = write_bot(dir.path(), "other", SECOND_BOT);
         config.tenants.push(TenantConfig {

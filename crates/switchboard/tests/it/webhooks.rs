@@ -675,3 +675,114 @@ async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
         assert_eq!(history.len(), 2, "{channel:?}: {history:?}");
     }
 }
+
+/// A stand-in for the Bot Framework's OpenID metadata and key endpoints, on loopback.
+async fn serve_bot_framework_keys() -> String {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let jwks: Value = serde_json::from_slice(&channel_fixture("teams-keys/jwks.json")).expect("jwks");
+    let meta = serde_json::json!({ "issuer": "https://api.botframework.com", "jwks_uri": format!("{base}/keys") });
+    let router = axum::Router::new()
+        .route("/metadata", get(move || async move { axum::Json(meta) }))
+        .route("/keys", get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("{base}/metadata")
+}
+
+fn bot_framework_token(app_id: &str, service_url: &str, exp_in: i64) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let key = EncodingKey::from_rsa_pem(&channel_fixture("teams-keys/test-signing-key.pem")).expect("pem");
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some("test-key-1".into());
+    let claims = serde_json::json!({
+        "iss": "https://api.botframework.com", "aud": app_id, "exp": now_s() + exp_in, "nbf": now_s() - 60,
+        "serviceurl": service_url,
+    });
+    encode(&h, &claims, &key).expect("sign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
+    let app = TestApp::spawn().await;
+    let metadata = serve_bot_framework_keys().await;
+    let app_id = "00000000-1111-2222-3333-444444444444";
+    let args = [
+        "connector",
+        "add",
+        "--tenant",
+        "demo",
+        "--id",
+        "teams",
+        "--channel",
+        "teams",
+        "--account-id",
+        app_id,
+        "--secret",
+        "app_password=fake",
+        "--setting",
+        &format!("openid_metadata_url={metadata}"),
+    ];
+    let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+    assert!(ok, "{err}");
+    let activity = channel_fixture("teams/message_activity.json");
+    let service = "https://smba.trafficmanager.net/teams/";
+    let good = format!("Bearer {}", bot_framework_token(app_id, service, 3600));
+    for _ in 0..2 {
+        assert_eq!(
+            post(
+                &app,
+                "/v1/webhooks/demo/teams",
+                &[("Authorization", &good)],
+                activity.clone()
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let cases = [
+        (
+            format!("Bearer {}", bot_framework_token("another-app", service, 3600)),
+            "audience",
+        ),
+        (
+            format!(
+                "Bearer {}",
+                bot_framework_token(app_id, "https://evil.example.com/", 3600)
+            ),
+            "serviceurl",
+        ),
+        (
+            format!("Bearer {}", bot_framework_token(app_id, service, -400)),
+            "expired",
+        ),
+        ("Bearer garbage".to_owned(), "unreadable"),
+    ];
+    for (auth, why) in cases {
+        let (status, body) = post(
+            &app,
+            "/v1/webhooks/demo/teams",
+            &[("Authorization", &auth)],
+            activity.clone(),
+        )
+        .await;
+        assert_eq!(status, 401, "{why}: {body}");
+    }
+    assert_eq!(post(&app, "/v1/webhooks/demo/teams", &[], activity).await.0, 401);
+
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    let user = "teams:a:1FAKEconversationIdForPersonalChat0000000000000000000000000000000000000000";
+    let history = eventually(10, "the answer", || async {
+        let conv = store.open_conversation(&demo, Channel::Teams, user).await.ok()??;
+        let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
+        (h.len() >= 2).then_some(h)
+    })
+    .await;
+    assert_eq!(
+        history.len(),
+        2,
+        "one activity (the retry dropped), one answer: {history:?}"
+    );
+}
