@@ -11,9 +11,12 @@ use switchboard_channels::teams_auth::{Jwk, Jwks, OpenIdMetadata};
 const TTL: Duration = Duration::from_secs(24 * 3600);
 const MIN_REFRESH: Duration = Duration::from_secs(60);
 
+/// Keys of one metadata URL and when they were fetched.
+type Fetched = (Instant, Arc<Vec<Jwk>>);
+
 pub struct KeyCache {
     http: reqwest::Client,
-    entries: Mutex<HashMap<String, (Instant, Arc<Vec<Jwk>>)>>,
+    entries: Mutex<HashMap<String, Fetched>>,
 }
 
 impl KeyCache {
