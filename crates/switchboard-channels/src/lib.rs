@@ -7,6 +7,7 @@ pub mod discord;
 mod event;
 pub mod messenger;
 pub mod meta;
+pub mod outbound;
 pub mod signal;
 pub mod slack;
 pub mod teams;
