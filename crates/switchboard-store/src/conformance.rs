@@ -33,6 +33,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("connectors_round_trip_per_tenant", |s| {
         Box::pin(connectors_round_trip_per_tenant(s))
     }),
+    ("platform_replies_go_through_the_outbox", |s| {
+        Box::pin(platform_replies_go_through_the_outbox(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -99,6 +102,7 @@ fn commit(job_id: i64, acc: &crate::Accepted, replies: &[&str]) -> TurnCommit {
         },
         replies: replies.iter().map(|r| Content::text(*r)).collect(),
         context,
+        deliver: false,
     }
 }
 
@@ -511,4 +515,88 @@ async fn connectors_round_trip_per_tenant(store: Arc<dyn Store>) {
         matches!(store.upsert_connector(&c).await, Err(StoreError::NotFound(_))),
         "unknown tenant"
     );
+}
+
+async fn platform_replies_go_through_the_outbox(store: Arc<dyn Store>) {
+    let mut feed = store.job_feed().expect("feed");
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    let mut msg = inbound("tg:1", "hello", Some("tg:900"));
+    msg.channel = Channel::Telegram;
+    let acc = store.accept_inbound(&t, msg).await.expect("accept");
+    let turn = acc.job.clone().expect("job");
+    feed.recv().await.expect("turn announced");
+    let mut c = commit(turn.id, &acc, &["one", "two"]);
+    c.deliver = true;
+    let replies = store.complete_turn(&t, c).await.expect("complete");
+    assert!(
+        replies.iter().all(|m| m.status == MessageStatus::Queued),
+        "queued until sent"
+    );
+    let deliver = feed.recv().await.expect("delivery announced");
+    assert_eq!(
+        (deliver.kind, deliver.message.clone()),
+        (crate::JobKind::Deliver, acc.message.clone())
+    );
+    assert_eq!(
+        store.pending_jobs(0, 10).await.expect("pending"),
+        vec![deliver.clone()],
+        "turn done, delivery pending"
+    );
+
+    store
+        .record_delivery(&t, &replies[0].id, MessageStatus::Sent, Some("501"), None)
+        .await
+        .expect("sent");
+    store
+        .record_delivery(&t, &replies[1].id, MessageStatus::Failed, None, Some("bot was blocked"))
+        .await
+        .expect("failed");
+    assert!(
+        store
+            .record_delivery(&other, &replies[0].id, MessageStatus::Sent, None, None)
+            .await
+            .is_err(),
+        "tenant-scoped"
+    );
+    let stored = store.replies_to(&t, &acc.message).await.expect("replies");
+    assert_eq!(
+        (stored[0].status, stored[0].external_id.as_deref()),
+        (MessageStatus::Sent, Some("501"))
+    );
+    assert_eq!(
+        (stored[1].status, stored[1].metadata["error"].as_str()),
+        (MessageStatus::Failed, Some("bot was blocked"))
+    );
+
+    let apply = |s: MessageStatus| store.apply_platform_status(&t, Channel::Telegram, "501", s);
+    assert!(apply(MessageStatus::Read).await.expect("read"));
+    assert!(apply(MessageStatus::Delivered).await.expect("late delivered"));
+    assert_eq!(
+        store.message(&t, &replies[0].id).await.expect("read").map(|m| m.status),
+        Some(MessageStatus::Read),
+        "never backwards"
+    );
+    assert!(
+        !store
+            .apply_platform_status(&t, Channel::Telegram, "999", MessageStatus::Read)
+            .await
+            .expect("unknown")
+    );
+    assert!(
+        !store
+            .apply_platform_status(&t, Channel::Whatsapp, "501", MessageStatus::Read)
+            .await
+            .expect("other channel")
+    );
+    assert!(
+        !store
+            .apply_platform_status(&other, Channel::Telegram, "501", MessageStatus::Read)
+            .await
+            .expect("other tenant")
+    );
+
+    assert!(store.finish_job(&other, deliver.id).await.is_err());
+    store.finish_job(&t, deliver.id).await.expect("finish");
+    assert_eq!(store.queue_stats().await.expect("stats").depth, 0);
 }

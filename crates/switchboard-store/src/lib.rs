@@ -17,7 +17,7 @@ pub use model::*;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
-use switchboard_core::{Channel, Conversation, ConversationId, Message, MessageId, TenantId};
+use switchboard_core::{Channel, Conversation, ConversationId, Message, MessageId, MessageStatus, TenantId};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -67,6 +67,27 @@ pub trait Store: Send + Sync + 'static {
     /// Completes a turn in one transaction: deletes the job, marks the inbound message processed,
     /// stores the replies and the new context. Fails with `Conflict` if the job is already done.
     async fn complete_turn(&self, tenant: &TenantId, commit: TurnCommit) -> Result<Vec<Message>>;
+    /// A job finished without a turn commit (a delivery): it leaves the queue.
+    async fn finish_job(&self, tenant: &TenantId, job_id: i64) -> Result<()>;
+    /// The outcome of sending an outbound message: its new status and the platform's id for it.
+    async fn record_delivery(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+        status: MessageStatus,
+        platform_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()>;
+    /// A platform's delivery status for a message we sent, found by its platform id. Statuses
+    /// only move forward (sent -> delivered -> read); `failed` always applies. Returns whether
+    /// such a message exists.
+    async fn apply_platform_status(
+        &self,
+        tenant: &TenantId,
+        channel: Channel,
+        platform_id: &str,
+        status: MessageStatus,
+    ) -> Result<bool>;
     /// Records a failed attempt; the job runs again at `run_at`.
     async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str) -> Result<()>;
     /// Moves a job that failed for good to the dead letters and marks its message failed.

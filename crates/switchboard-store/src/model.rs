@@ -37,18 +37,22 @@ impl Priority {
 pub enum JobKind {
     /// Run the pipeline for one inbound message.
     Turn,
+    /// Send the stored replies to one inbound message through its platform.
+    Deliver,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Turn => "turn",
+            JobKind::Deliver => "deliver",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
         match s {
             "turn" => Some(JobKind::Turn),
+            "deliver" => Some(JobKind::Deliver),
             _ => None,
         }
     }
@@ -102,6 +106,10 @@ pub struct TurnCommit {
     pub processed: Processed,
     pub replies: Vec<Content>,
     pub context: ConversationContext,
+    /// The replies still have to be sent through a platform: they are stored `queued` and a
+    /// `Deliver` job is enqueued in the same transaction (the outbox). Otherwise (web chat) they
+    /// are `sent` once stored.
+    pub deliver: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

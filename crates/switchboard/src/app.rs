@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use switchboard_core::Clock;
-use switchboard_store::{Job, SqliteOptions, SqliteStore, Store};
+use switchboard_store::{Job, JobKind, SqliteOptions, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -31,6 +31,8 @@ pub struct App {
     /// Seals and opens connector secrets.
     pub sealer: crate::secrets::Sealer,
     pub teams_keys: crate::teams_keys::KeyCache,
+    /// For calls to the platforms' APIs.
+    pub http: reqwest::Client,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -124,6 +126,10 @@ impl App {
             hub: Arc::new(Hub::default()),
             sealer,
             teams_keys: crate::teams_keys::KeyCache::new()?,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .context("building the HTTP client")?,
             clock,
             metrics: metrics::handle(),
             started: Instant::now(),
@@ -271,13 +277,31 @@ fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> 
 /// Runs one job's attempt and records its outcome: done, retry later, or dead letter.
 async fn process(app: &Arc<App>, job: Job) {
     let timeout = Duration::from_millis(app.config.queue.turn_timeout_ms);
-    let attempt = AssertUnwindSafe(pipeline::run_turn(app, &job)).catch_unwind();
+    let attempt = AssertUnwindSafe(async {
+        match job.kind {
+            JobKind::Turn => pipeline::run_turn(app, &job).await.map(|_| ()),
+            JobKind::Deliver => crate::deliver::run(app, &job).await,
+        }
+    })
+    .catch_unwind();
     let error = match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(Ok(_))) => {
             app.queue.finish(&job.conversation, Finish::Done);
             return;
         }
-        Ok(Ok(Err(e))) => format!("{e:#}"),
+        Ok(Ok(Err(e))) => {
+            if let Some(wait) = e.downcast_ref::<crate::deliver::RetryAfter>() {
+                // The platform said when: no attempt is charged for being told to wait.
+                let run_at = app.clock.now_ms() + wait.0.max(1) as i64 * 1000;
+                let error = e.to_string();
+                if let Err(e) = app.store.retry_job(&job.tenant, job.id, job.attempts, run_at, &error).await {
+                    tracing::error!(job = job.id, error = %e, "cannot record the retry");
+                }
+                app.queue.finish(&job.conversation, Finish::Retry { run_at, attempts: job.attempts, error });
+                return;
+            }
+            format!("{e:#}")
+        }
         Ok(Err(panic)) => {
             let what = panic
                 .downcast_ref::<&str>()

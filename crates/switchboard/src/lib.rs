@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod deliver;
 mod handlers;
 pub mod http;
 pub mod hub;

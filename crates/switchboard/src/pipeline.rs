@@ -121,6 +121,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         processed,
         replies,
         context: ctx,
+        deliver: !matches!(message.channel, switchboard_core::Channel::Webchat | switchboard_core::Channel::Api),
     };
     let stored = match app.store.complete_turn(tenant, commit).await {
         Ok(stored) => stored,
@@ -152,7 +153,9 @@ pub fn deliver(app: &App, inbound: &Message, replies: &[Message], outcome: TurnO
     );
     for reply in replies {
         app.hub.publish(tenant, &inbound.user, ServerFrame::message(reply));
-        metrics::message(tenant.as_str(), reply.channel.as_str(), "out", "sent");
+        if reply.status == switchboard_core::MessageStatus::Sent {
+            metrics::message(tenant.as_str(), reply.channel.as_str(), "out", "sent");
+        }
     }
     app.hub
         .publish(tenant, &inbound.user, ServerFrame::Typing { on: false });

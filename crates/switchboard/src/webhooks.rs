@@ -17,10 +17,10 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
 use switchboard_channels::{
-    EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, teams, teams_auth, telegram, twilio,
+    DeliveryState, EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, teams, teams_auth, telegram, twilio,
     whatsapp,
 };
-use switchboard_core::{Channel, Content, MessageId, TenantId};
+use switchboard_core::{Channel, Content, MessageId, MessageStatus, TenantId};
 use switchboard_store::{NewInbound, Priority};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -61,6 +61,8 @@ async fn receive(
     let body = read_body(body, &app).await?;
     let channel = connector.record.channel;
     let deny = |e| rejected(channel, &tenant, &connector.record.id, e);
+    // Where replies go when the event does not say: Teams' service URL, Twilio's own number.
+    let mut endpoint = None;
     let events = match channel {
         Channel::Telegram => {
             telegram::verify(&parts.headers, connector.secret("webhook_secret")).map_err(deny)?;
@@ -107,7 +109,7 @@ async fn receive(
             } else {
                 6
             };
-            accept(&app, &tenant, &connector, events).await?;
+            accept(&app, &tenant, &connector, events, endpoint).await?;
             return Ok(Json(json!({ "type": kind })).into_response());
         }
         Channel::Twilio => {
@@ -125,9 +127,10 @@ async fn receive(
                 connector.secret("auth_token"),
             )
             .map_err(deny)?;
-            let sent_account = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-                .ok()
-                .and_then(|f| f.into_iter().find(|(k, _)| k == "AccountSid").map(|(_, v)| v));
+            let form = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default();
+            let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let sent_account = field("AccountSid");
+            endpoint = field("To");
             if sent_account
                 .as_deref()
                 .is_some_and(|a| a != connector.record.account_id)
@@ -136,7 +139,7 @@ async fn receive(
             }
             let events = twilio::parse(&body, &connector.record.account_id)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?;
-            accept(&app, &tenant, &connector, events).await?;
+            accept(&app, &tenant, &connector, events, endpoint).await?;
             // An empty TwiML answer: replies go out through the REST API, not in this response.
             let twiml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
             return Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], twiml).into_response());
@@ -167,6 +170,7 @@ async fn receive(
                 now_s,
             )
             .map_err(deny)?;
+            endpoint = Some(reference.service_url.clone());
             teams::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
         other => {
@@ -176,7 +180,7 @@ async fn receive(
             ));
         }
     };
-    accept(&app, &tenant, &connector, events).await?;
+    accept(&app, &tenant, &connector, events, endpoint).await?;
     Ok(Json(json!({ "ok": true })).into_response())
 }
 
@@ -201,6 +205,15 @@ async fn handshake(
             format!("{} webhooks have no GET handshake", other.as_str()),
         )),
     }
+}
+
+/// The event as stored with its message: the delivery job rebuilds the reply's target from it.
+fn metadata(event: &InboundEvent, endpoint: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::to_value(event).unwrap_or_default();
+    if let (Some(obj), Some(e)) = (v.as_object_mut(), endpoint) {
+        obj.insert("endpoint".into(), e.into());
+    }
+    v
 }
 
 /// The URL the platform called, as it saw it: the configured public base URL (proxies change
@@ -244,11 +257,22 @@ async fn accept(
     tenant: &TenantId,
     connector: &Connector,
     events: Vec<InboundEvent>,
+    endpoint: Option<String>,
 ) -> Result<(), ApiError> {
     let record = &connector.record;
     for event in events {
         if event.account_id != expected_account(record) {
             return Err(account_mismatch(record.channel, &event.account_id));
+        }
+        if let (EventKind::Status, Some(st)) = (&event.kind, &event.status) {
+            let status = match st.state {
+                DeliveryState::Sent => MessageStatus::Sent,
+                DeliveryState::Delivered | DeliveryState::Played => MessageStatus::Delivered,
+                DeliveryState::Read => MessageStatus::Read,
+                DeliveryState::Failed => MessageStatus::Failed,
+            };
+            app.store.apply_platform_status(tenant, record.channel, &st.message_id, status).await?;
+            continue;
         }
         let content = match (&event.kind, &event.interactive) {
             (EventKind::Interactive, Some(i)) => Content::Postback {
@@ -270,7 +294,7 @@ async fn accept(
             // One conversation per connector and platform chat.
             user: format!("{}:{}", record.id, event.conversation_id),
             external_id: Some(format!("{}:{}", record.id, event.event_id)),
-            metadata: serde_json::to_value(&event).unwrap_or_default(),
+            metadata: metadata(&event, endpoint.as_deref()),
             content,
             priority: Priority::Interactive,
         };

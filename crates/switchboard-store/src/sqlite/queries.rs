@@ -8,7 +8,7 @@ use crate::{
     TurnCommit,
 };
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use switchboard_core::{
     Channel, Conversation, ConversationId, ConversationStatus, Message, MessageId, MessageStatus, TenantId,
 };
@@ -254,6 +254,90 @@ impl Store for SqliteStore {
         self.write(move |ctx| complete(ctx, &t, commit)).await
     }
 
+    async fn finish_job(&self, tenant: &TenantId, job_id: i64) -> Result<()> {
+        let t = tenant.clone();
+        self.write(move |ctx| {
+            let n = ctx
+                .conn
+                .prepare_cached("DELETE FROM jobs WHERE id = ?1 AND tenant_id = ?2")?
+                .execute(params![job_id, t.as_str()])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("job {job_id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record_delivery(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+        status: MessageStatus,
+        platform_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let (t, m) = (tenant.clone(), message.clone());
+        let (platform_id, error) = (platform_id.map(str::to_owned), error.map(str::to_owned));
+        self.write(move |ctx| {
+            let n = ctx
+                .conn
+                .prepare_cached(
+                    "UPDATE messages SET status = ?3, external_id = COALESCE(?4, external_id), \
+                     metadata = CASE WHEN ?5 IS NULL THEN metadata ELSE json_set(metadata, '$.error', ?5) END, \
+                     updated_at = ?6 WHERE id = ?1 AND tenant_id = ?2 AND direction = 'out'",
+                )?
+                .execute(params![
+                    m.as_str(),
+                    t.as_str(),
+                    status.as_str(),
+                    platform_id,
+                    error,
+                    ctx.now
+                ])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("outbound message {m}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn apply_platform_status(
+        &self,
+        tenant: &TenantId,
+        channel: Channel,
+        platform_id: &str,
+        status: MessageStatus,
+    ) -> Result<bool> {
+        let (t, p) = (tenant.clone(), platform_id.to_owned());
+        self.write(move |ctx| {
+            let current: Option<(String, String)> = ctx
+                .conn
+                .prepare_cached(
+                    "SELECT id, status FROM messages WHERE tenant_id = ?1 AND channel = ?2 AND direction = 'out' \
+                     AND external_id = ?3",
+                )?
+                .query_row(params![t.as_str(), channel.as_str(), p], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((id, current)) = current else { return Ok(false) };
+            let rank = |s: &str| match s {
+                "queued" => 0,
+                "sent" => 1,
+                "delivered" => 2,
+                "read" => 3,
+                _ => 4,
+            };
+            if status == MessageStatus::Failed || rank(status.as_str()) > rank(&current) {
+                ctx.conn
+                    .prepare_cached("UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute(params![id, status.as_str(), ctx.now])?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
     async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str) -> Result<()> {
         let (t, e) = (tenant.clone(), error.to_owned());
         self.write(move |ctx| {
@@ -351,7 +435,7 @@ impl Store for SqliteStore {
                 .execute(params![id, ctx.now])?;
             set_message_status(ctx.conn, &t, &dl.message, MessageStatus::Queued, ctx.now)?;
             let now = ctx.now;
-            insert_job(ctx, &t, &dl.conversation, &dl.message, dl.priority, now)
+            insert_job(ctx, dl.kind, &t, &dl.conversation, &dl.message, dl.priority, now)
         })
         .await
     }

@@ -22,6 +22,7 @@ pub(super) fn next_seq(conn: &Connection, tenant: &TenantId, conversation: &Conv
 
 pub(super) fn insert_job(
     ctx: &mut WriteCtx<'_>,
+    kind: JobKind,
     tenant: &TenantId,
     conversation: &ConversationId,
     message: &MessageId,
@@ -37,7 +38,7 @@ pub(super) fn insert_job(
         .query_row(
             params![
                 tenant.as_str(),
-                JobKind::Turn.as_str(),
+                kind.as_str(),
                 conversation.as_str(),
                 message.as_str(),
                 priority as i64,
@@ -49,7 +50,7 @@ pub(super) fn insert_job(
     let job = Job {
         id,
         tenant: tenant.clone(),
-        kind: JobKind::Turn,
+        kind,
         conversation: conversation.clone(),
         message: message.clone(),
         priority,
@@ -142,7 +143,7 @@ pub(super) fn accept(ctx: &mut WriteCtx<'_>, tenant: &TenantId, m: NewInbound) -
         m.external_id,
         now
     ])?;
-    let job = insert_job(ctx, tenant, &conversation, &m.id, m.priority, now)?;
+    let job = insert_job(ctx, JobKind::Turn, tenant, &conversation, &m.id, m.priority, now)?;
     Ok(Accepted {
         conversation,
         message: m.id,
@@ -175,6 +176,11 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message {}", c.message)))?;
     let channel = Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?;
+    let status = if c.deliver {
+        MessageStatus::Queued
+    } else {
+        MessageStatus::Sent
+    };
     let mut out = Vec::with_capacity(c.replies.len());
     for (i, content) in c.replies.into_iter().enumerate() {
         let seq = next_seq(conn, tenant, &c.conversation, now)?;
@@ -182,7 +188,7 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
         conn.prepare_cached(
             "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, metadata, \
              processed, status, external_id, in_reply_to, reply_index, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'out', ?7, ?8, '{}', NULL, 'sent', NULL, ?9, ?10, ?11, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'out', ?7, ?8, '{}', NULL, ?12, NULL, ?9, ?10, ?11, ?11)",
         )?
         .execute(params![
             id.as_str(),
@@ -195,7 +201,8 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
             json(&content)?,
             c.message.as_str(),
             i as i64,
-            now
+            now,
+            status.as_str()
         ])?;
         out.push(Message {
             id,
@@ -208,7 +215,7 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
             content,
             metadata: serde_json::json!({}),
             processed: None,
-            status: MessageStatus::Sent,
+            status,
             external_id: None,
             in_reply_to: Some(c.message.clone()),
             reply_index: Some(i as i64),
@@ -223,5 +230,16 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
             json(&c.context)?,
             now
         ])?;
+    if c.deliver && !out.is_empty() {
+        insert_job(
+            ctx,
+            JobKind::Deliver,
+            tenant,
+            &c.conversation,
+            &c.message,
+            Priority::Interactive,
+            now,
+        )?;
+    }
     Ok(out)
 }

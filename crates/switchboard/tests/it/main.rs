@@ -5,6 +5,7 @@ mod bad_input;
 mod browser;
 mod chat;
 mod crash;
+mod delivery;
 mod helpers;
 mod ops;
 mod queue;

@@ -1,0 +1,154 @@
+//! Delivery: sends a turn's stored replies through the platform they answer, rendered for what
+//! the platform can show. Runs as a `Deliver` job, enqueued with the replies in the same
+//! transaction (the outbox), so a crash between storing and sending loses nothing; each reply
+//! is marked `sent` with the platform's id once sent, so a retried job skips it.
+
+use crate::app::App;
+use crate::connectors::{self, Connector};
+use anyhow::{Context as _, anyhow};
+use std::time::Duration;
+use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Target};
+use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
+use switchboard_core::{Channel, Content, MessageStatus};
+use switchboard_store::Job;
+
+/// The platform asked us to wait (429): the job runs again after this many seconds.
+#[derive(Debug, thiserror::Error)]
+#[error("rate limited by the platform for {0} s")]
+pub struct RetryAfter(pub u64);
+
+fn default_api_base(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Telegram => "https://api.telegram.org",
+        Channel::Whatsapp | Channel::Messenger => "https://graph.facebook.com/v21.0",
+        Channel::Slack => "https://slack.com/api",
+        Channel::Discord => "https://discord.com/api/v10",
+        Channel::Twilio => "https://api.twilio.com/2010-04-01",
+        // Teams calls go to each conversation's service URL; Signal to the tenant's own bridge.
+        Channel::Teams | Channel::Signal | Channel::Webchat | Channel::Api => "",
+    }
+}
+
+fn render(channel: Channel, reply: &Reply, to: &Target) -> Vec<Call> {
+    match channel {
+        Channel::Telegram => telegram::render(reply, to),
+        Channel::Whatsapp => whatsapp::render(reply, to),
+        Channel::Messenger => messenger::render(reply, to),
+        Channel::Slack => slack::render(reply, to),
+        Channel::Discord => discord::render(reply, to),
+        Channel::Teams => teams::render(reply, to),
+        Channel::Twilio => twilio::render(reply, to),
+        Channel::Signal => signal::render(reply, to),
+        Channel::Webchat | Channel::Api => Vec::new(),
+    }
+}
+
+fn outcome(channel: Channel, status: u16, body: &[u8], retry_after: Option<u64>) -> Outcome {
+    match channel {
+        Channel::Telegram => telegram::outcome(status, body, retry_after),
+        Channel::Whatsapp => whatsapp::outcome(status, body, retry_after),
+        Channel::Messenger => messenger::outcome(status, body, retry_after),
+        Channel::Slack => slack::outcome(status, body, retry_after),
+        Channel::Discord => discord::outcome(status, body, retry_after),
+        Channel::Teams => teams::outcome(status, body, retry_after),
+        Channel::Twilio => twilio::outcome(status, body, retry_after),
+        Channel::Signal => signal::outcome(status, body, retry_after),
+        Channel::Webchat | Channel::Api => Outcome::Sent(None),
+    }
+}
+
+/// Runs a `Deliver` job. `Ok` means the job is done (every reply sent or failed for good);
+/// an error (possibly [`RetryAfter`]) means it runs again.
+pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
+    let tenant = &job.tenant;
+    let (inbound, conversation) = app
+        .store
+        .turn_input(tenant, &job.conversation, &job.message)
+        .await?
+        .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
+    let connector_id = conversation.user.split_once(':').map_or("", |(c, _)| c);
+    let connector = connectors::load(app.store.as_ref(), &app.sealer, tenant, connector_id).await?;
+    let event: Option<InboundEvent> = serde_json::from_value(inbound.metadata.clone()).ok();
+    let replies = app.store.replies_to(tenant, &job.message).await?;
+    let (Some(connector), Some(event)) = (connector, event) else {
+        for r in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
+            let why = "the connector or the inbound event is gone";
+            app.store.record_delivery(tenant, &r.id, MessageStatus::Failed, None, Some(why)).await?;
+        }
+        return app.store.finish_job(tenant, job.id).await.map_err(Into::into);
+    };
+    let target = Target {
+        account_id: event.account_id.clone(),
+        conversation_id: event.conversation_id.clone(),
+        thread_id: event.thread_id.clone(),
+        reply_to: event.message_id.clone(),
+        interaction: event.interactive.as_ref().and_then(|i| i.ack_id.clone()),
+        endpoint: inbound.metadata.get("endpoint").and_then(|e| e.as_str()).map(str::to_owned),
+    };
+    for reply in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
+        let outgoing = match &reply.content {
+            Content::Text { text, buttons } => Reply { text: text.clone(), buttons: buttons.clone() },
+            Content::Postback { payload, title } => Reply { text: title.clone().unwrap_or_else(|| payload.clone()), buttons: Vec::new() },
+        };
+        let mut sent_id = None;
+        let mut failed = None;
+        for call in render(connector.record.channel, &outgoing, &target) {
+            match send(app, &connector, &call).await? {
+                Outcome::Sent(id) => sent_id = id.or(sent_id),
+                Outcome::RetryAfter(s) => return Err(RetryAfter(s).into()),
+                Outcome::Transient(e) => return Err(anyhow!("sending failed, will retry: {e}")),
+                Outcome::Permanent(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let channel = connector.record.channel.as_str();
+        match failed {
+            None => {
+                app.store.record_delivery(tenant, &reply.id, MessageStatus::Sent, sent_id.as_deref(), None).await?;
+                crate::metrics::message(tenant.as_str(), channel, "out", "sent");
+            }
+            Some(e) => {
+                tracing::warn!(%tenant, channel, message = %reply.id, error = %e, "the platform refused a reply");
+                app.store.record_delivery(tenant, &reply.id, MessageStatus::Failed, None, Some(&e)).await?;
+                crate::metrics::message(tenant.as_str(), channel, "out", "failed");
+            }
+        }
+    }
+    app.store.finish_job(tenant, job.id).await?;
+    Ok(())
+}
+
+async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<Outcome> {
+    let channel = connector.record.channel;
+    let base = connector.setting("api_base").unwrap_or(default_api_base(channel)).trim_end_matches('/');
+    let path = call.path.trim_start_matches('/');
+    let url = match &call.auth {
+        _ if call.path.starts_with("http://") || call.path.starts_with("https://") => call.path.clone(),
+        Auth::PathPrefix(secret) => format!("{base}/bot{}/{path}", connector.secret(secret)),
+        _ => format!("{base}/{path}"),
+    };
+    if !url.starts_with("http") {
+        return Ok(Outcome::Permanent(format!("no API base URL for {} (setting api_base)", channel.as_str())));
+    }
+    let mut req = app.http.request(call.method.clone(), &url).timeout(Duration::from_secs(15));
+    req = match &call.auth {
+        Auth::None | Auth::PathPrefix(_) => req,
+        Auth::Bearer(secret) => req.bearer_auth(connector.secret(secret)),
+        Auth::Bot(secret) => req.header("authorization", format!("Bot {}", connector.secret(secret))),
+        Auth::Basic(secret) => req.basic_auth(&connector.record.account_id, Some(connector.secret(secret))),
+    };
+    req = match &call.body {
+        Body::Json(v) => req.json(v),
+        Body::Form(f) => req.header("content-type", "application/x-www-form-urlencoded").body(serde_urlencoded::to_string(f)?),
+    };
+    let res = match req.send().await {
+        Ok(res) => res,
+        Err(e) => return Ok(Outcome::Transient(format!("{}: {e}", channel.as_str()))),
+    };
+    let status = res.status().as_u16();
+    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let body = res.bytes().await.unwrap_or_default();
+    Ok(outcome(channel, status, &body, retry_after))
+}
