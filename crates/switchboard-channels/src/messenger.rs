@@ -11,8 +11,10 @@ use crate::{
     Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
     ParseError, Sender,
 };
+use crate::{meta, outbound};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde_json::json;
 use switchboard_core::Channel;
 
 const OBJECT: &str = "page";
@@ -245,5 +247,114 @@ fn receipt(mid: &str, state: DeliveryState) -> DeliveryStatus {
         state,
         error_code: None,
         error_message: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+
+/// Send API limits: text length, quick replies per message, quick reply title and payload.
+pub const TEXT_LIMIT: usize = 2000;
+const MAX_QUICK_REPLIES: usize = 13;
+const QUICK_REPLY_TITLE_LIMIT: usize = 20;
+const QUICK_REPLY_PAYLOAD_LIMIT: usize = 1000;
+
+/// The calls that send `reply` to the person `to.conversation_id` (their page-scoped id) as
+/// `POST me/messages` with the page token, `messaging_type: RESPONSE` (a reply within the
+/// standard messaging window): the text split at 2000 characters, one message per piece. Up to
+/// 13 buttons are quick replies on the last piece (titles cut to 20 characters, the payload as
+/// is); more, or a payload over 1000 characters, become numbered options in the text.
+pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    let quick = !reply.buttons.is_empty()
+        && reply.buttons.len() <= MAX_QUICK_REPLIES
+        && reply
+            .buttons
+            .iter()
+            .all(|b| b.payload.len() <= QUICK_REPLY_PAYLOAD_LIMIT);
+    let text = if quick {
+        reply.text.clone()
+    } else {
+        outbound::numbered(reply)
+    };
+    let pieces = outbound::split(&text, TEXT_LIMIT);
+    let last = pieces.len() - 1;
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut message = json!({ "text": piece });
+            if quick && i == last {
+                let replies: Vec<_> = reply
+                    .buttons
+                    .iter()
+                    .map(|b| {
+                        json!({
+                            "content_type": "text",
+                            "title": b.title.chars().take(QUICK_REPLY_TITLE_LIMIT).collect::<String>(),
+                            "payload": b.payload,
+                        })
+                    })
+                    .collect();
+                message["quick_replies"] = replies.into();
+            }
+            outbound::Call {
+                method: http::Method::POST,
+                path: "me/messages".into(),
+                auth: outbound::Auth::Bearer("page_token"),
+                body: outbound::Body::Json(json!({
+                    "recipient": { "id": to.conversation_id },
+                    "messaging_type": "RESPONSE",
+                    "message": message,
+                })),
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SendAnswer {
+    message_id: Option<String>,
+}
+
+/// Error 10 with this subcode: the message was sent outside the allowed window.
+pub const OUTSIDE_WINDOW_SUBCODE: i64 = 2018278;
+/// Error 1545041: the messaging window is closed.
+pub const WINDOW_CLOSED: i64 = 1545041;
+/// Error 551: the person is not available (blocked the page, deactivated).
+pub const UNAVAILABLE: i64 = 551;
+/// Error 613: rate limited.
+pub const RATE_LIMITED: i64 = 613;
+
+/// Classifies a Send API answer: `message_id` is sent; outside the messaging window (error 10
+/// subcode 2018278, or 1545041) and 551 (the person is not available) are permanent; 613 (rate
+/// limit) and HTTP 429 wait for the `Retry-After` header, else 1 s; the rest follows the HTTP
+/// status, with Meta's message as the reason.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> outbound::Outcome {
+    use outbound::Outcome;
+    let error = meta::graph_error(body);
+    if (200..300).contains(&status) && error.is_none() {
+        let answer: SendAnswer = serde_json::from_slice(body).unwrap_or_default();
+        return Outcome::Sent(answer.message_id);
+    }
+    let error = error.unwrap_or_default();
+    let reason = if error.message.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        error.message
+    };
+    match (error.code, error.subcode) {
+        (_, Some(OUTSIDE_WINDOW_SUBCODE)) | (Some(WINDOW_CLOSED), _) => Outcome::Permanent(format!(
+            "messenger: outside the 24-hour messaging window, only a tagged message can be sent: {reason}"
+        )),
+        (Some(UNAVAILABLE), _) => Outcome::Permanent(format!(
+            "messenger: the person is not available (blocked the page or deactivated): {reason}"
+        )),
+        (Some(RATE_LIMITED), _) => Outcome::RetryAfter(retry_after_header.unwrap_or(1)),
+        _ => match outbound::by_status(status, retry_after_header) {
+            Some(Outcome::RetryAfter(s)) => Outcome::RetryAfter(s),
+            Some(Outcome::Transient(_)) => Outcome::Transient(format!("messenger: {reason}")),
+            _ => Outcome::Permanent(format!("messenger: {reason}")),
+        },
     }
 }

@@ -64,3 +64,51 @@ pub fn challenge(query: &str, verify_token: &str) -> Result<String, VerifyError>
         _ => Err(VerifyError::BadToken("hub.challenge is missing".into())),
     }
 }
+
+/// A Graph API error answer: `{"error":{"message","code","error_subcode","error_data":{"details"}}}`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct GraphError {
+    pub code: Option<i64>,
+    pub subcode: Option<i64>,
+    /// The message, with `error_data.details` appended when Meta gives one (WhatsApp does).
+    pub message: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ErrorAnswer {
+    error: Option<ErrorBody>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ErrorBody {
+    message: Option<String>,
+    code: Option<i64>,
+    error_subcode: Option<i64>,
+    error_data: Option<ErrorData>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ErrorData {
+    details: Option<String>,
+}
+
+/// Reads the error of a Graph API answer, if it has one.
+pub(crate) fn graph_error(body: &[u8]) -> Option<GraphError> {
+    let e = serde_json::from_slice::<ErrorAnswer>(body).ok()?.error?;
+    let mut message = e.message.unwrap_or_default();
+    if let Some(details) = e.error_data.and_then(|d| d.details) {
+        message = if message.is_empty() {
+            details
+        } else {
+            format!("{message}: {details}")
+        };
+    }
+    Some(GraphError {
+        code: e.code,
+        subcode: e.error_subcode,
+        message,
+    })
+}

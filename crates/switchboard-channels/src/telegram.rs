@@ -5,11 +5,13 @@
 //! tenant and connector are in the URL. Updates do not name the bot they are for, so the
 //! per-bot secret is also what binds an update to its connector. Dedup key: `update_id`.
 
+use crate::outbound;
 use crate::verify::{VerifyError, equal, header};
 use crate::{
     Attachment, AttachmentKind, EventKind, Fetch, InboundEvent, Interactive, Location, Membership, ParseError,
 };
 use serde::Deserialize;
+use serde_json::json;
 use switchboard_core::Channel;
 
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -290,4 +292,122 @@ pub fn parse(body: &[u8], bot_id: &str) -> Result<Vec<InboundEvent>, ParseError>
         }
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+
+/// Telegram's limit for one message's text.
+pub const TEXT_LIMIT: usize = 4096;
+/// Telegram's limit for an inline button's `callback_data`, in bytes.
+pub const CALLBACK_DATA_LIMIT: usize = 64;
+
+/// Telegram ids are integers; send them as numbers when they are, as given otherwise
+/// (`@channelusername`).
+fn id_value(id: &str) -> serde_json::Value {
+    id.parse::<i64>().map_or_else(|_| id.into(), Into::into)
+}
+
+/// The calls that send `reply`: first `answerCallbackQuery` when the reply answers a button
+/// press (`to.interaction` is the callback query id), so the client stops its spinner; then one
+/// `sendMessage` per piece of text (split at 4096 characters). Only the first piece quotes
+/// `to.reply_to`, only the last carries the buttons.
+///
+/// Buttons are an inline keyboard, one button per row, with the payload as `callback_data`.
+/// `callback_data` holds at most 64 bytes: when any payload is longer, the whole set becomes a
+/// one-time reply keyboard of titles instead. Pressing one of those sends its title as an
+/// ordinary text message, which the router matches against the titles it offered.
+pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    let mut calls = Vec::new();
+    if let Some(query) = &to.interaction {
+        calls.push(call("answerCallbackQuery", json!({ "callback_query_id": query })));
+    }
+    let pieces = outbound::split(&reply.text, TEXT_LIMIT);
+    let last = pieces.len() - 1;
+    for (i, text) in pieces.into_iter().enumerate() {
+        let mut body = json!({ "chat_id": id_value(&to.conversation_id), "text": text });
+        if let Some(thread) = &to.thread_id {
+            body["message_thread_id"] = id_value(thread);
+        }
+        if i == 0
+            && let Some(message) = &to.reply_to
+        {
+            body["reply_parameters"] = json!({ "message_id": id_value(message) });
+        }
+        if i == last && !reply.buttons.is_empty() {
+            body["reply_markup"] = keyboard(&reply.buttons);
+        }
+        calls.push(call("sendMessage", body));
+    }
+    calls
+}
+
+fn keyboard(buttons: &[switchboard_core::Button]) -> serde_json::Value {
+    if buttons.iter().all(|b| b.payload.len() <= CALLBACK_DATA_LIMIT) {
+        let rows: Vec<_> = buttons
+            .iter()
+            .map(|b| json!([{ "text": b.title, "callback_data": b.payload }]))
+            .collect();
+        json!({ "inline_keyboard": rows })
+    } else {
+        let rows: Vec<_> = buttons.iter().map(|b| json!([{ "text": b.title }])).collect();
+        json!({ "keyboard": rows, "resize_keyboard": true, "one_time_keyboard": true })
+    }
+}
+
+fn call(method: &str, body: serde_json::Value) -> outbound::Call {
+    outbound::Call {
+        method: http::Method::POST,
+        path: method.to_owned(),
+        auth: outbound::Auth::PathPrefix("bot_token"),
+        body: outbound::Body::Json(body),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ApiAnswer {
+    ok: bool,
+    result: Option<serde_json::Value>,
+    description: Option<String>,
+    parameters: Option<ResponseParameters>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResponseParameters {
+    retry_after: Option<u64>,
+    migrate_to_chat_id: Option<i64>,
+}
+
+/// Classifies a Bot API answer: `{"ok":true,"result":Message}` is sent with the message id
+/// (`answerCallbackQuery` answers `"result":true`, sent without an id); 429 waits for
+/// `parameters.retry_after` (the header, then 1 s, when it is missing); a group upgraded to a
+/// supergroup (`migrate_to_chat_id`) and 403 (bot blocked or kicked, user deactivated) are
+/// permanent; the rest follows the HTTP status, with Telegram's description as the reason.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> outbound::Outcome {
+    use outbound::Outcome;
+    let answer: ApiAnswer = serde_json::from_slice(body).unwrap_or_default();
+    if (200..300).contains(&status) && answer.ok {
+        let id = answer
+            .result
+            .as_ref()
+            .and_then(|r| r.get("message_id"))
+            .and_then(serde_json::Value::as_i64)
+            .map(|id| id.to_string());
+        return Outcome::Sent(id);
+    }
+    let params = answer.parameters.unwrap_or_default();
+    let reason = answer.description.unwrap_or_else(|| format!("HTTP {status}"));
+    if status == 429 {
+        return Outcome::RetryAfter(params.retry_after.or(retry_after_header).unwrap_or(1));
+    }
+    if let Some(chat) = params.migrate_to_chat_id {
+        return Outcome::Permanent(format!("telegram: group moved to chat {chat}: {reason}"));
+    }
+    match outbound::by_status(status, retry_after_header) {
+        Some(Outcome::Transient(_)) => Outcome::Transient(format!("telegram: {reason}")),
+        // Any other refusal, and a 2xx without `"ok":true`, will not send by being repeated.
+        _ => Outcome::Permanent(format!("telegram: {reason}")),
+    }
 }

@@ -32,6 +32,7 @@
 //! signed for another (sub)account is refused. The payloads carry no event time, so
 //! `timestamp_ms` is 0 and the caller stamps the receipt time.
 
+use crate::outbound;
 use crate::verify::{VerifyError, equal, header, hmac_sha1};
 use crate::{
     Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
@@ -372,6 +373,90 @@ fn message_event(f: &Form, account: &str) -> Result<InboundEvent, ParseError> {
         e.attachments.push(a);
     }
     Ok(e)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+
+/// Twilio's limit for one message body (SMS is sent as up to 10 concatenated segments).
+pub const TEXT_LIMIT: usize = 1600;
+const WHATSAPP_PREFIX: &str = "whatsapp:";
+
+/// The calls that send `reply` to `to.conversation_id` (an E.164 number, or `whatsapp:+…`) as
+/// `POST Accounts/{AccountSid}/Messages.json` forms (`To`, `From`, `Body`) with HTTP Basic auth
+/// (AccountSid, auth token). `to.endpoint` is the sender: our number (given the `whatsapp:` prefix
+/// when the recipient has it and it lacks it), or a Messaging Service (`MG…`, sent as
+/// `MessagingServiceSid`); without an endpoint the form has no sender and Twilio refuses it.
+/// Buttons become numbered options in the text (SMS has no controls; WhatsApp quick replies
+/// need a Content API template). The text is split at 1600 characters, one message per piece.
+pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    let sender = to.endpoint.as_deref().map(|from| {
+        if from.starts_with("MG") {
+            ("MessagingServiceSid", from.to_owned())
+        } else if to.conversation_id.starts_with(WHATSAPP_PREFIX) && !from.starts_with(WHATSAPP_PREFIX) {
+            ("From", format!("{WHATSAPP_PREFIX}{from}"))
+        } else {
+            ("From", from.to_owned())
+        }
+    });
+    outbound::split(&outbound::numbered(reply), TEXT_LIMIT)
+        .into_iter()
+        .map(|piece| {
+            let mut form = vec![("To".to_owned(), to.conversation_id.clone())];
+            if let Some((name, value)) = &sender {
+                form.push(((*name).to_owned(), value.clone()));
+            }
+            form.push(("Body".to_owned(), piece));
+            outbound::Call {
+                method: http::Method::POST,
+                path: format!("Accounts/{}/Messages.json", to.account_id),
+                auth: outbound::Auth::Basic("auth_token"),
+                body: outbound::Body::Form(form),
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ApiAnswer {
+    sid: Option<String>,
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+/// Error 21610: the recipient answered STOP; nothing may be sent until they opt in again.
+pub const UNSUBSCRIBED: i64 = 21610;
+/// Error 63016: WhatsApp free-form message outside the 24-hour window; a template is needed.
+pub const OUTSIDE_WINDOW: i64 = 63016;
+/// Error 20429: too many concurrent requests.
+pub const TOO_MANY_REQUESTS: i64 = 20429;
+
+/// Classifies an answer of the Messages resource: a `sid` is sent (201 with the message);
+/// 21610 (unsubscribed) and 63016 (outside the WhatsApp window) are permanent; 20429 and
+/// HTTP 429 wait for the `Retry-After` header, else 1 s; the rest follows the HTTP status, with
+/// Twilio's message as the reason.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> outbound::Outcome {
+    use outbound::Outcome;
+    let answer: ApiAnswer = serde_json::from_slice(body).unwrap_or_default();
+    if (200..300).contains(&status) {
+        return Outcome::Sent(answer.sid);
+    }
+    let reason = answer.message.unwrap_or_else(|| format!("HTTP {status}"));
+    match answer.code {
+        Some(UNSUBSCRIBED) => Outcome::Permanent(format!(
+            "twilio: the recipient unsubscribed (STOP), nothing can be sent until they opt in ({UNSUBSCRIBED}): {reason}"
+        )),
+        Some(OUTSIDE_WINDOW) => Outcome::Permanent(format!(
+            "twilio: outside the WhatsApp 24-hour window, only a template can be sent ({OUTSIDE_WINDOW}): {reason}"
+        )),
+        Some(TOO_MANY_REQUESTS) => Outcome::RetryAfter(retry_after_header.unwrap_or(1)),
+        _ => match outbound::by_status(status, retry_after_header) {
+            Some(Outcome::RetryAfter(s)) => Outcome::RetryAfter(s),
+            Some(Outcome::Transient(_)) => Outcome::Transient(format!("twilio: {reason}")),
+            _ => Outcome::Permanent(format!("twilio: {reason}")),
+        },
+    }
 }
 
 #[cfg(test)]

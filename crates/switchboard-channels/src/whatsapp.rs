@@ -10,7 +10,9 @@ use crate::{
     Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
     ParseError, Sender,
 };
+use crate::{meta, outbound};
 use serde::Deserialize;
+use serde_json::json;
 use switchboard_core::Channel;
 
 const OBJECT: &str = "whatsapp_business_account";
@@ -361,4 +363,169 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
         }
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+
+/// Limits of the Cloud API (developers.facebook.com/documentation/business-messaging/whatsapp/
+/// messages/interactive-reply-buttons-messages, …/interactive-list-messages).
+pub const TEXT_LIMIT: usize = 4096;
+const BUTTONS_BODY_LIMIT: usize = 1024;
+const MAX_BUTTONS: usize = 3;
+const BUTTON_TITLE_LIMIT: usize = 20;
+const BUTTON_ID_LIMIT: usize = 256;
+const MAX_ROWS: usize = 10;
+const ROW_TITLE_LIMIT: usize = 24;
+const ROW_ID_LIMIT: usize = 200;
+const ROW_DESCRIPTION_LIMIT: usize = 72;
+/// The label of the button that opens a list.
+pub const LIST_BUTTON: &str = "Options";
+
+fn truncate(s: &str, limit: usize) -> String {
+    s.chars().take(limit).collect()
+}
+
+/// The calls that send `reply` from our number `to.account_id` (the phone number id) to
+/// `to.conversation_id`, one `POST {phone_number_id}/messages` per message:
+/// * no buttons: text messages, split at 4096 characters;
+/// * 1–3 buttons: reply buttons (`interactive.type = "button"`), titles cut to 20 characters;
+/// * 4–10 buttons: a list (`interactive.type = "list"`) with one section opened by an
+///   "Options" button, row titles cut to 24 characters (a cut title is given whole, up to 72
+///   characters, as the row's description);
+/// * more than 10 buttons, or a payload longer than the control's id allows (256 for buttons,
+///   200 for rows): the text with numbered options, as plain text.
+///
+/// An interactive body holds at most 1024 characters (buttons) or 4096 (lists): longer text goes
+/// first as plain text messages and the buttons come with its last piece. Only the first message
+/// quotes `to.reply_to` (`context.message_id`).
+pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    let buttons = &reply.buttons;
+    let fits =
+        |max: usize, id_limit: usize| buttons.len() <= max && buttons.iter().all(|b| b.payload.len() <= id_limit);
+    let control = if buttons.is_empty() {
+        None
+    } else if fits(MAX_BUTTONS, BUTTON_ID_LIMIT) {
+        Some(BUTTONS_BODY_LIMIT)
+    } else if fits(MAX_ROWS, ROW_ID_LIMIT) {
+        Some(TEXT_LIMIT)
+    } else {
+        None
+    };
+    let pieces = match control {
+        None => outbound::split(&outbound::numbered(reply), TEXT_LIMIT),
+        Some(body_limit) => {
+            let mut pieces = outbound::split(&reply.text, TEXT_LIMIT);
+            if let Some(last) = pieces.pop() {
+                pieces.extend(outbound::split(&last, body_limit));
+            }
+            pieces
+        }
+    };
+    let interactive = control.is_some();
+    let last = pieces.len() - 1;
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut body = json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to.conversation_id,
+            });
+            if i == 0
+                && let Some(quoted) = &to.reply_to
+            {
+                body["context"] = json!({ "message_id": quoted });
+            }
+            if interactive && i == last {
+                body["type"] = "interactive".into();
+                body["interactive"] = interactive_body(piece, buttons);
+            } else {
+                body["type"] = "text".into();
+                body["text"] = json!({ "preview_url": false, "body": piece });
+            }
+            outbound::Call {
+                method: http::Method::POST,
+                path: format!("{}/messages", to.account_id),
+                auth: outbound::Auth::Bearer("access_token"),
+                body: outbound::Body::Json(body),
+            }
+        })
+        .collect()
+}
+
+fn interactive_body(text: String, buttons: &[switchboard_core::Button]) -> serde_json::Value {
+    if buttons.len() <= MAX_BUTTONS {
+        let buttons: Vec<_> = buttons
+            .iter()
+            .map(|b| json!({ "type": "reply", "reply": { "id": b.payload, "title": truncate(&b.title, BUTTON_TITLE_LIMIT) } }))
+            .collect();
+        json!({ "type": "button", "body": { "text": text }, "action": { "buttons": buttons } })
+    } else {
+        let rows: Vec<_> = buttons
+            .iter()
+            .map(|b| {
+                let mut row = json!({ "id": b.payload, "title": truncate(&b.title, ROW_TITLE_LIMIT) });
+                if b.title.chars().count() > ROW_TITLE_LIMIT {
+                    row["description"] = truncate(&b.title, ROW_DESCRIPTION_LIMIT).into();
+                }
+                row
+            })
+            .collect();
+        json!({
+            "type": "list",
+            "body": { "text": text },
+            "action": { "button": LIST_BUTTON, "sections": [{ "rows": rows }] },
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SendAnswer {
+    messages: Vec<SentMessage>,
+}
+
+#[derive(Deserialize)]
+struct SentMessage {
+    id: String,
+}
+
+/// Error 131047: more than 24 hours since the person last wrote; only a template can reach them.
+pub const OUTSIDE_WINDOW: i64 = 131047;
+/// Error 130429: the number's message throughput is reached.
+pub const THROUGHPUT: i64 = 130429;
+/// Error 131056: too many messages to the same person in a short time.
+pub const PAIR_RATE: i64 = 131056;
+
+/// Classifies a Cloud API answer: `messages[0].id` (the wamid) is sent; 131047 is permanent (the
+/// 24-hour customer service window is closed: a template is needed); 130429 (throughput),
+/// 131056 (pair rate) and HTTP 429 wait for the `Retry-After` header, else 1 s (throughput) or
+/// 60 s (pair rate); the rest follows the HTTP status, with Meta's message as the reason.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> outbound::Outcome {
+    use outbound::Outcome;
+    let error = meta::graph_error(body);
+    if (200..300).contains(&status) && error.is_none() {
+        let answer: SendAnswer = serde_json::from_slice(body).unwrap_or_default();
+        return Outcome::Sent(answer.messages.into_iter().next().map(|m| m.id));
+    }
+    let error = error.unwrap_or_default();
+    let reason = if error.message.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        error.message
+    };
+    match error.code {
+        Some(OUTSIDE_WINDOW) => Outcome::Permanent(format!(
+            "whatsapp: outside the 24-hour customer service window, only a template message can be sent ({OUTSIDE_WINDOW}): {reason}"
+        )),
+        Some(THROUGHPUT) => Outcome::RetryAfter(retry_after_header.unwrap_or(1)),
+        Some(PAIR_RATE) => Outcome::RetryAfter(retry_after_header.unwrap_or(60)),
+        _ => match outbound::by_status(status, retry_after_header) {
+            Some(Outcome::RetryAfter(s)) => Outcome::RetryAfter(s),
+            Some(Outcome::Transient(_)) => Outcome::Transient(format!("whatsapp: {reason}")),
+            _ => Outcome::Permanent(format!("whatsapp: {reason}")),
+        },
+    }
 }
