@@ -6,6 +6,7 @@ mod discord;
 mod fuzz;
 mod messenger;
 mod meta;
+mod outbound_b;
 mod signal;
 mod slack;
 mod teams;
