@@ -23,13 +23,14 @@
 //! * autocomplete (type 4) and unknown types give no event: autocomplete wants a list of
 //!   choices back within 3 s, which is not a conversation turn.
 
+use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target};
 use crate::verify::VerifyError;
 use crate::{Attachment, AttachmentKind, EventKind, Fetch, InboundEvent, Interactive, ParseError, Sender};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
-use switchboard_core::Channel;
+use switchboard_core::{Button, Channel};
 
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
@@ -473,5 +474,133 @@ fn strip_mention(content: &str, bot_id: &str) -> String {
     {
         Some(after) => after.trim_start().to_owned(),
         None => content.to_owned(),
+    }
+}
+
+// Outbound: channel messages and interaction follow-ups
+// (discord.com/developers/docs `resources/message#create-message`,
+// `interactions/receiving-and-responding#create-followup-message`).
+
+const CONTENT_MAX: usize = 2_000;
+const BUTTONS_PER_ROW: usize = 5;
+const ROWS_MAX: usize = 5;
+const LABEL_MAX: usize = 80;
+const CUSTOM_ID_MAX: usize = 100;
+/// Unknown interaction: the token expired or was never valid.
+const UNKNOWN_INTERACTION: i64 = 10_062;
+
+/// The reply as Discord calls, one per 2,000-character piece of `content`. With an interaction
+/// token in `to.interaction` they are follow-ups, `POST webhooks/{application id}/{token}`
+/// (the token is the credential); otherwise `POST channels/{channel}/messages` with the bot
+/// token, the first answering `to.reply_to` through `message_reference` (not failing when that
+/// message is gone). Mentions in the text never ping (`allowed_mentions` empty).
+///
+/// Buttons go with the last piece: action rows of at most 5 primary buttons, `custom_id` =
+/// payload, labels clipped to 80 characters. More than 25 buttons (5 rows), or a payload that
+/// cannot be a `custom_id` (empty or over 100 characters), become numbered options instead.
+pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    let buttons = !reply.buttons.is_empty()
+        && reply.buttons.len() <= BUTTONS_PER_ROW * ROWS_MAX
+        && reply
+            .buttons
+            .iter()
+            .all(|b| (1..=CUSTOM_ID_MAX).contains(&b.payload.chars().count()));
+    let text = if buttons {
+        reply.text.clone()
+    } else {
+        outbound::numbered(reply)
+    };
+    let (path, auth) = match &to.interaction {
+        Some(token) => (format!("webhooks/{}/{token}", to.account_id), Auth::None),
+        None => (
+            format!("channels/{}/messages", to.conversation_id),
+            Auth::Bot("bot_token"),
+        ),
+    };
+    let pieces = outbound::split(&text, CONTENT_MAX);
+    let count = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut body = json!({ "content": piece, "allowed_mentions": { "parse": [] } });
+            if let (0, None, Some(id)) = (i, &to.interaction, &to.reply_to) {
+                body["message_reference"] = json!({ "message_id": id, "fail_if_not_exists": false });
+            }
+            if buttons && i + 1 == count {
+                body["components"] = rows(&reply.buttons);
+            }
+            Call {
+                method: http::Method::POST,
+                path: path.clone(),
+                auth: auth.clone(),
+                body: Body::Json(body),
+            }
+        })
+        .collect()
+}
+
+fn rows(buttons: &[Button]) -> Value {
+    buttons
+        .chunks(BUTTONS_PER_ROW)
+        .map(|row| {
+            let row: Vec<Value> = row
+                .iter()
+                .map(|b| json!({ "type": 2, "style": 1, "label": clip(&b.title, LABEL_MAX), "custom_id": b.payload }))
+                .collect();
+            json!({ "type": 1, "components": row })
+        })
+        .collect()
+}
+
+/// At most `max` characters, the last one an ellipsis when something was cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[derive(Deserialize)]
+struct SendAnswer {
+    id: Option<String>,
+    retry_after: Option<f64>,
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+/// Classifies Discord's answer: 2xx is sent (with the message `id` when there is a body); 429
+/// waits `retry_after` from the body (float seconds, rounded up), else the `Retry-After`
+/// header; 10062 unknown interaction is permanent (the token is dead), and so is every other
+/// 4xx, named by its JSON error code and message; 5xx is retried.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> Outcome {
+    let answer = serde_json::from_slice::<SendAnswer>(body).ok();
+    if (200..300).contains(&status) {
+        return Outcome::Sent(answer.and_then(|a| a.id));
+    }
+    if status == 429 {
+        let wait = answer
+            .and_then(|a| a.retry_after)
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| s.ceil() as u64)
+            .or(retry_after_header)
+            .unwrap_or(1);
+        return Outcome::RetryAfter(wait.max(1));
+    }
+    let generic =
+        outbound::by_status(status, retry_after_header).unwrap_or_else(|| Outcome::Transient(format!("HTTP {status}")));
+    match (
+        generic,
+        answer.and_then(|a| a.code.map(|c| (c, a.message.unwrap_or_default()))),
+    ) {
+        (_, Some((UNKNOWN_INTERACTION, message))) => Outcome::Permanent(format!(
+            "{UNKNOWN_INTERACTION} {message} (the interaction token expired)"
+        )),
+        (Outcome::Permanent(_), Some((code, message))) => {
+            Outcome::Permanent(format!("HTTP {status}: {code} {message}"))
+        }
+        (generic, _) => generic,
     }
 }

@@ -29,11 +29,14 @@
 //! * typing indicators, sync messages (our own sends from linked devices), calls, stories, group
 //!   updates and expiry timer changes: no event.
 
+use crate::outbound::{self, Auth, Call, Outcome, Reply, Target};
 use crate::verify::{VerifyError, equal, header};
 use crate::{
     Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, ParseError,
 };
+use base64::Engine;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use switchboard_core::Channel;
 
 pub const SECRET_HEADER: &str = "x-switchboard-signal-secret";
@@ -289,4 +292,114 @@ fn data_event(
         e.attachments.push(att);
     }
     Some(e)
+}
+
+// Outbound: signal-cli-rest-api `POST /v2/send`.
+
+/// Longer texts travel as an attachment in the Signal apps; keep every message inline.
+const TEXT_MAX: usize = 2_000;
+
+/// The reply as `POST v2/send` calls, one per 2,000-character piece, from our number
+/// (`to.account_id`) to the conversation: a number or ACI as is, a group id (base64, as
+/// inbound events carry it) in the REST API's `group.<base64 of the id>` form. Signal has no
+/// buttons, so they become numbered options. `text_mode: styled` reads `**bold**`, `*italic*`
+/// and the like as Signal text styles. No auth: the REST API sits on a private network.
+pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    let recipient = recipient(&to.conversation_id);
+    outbound::split(&outbound::numbered(reply), TEXT_MAX)
+        .into_iter()
+        .map(|piece| Call {
+            method: http::Method::POST,
+            path: "v2/send".to_owned(),
+            auth: Auth::None,
+            body: outbound::Body::Json(json!({
+                "number": to.account_id,
+                "recipients": [recipient],
+                "message": piece,
+                "text_mode": "styled",
+            })),
+        })
+        .collect()
+}
+
+/// A phone number, a UUID (ACI) or an id already in `group.` form is a recipient as is; any
+/// other conversation id is a group id.
+fn recipient(conversation_id: &str) -> String {
+    if conversation_id.starts_with('+') || conversation_id.starts_with("group.") || is_uuid(conversation_id) {
+        conversation_id.to_owned()
+    } else {
+        format!(
+            "group.{}",
+            base64::engine::general_purpose::STANDARD.encode(conversation_id.as_bytes())
+        )
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[derive(Deserialize)]
+struct SendAnswer {
+    timestamp: Option<Value>,
+    /// A string from the REST API, `{code, message}` from JSON-RPC.
+    error: Option<Value>,
+    #[serde(default)]
+    challenge_tokens: Vec<String>,
+    /// JSON-RPC `send` result.
+    result: Option<Box<SendAnswer>>,
+}
+
+fn timestamp(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Classifies the answer to a send (the REST API's, or a JSON-RPC `send` response): sent with
+/// the message's `timestamp`, which is its id (reactions, receipts and quotes name it).
+///
+/// Signal's rate limit comes back as an error naming a `RateLimitException`, with
+/// `challenge_tokens` when Signal wants a captcha solved for the account
+/// (`POST /v1/accounts/{number}/rate-limit-challenge`). No wait time is given and waiting alone
+/// may not lift it, so it is transient (retried with backoff, reason kept for the operator)
+/// rather than a retry after a known delay. Other 4xx errors (unregistered user, untrusted
+/// identity, bad group...) are permanent, 429 waits for `Retry-After`, 5xx is retried.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> Outcome {
+    let answer = serde_json::from_slice::<SendAnswer>(body).ok();
+    let error = answer.as_ref().and_then(|a| a.error.as_ref()).map(|e| match e {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => o.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        other => other.to_string(),
+    });
+    let rate_limited = answer.as_ref().is_some_and(|a| !a.challenge_tokens.is_empty())
+        || error.as_deref().is_some_and(|e| e.contains("RateLimit"));
+    if status != 429 && rate_limited {
+        let error = error.unwrap_or_default();
+        return Outcome::Transient(format!("rate limited by Signal: {error}"));
+    }
+    match outbound::by_status(status, retry_after_header) {
+        None => match (answer, error) {
+            (_, Some(error)) => Outcome::Permanent(error),
+            (Some(a), None) => {
+                let ts = a
+                    .timestamp
+                    .as_ref()
+                    .or(a.result.as_ref().and_then(|r| r.timestamp.as_ref()));
+                Outcome::Sent(ts.and_then(timestamp))
+            }
+            (None, None) => Outcome::Sent(None),
+        },
+        Some(Outcome::Permanent(reason)) => match error {
+            Some(error) => Outcome::Permanent(format!("{reason}: {error}")),
+            None => Outcome::Permanent(reason),
+        },
+        Some(other) => other,
+    }
 }

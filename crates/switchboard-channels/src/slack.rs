@@ -21,10 +21,12 @@
 //! A channel message that mentions the bot arrives twice when the app subscribes to both
 //! `message.channels` and `app_mention`, as two events with different `event_id`s.
 
+use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target};
 use crate::verify::{VerifyError, header, hex_matches, hmac_sha256};
 use crate::{Attachment, AttachmentKind, EventKind, Fetch, InboundEvent, Interactive, ParseError, Sender};
 use serde::Deserialize;
-use switchboard_core::Channel;
+use serde_json::{Value, json};
+use switchboard_core::{Button, Channel};
 
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-slack-signature";
@@ -459,4 +461,121 @@ fn interaction(i: Interaction) -> Result<Vec<InboundEvent>, ParseError> {
         })
         .collect();
     Ok(events)
+}
+
+// Outbound: `chat.postMessage` (docs.slack.dev/reference/methods/chat.postMessage).
+
+/// `text` is cut by Slack beyond this many characters.
+const TEXT_MAX: usize = 40_000;
+/// A `section` block's text.
+const SECTION_MAX: usize = 3_000;
+/// Elements of one `actions` block.
+const BUTTONS_MAX: usize = 25;
+const BUTTON_TITLE_MAX: usize = 75;
+const BUTTON_VALUE_MAX: usize = 2_000;
+
+/// The reply as `chat.postMessage` calls (secret `bot_token`), in the thread when the target
+/// has one: one call per 40,000-character piece of text. Buttons go with the last piece as
+/// Block Kit: the text as a mrkdwn `section` (so that piece is cut to the section's 3,000
+/// characters) and an `actions` block of buttons, `value` = payload, `action_id` = `sb_<n>`;
+/// `text` stays as the notification fallback. Titles are clipped to 75 characters. More than 25
+/// buttons, or a payload longer than a button value (2,000), become numbered options instead.
+pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    let buttons = !reply.buttons.is_empty()
+        && reply.buttons.len() <= BUTTONS_MAX
+        && reply
+            .buttons
+            .iter()
+            .all(|b| b.payload.chars().count() <= BUTTON_VALUE_MAX);
+    let text = if buttons {
+        reply.text.clone()
+    } else {
+        outbound::numbered(reply)
+    };
+    let mut pieces = outbound::split(&text, TEXT_MAX);
+    if buttons {
+        let last = pieces.pop().unwrap_or_default();
+        pieces.extend(outbound::split(&last, SECTION_MAX));
+    }
+    let count = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut body = json!({ "channel": to.conversation_id, "text": piece });
+            if let Some(ts) = &to.thread_id {
+                body["thread_ts"] = json!(ts);
+            }
+            if buttons && i + 1 == count {
+                body["blocks"] = blocks(&piece, &reply.buttons);
+            }
+            Call {
+                method: http::Method::POST,
+                path: "chat.postMessage".to_owned(),
+                auth: Auth::Bearer("bot_token"),
+                body: Body::Json(body),
+            }
+        })
+        .collect()
+}
+
+fn blocks(text: &str, buttons: &[Button]) -> Value {
+    let elements: Vec<Value> = buttons
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            json!({
+                "type": "button",
+                "action_id": format!("sb_{i}"),
+                "text": { "type": "plain_text", "text": clip(&b.title, BUTTON_TITLE_MAX) },
+                "value": b.payload,
+            })
+        })
+        .collect();
+    let mut blocks = Vec::new();
+    // A section needs text; an empty reply is just the buttons.
+    if !text.is_empty() {
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } }));
+    }
+    blocks.push(json!({ "type": "actions", "elements": elements }));
+    Value::Array(blocks)
+}
+
+/// At most `max` characters, the last one an ellipsis when something was cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[derive(Deserialize)]
+struct PostAnswer {
+    ok: bool,
+    ts: Option<String>,
+    error: Option<String>,
+}
+
+/// Classifies the answer to `chat.postMessage`. Slack answers HTTP 200 with `ok` except when it
+/// rate limits (429 + `Retry-After`); `ok: false` with `ratelimited` waits too, Slack's own
+/// internal errors are retried, and every other error (`not_in_channel`, `channel_not_found`,
+/// `is_archived`, `invalid_auth`, `msg_too_long`...) is permanent, named by its code.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> Outcome {
+    if let Some(o) = outbound::by_status(status, retry_after_header) {
+        return o;
+    }
+    let Ok(answer) = serde_json::from_slice::<PostAnswer>(body) else {
+        return Outcome::Transient("unreadable chat.postMessage answer".to_owned());
+    };
+    if answer.ok {
+        return Outcome::Sent(answer.ts);
+    }
+    let error = answer.error.unwrap_or_else(|| "unknown_error".to_owned());
+    match error.as_str() {
+        "ratelimited" | "rate_limited" => Outcome::RetryAfter(retry_after_header.unwrap_or(1)),
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => Outcome::Transient(error),
+        _ => Outcome::Permanent(error),
+    }
 }

@@ -24,10 +24,11 @@
 //! Channel replies: `replyToId` is the reply chain, so it is the thread in channels and the
 //! replied-to message everywhere.
 
+use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target};
 use crate::{Attachment, AttachmentKind, EventKind, Fetch, InboundEvent, Interactive, Membership, ParseError};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use switchboard_core::Channel;
+use serde_json::{Value, json};
+use switchboard_core::{Button, Channel};
 
 const CHANNEL: &str = "teams";
 const FILE_DOWNLOAD: &str = "application/vnd.microsoft.teams.file.download.info";
@@ -365,6 +366,147 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+// Outbound: Bot Connector activities (learn.microsoft.com/azure/bot-service/rest-api/
+// bot-framework-rest-connector-send-and-receive-messages).
+
+/// Teams refuses messages over about 28 KB.
+const TEXT_MAX: usize = 28_000;
+/// Buttons Teams shows on a hero card or as suggested actions.
+const BUTTONS_MAX: usize = 6;
+const HERO_CARD: &str = "application/vnd.microsoft.card.hero";
+
+/// The reply as Bot Connector calls to the conversation's service URL (`to.endpoint`):
+/// `POST {serviceUrl}/v3/conversations/{id}/activities`, or `.../activities/{replyToId}` when
+/// it answers `to.reply_to`; ids are percent-encoded as the Bot Framework SDKs do. The secret
+/// `access_token` is the OAuth token the server gets with the app password. One markdown
+/// message per 28,000-character piece.
+///
+/// Buttons go with the last piece. Personal chats (conversation ids `a:...`) get
+/// `suggestedActions` (`imBack`, the payload sent as the person's message); other
+/// conversations, which have no suggested actions, a hero card under the text whose buttons
+/// send the payload too: `imBack` when the payload is the title, else `messageBack` showing the
+/// title in the chat. More than 6 buttons become numbered options instead.
+pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    let buttons = !reply.buttons.is_empty() && reply.buttons.len() <= BUTTONS_MAX;
+    let text = if buttons {
+        reply.text.clone()
+    } else {
+        outbound::numbered(reply)
+    };
+    let service = to.endpoint.as_deref().unwrap_or_default().trim_end_matches('/');
+    let mut path = format!("{service}/v3/conversations/{}/activities", escape(&to.conversation_id));
+    if let Some(id) = &to.reply_to {
+        path = format!("{path}/{}", escape(id));
+    }
+    let personal = to.conversation_id.starts_with("a:");
+    let pieces = outbound::split(&text, TEXT_MAX);
+    let count = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let mut body = json!({
+                "type": "message",
+                "conversation": { "id": to.conversation_id },
+                "text": piece,
+                "textFormat": "markdown",
+            });
+            if !to.account_id.is_empty() {
+                body["from"] = json!({ "id": to.account_id });
+            }
+            if let Some(id) = &to.reply_to {
+                body["replyToId"] = json!(id);
+            }
+            if buttons && i + 1 == count {
+                if personal {
+                    body["suggestedActions"] = suggested_actions(&reply.buttons);
+                } else {
+                    body["attachments"] = json!([{ "contentType": HERO_CARD, "content": hero_card(&reply.buttons) }]);
+                }
+            }
+            Call {
+                method: http::Method::POST,
+                path: path.clone(),
+                auth: Auth::Bearer("access_token"),
+                body: Body::Json(body),
+            }
+        })
+        .collect()
+}
+
+fn suggested_actions(buttons: &[Button]) -> Value {
+    let actions: Vec<Value> = buttons
+        .iter()
+        .map(|b| json!({ "type": "imBack", "title": b.title, "value": b.payload }))
+        .collect();
+    json!({ "actions": actions })
+}
+
+fn hero_card(buttons: &[Button]) -> Value {
+    let buttons: Vec<Value> = buttons
+        .iter()
+        .map(|b| {
+            if b.title == b.payload {
+                json!({ "type": "imBack", "title": b.title, "value": b.payload })
+            } else {
+                // No `value`: the activity then carries just `text`, like an imBack.
+                json!({ "type": "messageBack", "title": b.title, "text": b.payload, "displayText": b.title })
+            }
+        })
+        .collect();
+    json!({ "buttons": buttons })
+}
+
+/// Percent-encodes everything but unreserved characters (conversation ids hold `:`, `@`, `;`).
+fn escape(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct SendAnswer {
+    id: Option<String>,
+    error: Option<SendError>,
+}
+
+#[derive(Deserialize)]
+struct SendError {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// Classifies the Bot Connector's answer: 2xx is sent, with the ResourceResponse `id`; 429
+/// waits for `Retry-After`; 412, 502 and 504, which Microsoft says to retry, and other 5xx are
+/// retried; 401 (token or app id), 403 (blocked, uninstalled, disabled), 404 (conversation
+/// gone) and other 4xx are permanent, named by the error's `code` when the body has one.
+pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> Outcome {
+    let answer = serde_json::from_slice::<SendAnswer>(body).ok();
+    if status == 412 {
+        return Outcome::Transient("HTTP 412".to_owned());
+    }
+    match outbound::by_status(status, retry_after_header) {
+        None => Outcome::Sent(answer.and_then(|a| a.id)),
+        Some(Outcome::Permanent(reason)) => {
+            let detail = answer
+                .and_then(|a| a.error)
+                .and_then(|e| e.code.or(e.message))
+                .filter(|d| !d.is_empty());
+            match detail {
+                Some(detail) => Outcome::Permanent(format!("{reason}: {detail}")),
+                None => Outcome::Permanent(reason),
+            }
+        }
+        Some(other) => other,
+    }
 }
 
 #[cfg(test)]

@@ -294,10 +294,21 @@ async fn process(app: &Arc<App>, job: Job) {
                 // The platform said when: no attempt is charged for being told to wait.
                 let run_at = app.clock.now_ms() + wait.0.max(1) as i64 * 1000;
                 let error = e.to_string();
-                if let Err(e) = app.store.retry_job(&job.tenant, job.id, job.attempts, run_at, &error).await {
+                if let Err(e) = app
+                    .store
+                    .retry_job(&job.tenant, job.id, job.attempts, run_at, &error)
+                    .await
+                {
                     tracing::error!(job = job.id, error = %e, "cannot record the retry");
                 }
-                app.queue.finish(&job.conversation, Finish::Retry { run_at, attempts: job.attempts, error });
+                app.queue.finish(
+                    &job.conversation,
+                    Finish::Retry {
+                        run_at,
+                        attempts: job.attempts,
+                        error,
+                    },
+                );
                 return;
             }
             format!("{e:#}")

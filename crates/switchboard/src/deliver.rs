@@ -34,10 +34,10 @@ fn render(channel: Channel, reply: &Reply, to: &Target) -> Vec<Call> {
         Channel::Telegram => telegram::render(reply, to),
         Channel::Whatsapp => whatsapp::render(reply, to),
         Channel::Messenger => messenger::render(reply, to),
+        Channel::Twilio => twilio::render(reply, to),
         Channel::Slack => slack::render(reply, to),
         Channel::Discord => discord::render(reply, to),
         Channel::Teams => teams::render(reply, to),
-        Channel::Twilio => twilio::render(reply, to),
         Channel::Signal => signal::render(reply, to),
         Channel::Webchat | Channel::Api => Vec::new(),
     }
@@ -48,10 +48,10 @@ fn outcome(channel: Channel, status: u16, body: &[u8], retry_after: Option<u64>)
         Channel::Telegram => telegram::outcome(status, body, retry_after),
         Channel::Whatsapp => whatsapp::outcome(status, body, retry_after),
         Channel::Messenger => messenger::outcome(status, body, retry_after),
+        Channel::Twilio => twilio::outcome(status, body, retry_after),
         Channel::Slack => slack::outcome(status, body, retry_after),
         Channel::Discord => discord::outcome(status, body, retry_after),
         Channel::Teams => teams::outcome(status, body, retry_after),
-        Channel::Twilio => twilio::outcome(status, body, retry_after),
         Channel::Signal => signal::outcome(status, body, retry_after),
         Channel::Webchat | Channel::Api => Outcome::Sent(None),
     }
@@ -73,7 +73,9 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     let (Some(connector), Some(event)) = (connector, event) else {
         for r in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
             let why = "the connector or the inbound event is gone";
-            app.store.record_delivery(tenant, &r.id, MessageStatus::Failed, None, Some(why)).await?;
+            app.store
+                .record_delivery(tenant, &r.id, MessageStatus::Failed, None, Some(why))
+                .await?;
         }
         return app.store.finish_job(tenant, job.id).await.map_err(Into::into);
     };
@@ -83,12 +85,22 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         thread_id: event.thread_id.clone(),
         reply_to: event.message_id.clone(),
         interaction: event.interactive.as_ref().and_then(|i| i.ack_id.clone()),
-        endpoint: inbound.metadata.get("endpoint").and_then(|e| e.as_str()).map(str::to_owned),
+        endpoint: inbound
+            .metadata
+            .get("endpoint")
+            .and_then(|e| e.as_str())
+            .map(str::to_owned),
     };
     for reply in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
         let outgoing = match &reply.content {
-            Content::Text { text, buttons } => Reply { text: text.clone(), buttons: buttons.clone() },
-            Content::Postback { payload, title } => Reply { text: title.clone().unwrap_or_else(|| payload.clone()), buttons: Vec::new() },
+            Content::Text { text, buttons } => Reply {
+                text: text.clone(),
+                buttons: buttons.clone(),
+            },
+            Content::Postback { payload, title } => Reply {
+                text: title.clone().unwrap_or_else(|| payload.clone()),
+                buttons: Vec::new(),
+            },
         };
         let mut sent_id = None;
         let mut failed = None;
@@ -106,12 +118,16 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         let channel = connector.record.channel.as_str();
         match failed {
             None => {
-                app.store.record_delivery(tenant, &reply.id, MessageStatus::Sent, sent_id.as_deref(), None).await?;
+                app.store
+                    .record_delivery(tenant, &reply.id, MessageStatus::Sent, sent_id.as_deref(), None)
+                    .await?;
                 crate::metrics::message(tenant.as_str(), channel, "out", "sent");
             }
             Some(e) => {
                 tracing::warn!(%tenant, channel, message = %reply.id, error = %e, "the platform refused a reply");
-                app.store.record_delivery(tenant, &reply.id, MessageStatus::Failed, None, Some(&e)).await?;
+                app.store
+                    .record_delivery(tenant, &reply.id, MessageStatus::Failed, None, Some(&e))
+                    .await?;
                 crate::metrics::message(tenant.as_str(), channel, "out", "failed");
             }
         }
@@ -122,7 +138,10 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
 
 async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<Outcome> {
     let channel = connector.record.channel;
-    let base = connector.setting("api_base").unwrap_or(default_api_base(channel)).trim_end_matches('/');
+    let base = connector
+        .setting("api_base")
+        .unwrap_or(default_api_base(channel))
+        .trim_end_matches('/');
     let path = call.path.trim_start_matches('/');
     let url = match &call.auth {
         _ if call.path.starts_with("http://") || call.path.starts_with("https://") => call.path.clone(),
@@ -130,9 +149,15 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
         _ => format!("{base}/{path}"),
     };
     if !url.starts_with("http") {
-        return Ok(Outcome::Permanent(format!("no API base URL for {} (setting api_base)", channel.as_str())));
+        return Ok(Outcome::Permanent(format!(
+            "no API base URL for {} (setting api_base)",
+            channel.as_str()
+        )));
     }
-    let mut req = app.http.request(call.method.clone(), &url).timeout(Duration::from_secs(15));
+    let mut req = app
+        .http
+        .request(call.method.clone(), &url)
+        .timeout(Duration::from_secs(15));
     req = match &call.auth {
         Auth::None | Auth::PathPrefix(_) => req,
         Auth::Bearer(secret) => req.bearer_auth(connector.secret(secret)),
@@ -141,14 +166,20 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
     };
     req = match &call.body {
         Body::Json(v) => req.json(v),
-        Body::Form(f) => req.header("content-type", "application/x-www-form-urlencoded").body(serde_urlencoded::to_string(f)?),
+        Body::Form(f) => req
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(f)?),
     };
     let res = match req.send().await {
         Ok(res) => res,
         Err(e) => return Ok(Outcome::Transient(format!("{}: {e}", channel.as_str()))),
     };
     let status = res.status().as_u16();
-    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
     let body = res.bytes().await.unwrap_or_default();
     Ok(outcome(channel, status, &body, retry_after))
 }

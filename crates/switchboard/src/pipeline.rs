@@ -121,7 +121,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         processed,
         replies,
         context: ctx,
-        deliver: !matches!(message.channel, switchboard_core::Channel::Webchat | switchboard_core::Channel::Api),
+        deliver: !matches!(
+            message.channel,
+            switchboard_core::Channel::Webchat | switchboard_core::Channel::Api
+        ),
     };
     let stored = match app.store.complete_turn(tenant, commit).await {
         Ok(stored) => stored,

@@ -17,8 +17,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
 use switchboard_channels::{
-    DeliveryState, EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, teams, teams_auth, telegram, twilio,
-    whatsapp,
+    DeliveryState, EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, teams, teams_auth,
+    telegram, twilio, whatsapp,
 };
 use switchboard_core::{Channel, Content, MessageId, MessageStatus, TenantId};
 use switchboard_store::{NewInbound, Priority};
@@ -271,7 +271,9 @@ async fn accept(
                 DeliveryState::Read => MessageStatus::Read,
                 DeliveryState::Failed => MessageStatus::Failed,
             };
-            app.store.apply_platform_status(tenant, record.channel, &st.message_id, status).await?;
+            app.store
+                .apply_platform_status(tenant, record.channel, &st.message_id, status)
+                .await?;
             continue;
         }
         let content = match (&event.kind, &event.interactive) {

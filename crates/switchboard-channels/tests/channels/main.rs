@@ -7,6 +7,7 @@ mod fuzz;
 mod messenger;
 mod meta;
 mod outbound_a;
+mod outbound_b;
 mod signal;
 mod slack;
 mod teams;

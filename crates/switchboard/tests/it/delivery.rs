@@ -7,11 +7,14 @@ use switchboard_core::{Channel, Clock, MessageStatus, TenantId};
 use switchboard_store::Store;
 
 fn channel_fixture(path: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../switchboard-channels/tests/fixtures").join(path);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../switchboard-channels/tests/fixtures")
+        .join(path);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
+type Answers = Arc<Mutex<Vec<(u16, Value)>>>;
 
 /// A fake platform API: records every call; answers from `answers` in turn (status, body),
 /// repeating the last one.
@@ -20,10 +23,11 @@ async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
     use axum::response::IntoResponse;
     let calls: Calls = Arc::default();
     let state = (calls.clone(), Arc::new(Mutex::new(answers)));
-    async fn any(State((calls, answers)): State<(Calls, Arc<Mutex<Vec<(u16, Value)>>>)>, req: Request) -> axum::response::Response {
+    async fn any(State((calls, answers)): State<(Calls, Answers)>, req: Request) -> axum::response::Response {
         let path = req.uri().path().to_owned();
         let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        let body =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
         calls.lock().expect("lock").push((path, body));
         let (status, answer) = {
             let mut a = answers.lock().expect("lock");
@@ -50,7 +54,11 @@ fn cli(app: &TestApp, args: &[&str]) {
 }
 
 async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
-    let mut req = app.client.post(app.url(path)).body(body).header("content-type", "application/json");
+    let mut req = app
+        .client
+        .post(app.url(path))
+        .body(body)
+        .header("content-type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -64,37 +72,83 @@ async fn telegram_replies_are_sent_after_a_rate_limit_and_button_presses_are_ans
     let ok = json!({"ok": true, "result": {"message_id": 777, "chat": {"id": 100000001}, "date": 1767225601}});
     let (api, calls) = fake_api(vec![(429, limited), (200, ok)]).await;
     let args = [
-        "connector", "add", "--tenant", "demo", "--id", "tg", "--channel", "telegram", "--account-id", "7000000001",
-        "--secret", "bot_token=7000000001:FAKE", "--secret", "webhook_secret=fake_Secret-Token_0001", "--setting",
+        "connector",
+        "add",
+        "--tenant",
+        "demo",
+        "--id",
+        "tg",
+        "--channel",
+        "telegram",
+        "--account-id",
+        "7000000001",
+        "--secret",
+        "bot_token=7000000001:FAKE",
+        "--secret",
+        "webhook_secret=fake_Secret-Token_0001",
+        "--setting",
         &format!("api_base={api}"),
     ];
     tokio::task::block_in_place(|| cli(&app, &args));
     let secret = [("X-Telegram-Bot-Api-Secret-Token", "fake_Secret-Token_0001")];
-    assert_eq!(post(&app, "/v1/webhooks/demo/tg", &secret, channel_fixture("telegram/text_message.json")).await, 200);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/tg",
+            &secret,
+            channel_fixture("telegram/text_message.json")
+        )
+        .await,
+        200
+    );
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let reply = eventually(15, "the reply to be sent", || async {
-        let conv = store.open_conversation(&demo, Channel::Telegram, "tg:100000001").await.ok()??;
+        let conv = store
+            .open_conversation(&demo, Channel::Telegram, "tg:100000001")
+            .await
+            .ok()??;
         let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
-        h.into_iter().find(|m| m.in_reply_to.is_some() && m.status == MessageStatus::Sent)
+        h.into_iter()
+            .find(|m| m.in_reply_to.is_some() && m.status == MessageStatus::Sent)
     })
     .await;
-    assert_eq!(reply.external_id.as_deref(), Some("777"), "the platform's id is kept for its statuses");
+    assert_eq!(
+        reply.external_id.as_deref(),
+        Some("777"),
+        "the platform's id is kept for its statuses"
+    );
     let seen = calls.lock().expect("lock").clone();
     let sends: Vec<&(String, Value)> = seen.iter().filter(|(p, _)| p.ends_with("/sendMessage")).collect();
     assert_eq!(sends.len(), 2, "one refused with 429, then sent once: {seen:?}");
     assert_eq!(sends[1].0, "/bot7000000001:FAKE/sendMessage");
     assert_eq!(sends[1].1["chat_id"].to_string().trim_matches('"'), "100000001");
-    assert!(sends[1].1["text"].as_str().is_some_and(|t| t.contains("Monday")), "{:?}", sends[1].1);
+    assert!(
+        sends[1].1["text"].as_str().is_some_and(|t| t.contains("Monday")),
+        "{:?}",
+        sends[1].1
+    );
 
     // A button press: the spinner is stopped (answerCallbackQuery) before the reply.
-    assert_eq!(post(&app, "/v1/webhooks/demo/tg", &secret, channel_fixture("telegram/callback_query.json")).await, 200);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/tg",
+            &secret,
+            channel_fixture("telegram/callback_query.json")
+        )
+        .await,
+        200
+    );
     eventually(15, "the answer to the button press", || async {
         let seen = calls.lock().expect("lock").clone();
         let answer = seen.iter().position(|(p, _)| p.ends_with("/answerCallbackQuery"))?;
         assert_eq!(seen[answer].1["callback_query_id"], "4382000000000000001");
-        seen[answer..].iter().any(|(p, _)| p.ends_with("/sendMessage")).then_some(())
+        seen[answer..]
+            .iter()
+            .any(|(p, _)| p.ends_with("/sendMessage"))
+            .then_some(())
     })
     .await;
 }
@@ -105,36 +159,94 @@ async fn whatsapp_statuses_update_the_reply_and_refusals_are_recorded() {
     let ok: Value = serde_json::from_slice(&channel_fixture("whatsapp/outbound/response_ok.json")).expect("json");
     let (api, calls) = fake_api(vec![(200, ok)]).await;
     let args = [
-        "connector", "add", "--tenant", "demo", "--id", "wa", "--channel", "whatsapp", "--account-id", "200000000000002",
-        "--secret", "access_token=EAAfake", "--secret", "app_secret=fake0meta0app0secret000000000001", "--secret",
-        "verify_token=v", "--setting", &format!("api_base={api}"),
+        "connector",
+        "add",
+        "--tenant",
+        "demo",
+        "--id",
+        "wa",
+        "--channel",
+        "whatsapp",
+        "--account-id",
+        "200000000000002",
+        "--secret",
+        "access_token=EAAfake",
+        "--secret",
+        "app_secret=fake0meta0app0secret000000000001",
+        "--secret",
+        "verify_token=v",
+        "--setting",
+        &format!("api_base={api}"),
     ];
     tokio::task::block_in_place(|| cli(&app, &args));
     let sign = |body: &[u8]| {
         use hmac::{KeyInit, Mac};
-        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"fake0meta0app0secret000000000001").expect("key");
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"fake0meta0app0secret000000000001").expect("key");
         mac.update(body);
         format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
     };
     let text = channel_fixture("whatsapp/text_message.json");
-    assert_eq!(post(&app, "/v1/webhooks/demo/wa", &[("X-Hub-Signature-256", &sign(&text))], text.clone()).await, 200);
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/wa",
+            &[("X-Hub-Signature-256", &sign(&text))],
+            text.clone()
+        )
+        .await,
+        200
+    );
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let reply_of = || async {
-        let conv = store.open_conversation(&demo, Channel::Whatsapp, "wa:15557654321").await.ok()??;
+        let conv = store
+            .open_conversation(&demo, Channel::Whatsapp, "wa:15557654321")
+            .await
+            .ok()??;
         let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
         h.into_iter().find(|m| m.in_reply_to.is_some())
     };
-    let sent = eventually(15, "the reply to be sent", || async { reply_of().await.filter(|m| m.status == MessageStatus::Sent) }).await;
+    let sent = eventually(15, "the reply to be sent", || async {
+        reply_of().await.filter(|m| m.status == MessageStatus::Sent)
+    })
+    .await;
     assert!(sent.external_id.as_deref().is_some_and(|id| id.starts_with("wamid.")));
     let call = calls.lock().expect("lock")[0].clone();
     assert_eq!(call.0, "/200000000000002/messages");
-    assert_eq!((call.1["messaging_product"].as_str(), call.1["to"].as_str()), (Some("whatsapp"), Some("15557654321")));
+    assert_eq!(
+        (call.1["messaging_product"].as_str(), call.1["to"].as_str()),
+        (Some("whatsapp"), Some("15557654321"))
+    );
 
     let delivered = channel_fixture("whatsapp/status_delivered.json");
-    assert_eq!(post(&app, "/v1/webhooks/demo/wa", &[("X-Hub-Signature-256", &sign(&delivered))], delivered).await, 200);
-    eventually(10, "the delivered status", || async { reply_of().await.filter(|m| m.status == MessageStatus::Delivered) }).await;
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/wa",
+            &[("X-Hub-Signature-256", &sign(&delivered))],
+            delivered
+        )
+        .await,
+        200
+    );
+    eventually(10, "the delivered status", || async {
+        reply_of().await.filter(|m| m.status == MessageStatus::Delivered)
+    })
+    .await;
     let read = channel_fixture("whatsapp/status_read.json");
-    assert_eq!(post(&app, "/v1/webhooks/demo/wa", &[("X-Hub-Signature-256", &sign(&read))], read).await, 200);
-    eventually(10, "the read status", || async { reply_of().await.filter(|m| m.status == MessageStatus::Read) }).await;
+    assert_eq!(
+        post(
+            &app,
+            "/v1/webhooks/demo/wa",
+            &[("X-Hub-Signature-256", &sign(&read))],
+            read
+        )
+        .await,
+        200
+    );
+    eventually(10, "the read status", || async {
+        reply_of().await.filter(|m| m.status == MessageStatus::Read)
+    })
+    .await;
 }
