@@ -31,6 +31,7 @@ pub struct App {
     /// Seals and opens connector secrets.
     pub sealer: crate::secrets::Sealer,
     pub teams_keys: crate::teams_keys::KeyCache,
+    pub teams_tokens: crate::teams_keys::TokenCache,
     /// For calls to the platforms' APIs.
     pub http: reqwest::Client,
     pub clock: Clock,
@@ -126,6 +127,7 @@ impl App {
             hub: Arc::new(Hub::default()),
             sealer,
             teams_keys: crate::teams_keys::KeyCache::new()?,
+            teams_tokens: Default::default(),
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .build()

@@ -160,6 +160,20 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
         .timeout(Duration::from_secs(15));
     req = match &call.auth {
         Auth::None | Auth::PathPrefix(_) => req,
+        Auth::Bearer(_) if channel == Channel::Teams => {
+            let token_url = connector
+                .setting("token_url")
+                .unwrap_or(crate::teams_keys::DEFAULT_TOKEN_URL);
+            let app_id = connector.record.account_id.trim_start_matches("28:");
+            match app
+                .teams_tokens
+                .token(&app.http, token_url, app_id, connector.secret("app_password"))
+                .await
+            {
+                Ok(token) => req.bearer_auth(token),
+                Err(e) => return Ok(Outcome::Transient(format!("{e:#}"))),
+            }
+        }
         Auth::Bearer(secret) => req.bearer_auth(connector.secret(secret)),
         Auth::Bot(secret) => req.header("authorization", format!("Bot {}", connector.secret(secret))),
         Auth::Basic(secret) => req.basic_auth(&connector.record.account_id, Some(connector.secret(secret))),

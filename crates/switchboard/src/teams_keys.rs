@@ -1,4 +1,5 @@
-//! The Bot Framework's signing keys, fetched from its OpenID metadata and cached.
+//! The Bot Framework's signing keys (to verify inbound activities) and access tokens (to send
+//! replies), fetched and cached.
 
 use anyhow::Context as _;
 use std::collections::HashMap;
@@ -66,5 +67,59 @@ impl KeyCache {
             e.insert(metadata_url.to_owned(), (Instant::now(), keys.clone()));
         }
         Ok(keys)
+    }
+}
+
+pub const DEFAULT_TOKEN_URL: &str = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token";
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+/// Access tokens for calling the Bot Connector, obtained with the app id and password (OAuth
+/// client credentials) and reused until five minutes before they expire.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<(String, String), (Instant, String)>>,
+}
+
+impl TokenCache {
+    pub async fn token(
+        &self,
+        http: &reqwest::Client,
+        token_url: &str,
+        app_id: &str,
+        password: &str,
+    ) -> anyhow::Result<String> {
+        let key = (token_url.to_owned(), app_id.to_owned());
+        if let Some((until, token)) = self.entries.lock().ok().and_then(|e| e.get(&key).cloned())
+            && Instant::now() < until
+        {
+            return Ok(token);
+        }
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", app_id),
+            ("client_secret", password),
+            ("scope", "https://api.botframework.com/.default"),
+        ];
+        let res: TokenResponse = http
+            .post(token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form)?)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .with_context(|| format!("requesting a Bot Framework token from {token_url}"))?
+            .json()
+            .await
+            .context("reading the Bot Framework token")?;
+        let until = Instant::now() + Duration::from_secs(res.expires_in.saturating_sub(300));
+        if let Ok(mut e) = self.entries.lock() {
+            e.insert(key, (until, res.access_token.clone()));
+        }
+        Ok(res.access_token)
     }
 }

@@ -250,3 +250,69 @@ async fn whatsapp_statuses_update_the_reply_and_refusals_are_recorded() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_replies_use_a_client_credentials_token_and_the_activitys_service_url() {
+    let app = TestApp::spawn().await;
+    let metadata = crate::webhooks::serve_bot_framework_keys().await;
+    let token: Value = serde_json::from_slice(&channel_fixture("teams/outbound/token_response.json")).expect("json");
+    let created: Value =
+        serde_json::from_slice(&channel_fixture("teams/outbound/resource_response.json")).expect("json");
+    let (api, calls) = fake_api(vec![(200, token), (200, created)]).await;
+    let app_id = "00000000-1111-2222-3333-444444444444";
+    let args = [
+        "connector",
+        "add",
+        "--tenant",
+        "demo",
+        "--id",
+        "teams",
+        "--channel",
+        "teams",
+        "--account-id",
+        app_id,
+        "--secret",
+        "app_password=FAKE-client-secret",
+        "--setting",
+        &format!("openid_metadata_url={metadata}"),
+        "--setting",
+        &format!("token_url={api}/token"),
+    ];
+    tokio::task::block_in_place(|| cli(&app, &args));
+    // The activity comes from "our" Bot Connector, whose service URL is the fake API.
+    let service = format!("{api}/teams/");
+    let body = String::from_utf8(channel_fixture("teams/message_activity.json"))
+        .expect("utf-8")
+        .replace("https://smba.trafficmanager.net/teams/", &service)
+        .into_bytes();
+    let auth = format!(
+        "Bearer {}",
+        crate::webhooks::bot_framework_token(app_id, &service, 3600)
+    );
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/teams", &[("Authorization", &auth)], body).await,
+        200
+    );
+    let seen = eventually(15, "the reply activity", || async {
+        let seen = calls.lock().expect("lock").clone();
+        (seen.len() >= 2).then_some(seen)
+    })
+    .await;
+    assert_eq!(seen[0].0, "/token");
+    let form = seen[0].1.as_str().expect("form");
+    assert!(
+        form.contains("grant_type=client_credentials") && form.contains("client_secret=FAKE-client-secret"),
+        "{form}"
+    );
+    assert!(seen[1].0.starts_with("/teams/v3/conversations/"), "{}", seen[1].0);
+    assert_eq!(seen[1].1["type"], "message");
+    assert!(
+        seen[1].1["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "{:?}",
+        seen[1].1
+    );
+    let actions = seen[1].1["suggestedActions"]["actions"]
+        .as_array()
+        .expect("the bot's buttons as suggested actions");
+    assert_eq!(actions[0]["type"], "imBack");
+}

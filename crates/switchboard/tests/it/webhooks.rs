@@ -677,7 +677,7 @@ async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
 }
 
 /// A stand-in for the Bot Framework's OpenID metadata and key endpoints, on loopback.
-async fn serve_bot_framework_keys() -> String {
+pub async fn serve_bot_framework_keys() -> String {
     use axum::routing::get;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -690,7 +690,7 @@ async fn serve_bot_framework_keys() -> String {
     format!("{base}/metadata")
 }
 
-fn bot_framework_token(app_id: &str, service_url: &str, exp_in: i64) -> String {
+pub fn bot_framework_token(app_id: &str, service_url: &str, exp_in: i64) -> String {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     let key = EncodingKey::from_rsa_pem(&channel_fixture("teams-keys/test-signing-key.pem")).expect("pem");
     let mut h = Header::new(Algorithm::RS256);
