@@ -21,5 +21,6 @@ mod server;
 pub mod teams_keys;
 pub mod tenants;
 pub mod tls;
+pub mod voice;
 pub mod webchat;
 pub mod webhooks;

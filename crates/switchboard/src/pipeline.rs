@@ -121,10 +121,11 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         processed,
         replies,
         context: ctx,
+        // Web chat replies are delivered live; a phone call's are spoken in the webhook's answer.
         deliver: !matches!(
             message.channel,
             switchboard_core::Channel::Webchat | switchboard_core::Channel::Api
-        ),
+        ) && message.metadata.get("voice").and_then(|v| v.as_bool()) != Some(true),
     };
     let stored = match app.store.complete_turn(tenant, commit).await {
         Ok(stored) => stored,

@@ -139,6 +139,10 @@ async fn receive(
             }
             let events = twilio::parse(&body, &connector.record.account_id)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?;
+            if crate::voice::is_call(&form) {
+                let own_url = url.split('?').next().unwrap_or(&url).to_owned();
+                return crate::voice::answer(&app, &tenant, &connector, events.into_iter().next(), &own_url).await;
+            }
             accept(&app, &tenant, &connector, events, endpoint).await?;
             // An empty TwiML answer: replies go out through the REST API, not in this response.
             let twiml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";

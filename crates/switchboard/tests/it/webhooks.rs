@@ -786,3 +786,95 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
         "one activity (the retry dropped), one answer: {history:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_call_is_a_spoken_conversation_in_twiml() {
+    let app = TestApp::spawn_with(|c, _| c.server.public_base_url = "https://bots.example.com".into()).await;
+    let token = "fake0twilio0auth0token0000000001";
+    let args = [
+        "connector",
+        "add",
+        "--tenant",
+        "demo",
+        "--id",
+        "tw",
+        "--channel",
+        "twilio",
+        "--account-id",
+        "AC00000000000000000000000000000001",
+        "--secret",
+        &format!("auth_token={token}"),
+    ];
+    let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+    assert!(ok, "{err}");
+    let url = "https://bots.example.com/v1/webhooks/demo/tw";
+    let call = |body: Vec<u8>| {
+        let sig = twilio_signature(token, url, &body);
+        let req = app
+            .client
+            .post(app.url("/v1/webhooks/demo/tw"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", sig)
+            .body(body);
+        async move {
+            let res = req.send().await.expect("send");
+            assert_eq!(res.status(), 200);
+            assert!(
+                res.headers()["content-type"]
+                    .to_str()
+                    .expect("ct")
+                    .starts_with("text/xml")
+            );
+            res.text().await.expect("twiml")
+        }
+    };
+    let hello = call(channel_fixture("twilio/voice_incoming.form")).await;
+    assert!(
+        hello.contains(&format!("<Gather input=\"speech dtmf\" action=\"{url}\"")),
+        "{hello}"
+    );
+    assert!(hello.contains("<Say>Hello! How can I help you?</Say>"), "{hello}");
+
+    let spoken = String::from_utf8(channel_fixture("twilio/voice_gather_speech.form"))
+        .expect("utf-8")
+        .replace("Track+my+order.", "When+are+you+open%3F")
+        .into_bytes();
+    let answer = call(spoken.clone()).await;
+    assert!(
+        answer.contains("<Say>We&apos;re open Monday to Friday"),
+        "the reply is spoken: {answer}"
+    );
+    assert!(answer.contains("<Gather"), "and the call goes on: {answer}");
+    let again = call(spoken).await;
+    assert_eq!(
+        again, answer,
+        "a retried webhook gets the same answer, from the one turn"
+    );
+
+    let hang_up = String::from_utf8(channel_fixture("twilio/voice_incoming.form"))
+        .expect("utf-8")
+        .replace("CallStatus=ringing", "CallStatus=completed")
+        .into_bytes();
+    let bye = call(hang_up).await;
+    assert!(!bye.contains("<Gather") && !bye.contains("<Say>"), "{bye}");
+
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    let conv = store
+        .open_conversation(&demo, Channel::Twilio, "tw:+15557654321")
+        .await
+        .expect("read")
+        .expect("conv");
+    let history = store.messages_after(&demo, &conv.id, 0, 10).await.expect("history");
+    assert_eq!(history.len(), 2, "one utterance, one spoken reply: {history:?}");
+    assert_eq!(
+        history[1].status,
+        switchboard_core::MessageStatus::Sent,
+        "spoken, not queued for SMS"
+    );
+    assert_eq!(
+        store.queue_stats().await.expect("stats").depth,
+        0,
+        "no delivery job for a call"
+    );
+}
