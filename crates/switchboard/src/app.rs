@@ -34,6 +34,8 @@ pub struct App {
     pub teams_tokens: crate::teams_keys::TokenCache,
     /// For calls to the platforms' APIs.
     pub http: reqwest::Client,
+    /// Paces sends per platform account and chat.
+    pub pacer: crate::ratelimit::Pacer,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -128,6 +130,7 @@ impl App {
             sealer,
             teams_keys: crate::teams_keys::KeyCache::new()?,
             teams_tokens: Default::default(),
+            pacer: Default::default(),
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .build()

@@ -105,6 +105,7 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         let mut sent_id = None;
         let mut failed = None;
         for call in render(connector.record.channel, &outgoing, &target) {
+            pace(app, &connector, &target.conversation_id).await?;
             match send(app, &connector, &call).await? {
                 Outcome::Sent(id) => sent_id = id.or(sent_id),
                 Outcome::RetryAfter(s) => return Err(RetryAfter(s).into()),
@@ -133,6 +134,30 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         }
     }
     app.store.finish_job(tenant, job.id).await?;
+    Ok(())
+}
+
+/// Waits for this send's slot: per account, then per chat (connector settings `rate_per_second`
+/// and `rate_per_chat_per_second` override the channel's defaults). A wait longer than a few
+/// seconds gives the worker back and retries the job then.
+async fn pace(app: &App, connector: &Connector, chat: &str) -> anyhow::Result<()> {
+    let (account_rate, chat_rate) = crate::ratelimit::default_rates(connector.record.channel);
+    let rate = |name: &str, default: f64| connector.setting(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (account_rate, chat_rate) = (
+        rate("rate_per_second", account_rate),
+        rate("rate_per_chat_per_second", chat_rate),
+    );
+    let base = format!("{}/{}", connector.record.tenant, connector.record.id);
+    let now = std::time::Instant::now();
+    let account_wait = app
+        .pacer
+        .reserve(&base, account_rate, account_rate.clamp(1.0, 100.0) as u32, now);
+    let chat_wait = app.pacer.reserve(&format!("{base}/{chat}"), chat_rate, 3, now);
+    let wait = account_wait.max(chat_wait);
+    if wait > Duration::from_secs(5) {
+        return Err(RetryAfter(wait.as_secs()).into());
+    }
+    tokio::time::sleep(wait).await;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod loadtest;
 pub mod metrics;
 pub mod pipeline;
 pub mod queue;
+pub mod ratelimit;
 pub mod route;
 pub mod secrets;
 mod server;
