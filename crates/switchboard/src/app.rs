@@ -148,7 +148,7 @@ impl App {
 /// means the previous process died, possibly in the middle of turns.
 const CLEAN_SHUTDOWN: &str = "clean-shutdown";
 
-/// After a crash, the first pending job of each conversation may have been running when the
+/// After a crash, the first pending job of each conversation lane may have been running when the
 /// process died. Each counts as a failed attempt, so that a message that kills the process
 /// every time it is handled ends in the dead letters instead of crashing every restart.
 async fn charge_interrupted_turns(
@@ -160,7 +160,7 @@ async fn charge_interrupted_turns(
     let mut seen = std::collections::HashSet::new();
     let mut kept = Vec::with_capacity(pending.len());
     for mut job in pending {
-        if !seen.insert(job.conversation.clone()) {
+        if !seen.insert((job.conversation.clone(), job.kind == JobKind::Deliver)) {
             kept.push(job);
             continue;
         }
@@ -291,7 +291,7 @@ async fn process(app: &Arc<App>, job: Job) {
     .catch_unwind();
     let error = match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(Ok(_))) => {
-            app.queue.finish(&job.conversation, Finish::Done);
+            app.queue.finish(&job, Finish::Done);
             return;
         }
         Ok(Ok(Err(e))) => {
@@ -307,7 +307,7 @@ async fn process(app: &Arc<App>, job: Job) {
                     tracing::error!(job = job.id, error = %e, "cannot record the retry");
                 }
                 app.queue.finish(
-                    &job.conversation,
+                    &job,
                     Finish::Retry {
                         run_at,
                         attempts: job.attempts,
@@ -339,13 +339,13 @@ async fn process(app: &Arc<App>, job: Job) {
                     metrics::message(tenant.as_str(), inbound.channel.as_str(), "in", "failed");
                     pipeline::deliver(app, &inbound, &[], Err(error));
                 }
-                app.queue.finish(&job.conversation, Finish::Done);
+                app.queue.finish(&job, Finish::Done);
             }
             Err(e) => {
                 tracing::error!(job = job.id, error = %e, "cannot dead-letter the job; retrying it later");
                 let run_at = app.clock.now_ms() + app.config.queue.backoff_max_ms as i64;
                 app.queue.finish(
-                    &job.conversation,
+                    &job,
                     Finish::Retry {
                         run_at,
                         attempts,
@@ -368,7 +368,7 @@ async fn process(app: &Arc<App>, job: Job) {
         tracing::error!(job = job.id, error = %e, "cannot record the retry");
     }
     app.queue.finish(
-        &job.conversation,
+        &job,
         Finish::Retry {
             run_at,
             attempts,

@@ -31,6 +31,19 @@ pub struct Args {
     /// as fast as it is answered.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Send signed platform webhooks instead of web chat messages: telegram, whatsapp or slack
+    /// (to `/v1/webhooks/{tenant}/{connector}`). Measures the acknowledgement latency.
+    #[arg(long, requires_all = ["connector", "secret"])]
+    pub webhook: Option<String>,
+    /// The connector receiving the webhooks.
+    #[arg(long)]
+    pub connector: Option<String>,
+    /// The connector's webhook secret (Telegram), app secret (WhatsApp) or signing secret (Slack).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// The connector's account id (WhatsApp phone number id, Slack team id).
+    #[arg(long, default_value = "")]
+    pub account_id: String,
     /// Texts to send, in turn. Default: phrases the demo bot understands.
     #[arg(long = "text")]
     pub texts: Vec<String>,
@@ -139,6 +152,10 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
         args.texts.clone()
     });
     let run_id = uuid_like();
+    let hook = match &args.webhook {
+        Some(kind) => Some(Arc::new(Webhook::new(kind, args, &run_id)?)),
+        None => None,
+    };
     let concurrency = args.concurrency.unwrap_or(args.conversations).max(1);
     let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -146,6 +163,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     let mut tasks = Vec::with_capacity(args.conversations);
     for c in 0..args.conversations {
         let (client, url, texts, tally) = (client.clone(), url.clone(), texts.clone(), tally.clone());
+        let hook = hook.clone();
         let permits = permits.clone();
         let user = format!("loadtest-{run_id}-{c}");
         let n = args.messages;
@@ -163,9 +181,15 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                     tokio::time::sleep_until(due.into()).await;
                 }
                 let text = &texts[(c + i) % texts.len()];
-                let body = serde_json::json!({ "user": user, "text": text, "client_msg_id": format!("m{i}") });
                 let t0 = Instant::now();
-                let result = client.post(&url).json(&body).send().await;
+                let request = match &hook {
+                    Some(h) => h.request(&client, c, i, text),
+                    None => {
+                        let body = serde_json::json!({ "user": user, "text": text, "client_msg_id": format!("m{i}") });
+                        client.post(&url).json(&body)
+                    }
+                };
+                let result = request.send().await;
                 let outcome = match result {
                     Err(e) => Err(if e.is_timeout() {
                         "timeout".to_owned()
@@ -180,6 +204,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                             None => format!("http {status}"),
                         })
                     }
+                    Ok(_) if hook.is_some() => Ok(()),
                     Ok(res) => match res.json::<Answer>().await {
                         Err(_) => Err("bad body".to_owned()),
                         Ok(a) => check(&a, &mut conversation, &mut last_seq),
@@ -255,4 +280,104 @@ fn check(a: &Answer, conversation: &mut Option<String>, last_seq: &mut i64) -> R
 
 fn uuid_like() -> String {
     format!("{:x}", rand::random::<u64>())
+}
+
+/// Signed platform webhooks, built the way each platform sends them.
+struct Webhook {
+    kind: WebhookKind,
+    url: String,
+    secret: String,
+    account: String,
+    run: String,
+}
+
+#[derive(Clone, Copy)]
+enum WebhookKind {
+    Telegram,
+    Whatsapp,
+    Slack,
+}
+
+fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key) else {
+        return String::new();
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl Webhook {
+    fn new(kind: &str, args: &Args, run: &str) -> anyhow::Result<Webhook> {
+        let kind = match kind {
+            "telegram" => WebhookKind::Telegram,
+            "whatsapp" => WebhookKind::Whatsapp,
+            "slack" => WebhookKind::Slack,
+            other => anyhow::bail!("--webhook {other:?}: telegram, whatsapp or slack"),
+        };
+        let connector = args.connector.clone().unwrap_or_default();
+        Ok(Webhook {
+            kind,
+            url: format!(
+                "{}/v1/webhooks/{}/{connector}",
+                args.url.trim_end_matches('/'),
+                args.tenant
+            ),
+            secret: args.secret.clone().unwrap_or_default(),
+            account: args.account_id.clone(),
+            run: run.to_owned(),
+        })
+    }
+
+    fn request(&self, client: &reqwest::Client, conversation: usize, i: usize, text: &str) -> reqwest::RequestBuilder {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        // Numeric ids unique to this run: a random base plus the conversation and message.
+        let base = u64::from_str_radix(&self.run[..self.run.len().min(8)], 16).unwrap_or(0) % 1_000_000;
+        let user = base * 100_000 + conversation as u64;
+        let id = format!("{}-{conversation}-{i}", self.run);
+        let post = |body: serde_json::Value| {
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            (client.post(&self.url).header("content-type", "application/json"), bytes)
+        };
+        match self.kind {
+            WebhookKind::Telegram => {
+                let update = user * 1000 + i as u64;
+                let (req, body) = post(serde_json::json!({"update_id": update, "message": {
+                    "message_id": i + 1, "from": {"id": user, "is_bot": false, "first_name": "Load"},
+                    "chat": {"id": user, "type": "private"}, "date": now, "text": text}}));
+                req.header("x-telegram-bot-api-secret-token", &self.secret).body(body)
+            }
+            WebhookKind::Whatsapp => {
+                let (req, body) = post(
+                    serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "1",
+                    "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "1", "phone_number_id": self.account},
+                    "contacts": [{"profile": {"name": "Load"}, "wa_id": user.to_string()}],
+                    "messages": [{"from": user.to_string(), "id": format!("wamid.{id}"), "timestamp": now.to_string(),
+                    "type": "text", "text": {"body": text}}]}}]}]}),
+                );
+                let sig = format!("sha256={}", hmac_hex(self.secret.as_bytes(), &[&body]));
+                req.header("x-hub-signature-256", sig).body(body)
+            }
+            WebhookKind::Slack => {
+                let (req, body) = post(serde_json::json!({"type": "event_callback", "team_id": self.account,
+                    "api_app_id": "A0LOAD", "event_id": format!("Ev{id}"), "event_time": now, "event": {
+                    "type": "message", "channel": format!("D{user}"), "user": format!("U{user}"), "text": text,
+                    "ts": format!("{now}.{i:06}"), "channel_type": "im"}}));
+                let ts = now.to_string();
+                let sig = format!(
+                    "v0={}",
+                    hmac_hex(self.secret.as_bytes(), &[b"v0:", ts.as_bytes(), b":", &body])
+                );
+                req.header("x-slack-request-timestamp", ts)
+                    .header("x-slack-signature", sig)
+                    .body(body)
+            }
+        }
+    }
 }

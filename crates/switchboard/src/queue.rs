@@ -8,17 +8,26 @@
 //! Ordering: a conversation's jobs form a FIFO and only its head may run, so one conversation's
 //! messages are handled one at a time, in arrival order, while different conversations run in
 //! parallel. A head job waiting out a retry delay holds its conversation back: order is kept
-//! even across failures.
+//! even across failures. A conversation has two such lanes: its turns, and the delivery of its
+//! replies through a platform, so that a platform that is down delays the replies (still in
+//! order) but not the next turns.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 use switchboard_core::{Clock, ConversationId};
-use switchboard_store::{Job, Priority};
+use switchboard_store::{Job, JobKind, Priority};
 use tokio::sync::Notify;
 
 use crate::metrics;
+
+/// A conversation's turns (`false`) or deliveries (`true`).
+type Lane = (ConversationId, bool);
+
+fn lane(job: &Job) -> Lane {
+    (job.conversation.clone(), job.kind == JobKind::Deliver)
+}
 
 #[derive(Default)]
 struct ConvQueue {
@@ -28,11 +37,11 @@ struct ConvQueue {
 
 #[derive(Default)]
 struct State {
-    convs: HashMap<ConversationId, ConvQueue>,
+    convs: HashMap<Lane, ConvQueue>,
     /// Conversations whose head job may run now, by priority (index = `Priority as usize`).
-    ready: [VecDeque<ConversationId>; 3],
+    ready: [VecDeque<Lane>; 3],
     /// Conversations whose head job waits for its retry time.
-    delayed: BinaryHeap<Reverse<(i64, ConversationId)>>,
+    delayed: BinaryHeap<Reverse<(i64, Lane)>>,
     max_seen: i64,
     depth: usize,
     in_flight: usize,
@@ -53,7 +62,7 @@ pub enum Finish {
 }
 
 impl State {
-    fn schedule(&mut self, id: &ConversationId, now: i64) {
+    fn schedule(&mut self, id: &Lane, now: i64) {
         let Some(q) = self.convs.get(id) else { return };
         let Some(head) = q.jobs.front() else {
             self.convs.remove(id);
@@ -128,7 +137,7 @@ impl Scheduler {
             s.max_seen = job.id;
             s.depth += 1;
             added += 1;
-            let id = job.conversation.clone();
+            let id = lane(&job);
             let q = s.convs.entry(id.clone()).or_default();
             let was_idle = q.jobs.is_empty() && !q.busy;
             q.jobs.push_back(job);
@@ -177,8 +186,9 @@ impl Scheduler {
         }
     }
 
-    /// Reports how the running head job of `conversation` ended.
-    pub fn finish(&self, conversation: &ConversationId, how: Finish) {
+    /// Reports how the running head `job` of its lane ended.
+    pub fn finish(&self, job: &Job, how: Finish) {
+        let conversation = &lane(job);
         let now = self.clock.now_ms();
         let mut s = self.lock();
         s.in_flight = s.in_flight.saturating_sub(1);
@@ -253,7 +263,7 @@ mod tests {
         let first = s.next().await;
         let second = s.next().await;
         assert_eq!((first.id, second.id), (1, 3), "a's second job waits for its first");
-        s.finish(&a, Finish::Done);
+        s.finish(&first, Finish::Done);
         assert_eq!(s.next().await.id, 2);
         assert_eq!(s.depth(), (2, 2));
     }
@@ -275,9 +285,10 @@ mod tests {
         let s = Scheduler::new(clock.clone());
         let a = ConversationId::generate();
         s.push([job(1, &a, Priority::Normal), job(2, &a, Priority::Normal)]);
-        assert_eq!(s.next().await.id, 1);
+        let head = s.next().await;
+        assert_eq!(head.id, 1);
         s.finish(
-            &a,
+            &head,
             Finish::Retry {
                 run_at: 1500,
                 attempts: 1,
@@ -289,6 +300,32 @@ mod tests {
         clock.advance(500);
         let retried = s.next().await;
         assert_eq!((retried.id, retried.attempts), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_delivery_does_not_hold_up_the_next_turn() {
+        let s = Scheduler::new(Clock::manual(1000));
+        let a = ConversationId::generate();
+        let mut deliver = job(1, &a, Priority::Interactive);
+        deliver.kind = JobKind::Deliver;
+        s.push([deliver, job(2, &a, Priority::Interactive)]);
+        let first = s.next().await;
+        let second = s.next().await;
+        assert_eq!(
+            (first.kind, second.kind),
+            (JobKind::Deliver, JobKind::Turn),
+            "both lanes run"
+        );
+        s.finish(
+            &first,
+            Finish::Retry {
+                run_at: 10_000,
+                attempts: 1,
+                error: "platform down".into(),
+            },
+        );
+        s.finish(&second, Finish::Done);
+        assert_eq!(s.depth(), (1, 0));
     }
 
     #[test]

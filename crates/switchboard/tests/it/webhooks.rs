@@ -878,3 +878,121 @@ async fn a_phone_call_is_a_spoken_conversation_in_twiml() {
         "no delivery job for a call"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadtest_sends_signed_webhooks() {
+    // The platforms are unreachable here: deliveries keep retrying instead of dead-lettering.
+    let app = TestApp::spawn_with(|c, _| c.queue.max_attempts = 1000).await;
+    let add = [
+        [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            "tg",
+            "--channel",
+            "telegram",
+            "--account-id",
+            "1",
+            "--secret",
+            "bot_token=1:x",
+            "--secret",
+            "webhook_secret=s3cret",
+            "--setting",
+            "api_base=http://127.0.0.1:9",
+        ],
+        [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            "wa",
+            "--channel",
+            "whatsapp",
+            "--account-id",
+            "555",
+            "--secret",
+            "access_token=x",
+            "--secret",
+            "app_secret=s3cret",
+            "--secret",
+            "verify_token=v",
+        ],
+        [
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            "sl",
+            "--channel",
+            "slack",
+            "--account-id",
+            "T1",
+            "--secret",
+            "bot_token=x",
+            "--secret",
+            "signing_secret=s3cret",
+            "--setting",
+            "api_base=http://127.0.0.1:9",
+        ],
+    ];
+    for args in add {
+        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+        assert!(ok, "{err}");
+    }
+    for (kind, connector, account) in [
+        ("telegram", "tg", "1"),
+        ("whatsapp", "wa", "555"),
+        ("slack", "sl", "T1"),
+    ] {
+        let out = tokio::task::block_in_place(|| {
+            std::process::Command::new(binary())
+                .args([
+                    "loadtest",
+                    "--url",
+                    &app.base,
+                    "--conversations",
+                    "5",
+                    "--messages",
+                    "4",
+                    "--json",
+                ])
+                .args([
+                    "--webhook",
+                    kind,
+                    "--connector",
+                    connector,
+                    "--secret",
+                    "s3cret",
+                    "--account-id",
+                    account,
+                ])
+                .output()
+                .expect("loadtest")
+        });
+        let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+        assert_eq!(
+            (report["messages_sent"].as_u64(), report["errors"].as_u64()),
+            (Some(20), Some(0)),
+            "{kind}: {report}"
+        );
+    }
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    // Every webhook became a turn (none left), and every turn's reply waits for its platform.
+    eventually(20, "every webhook's turn to be done", || async {
+        let jobs = store.pending_jobs(0, 1000).await.ok()?;
+        let turns = jobs
+            .iter()
+            .filter(|j| j.kind == switchboard_store::JobKind::Turn)
+            .count();
+        let deliveries = jobs
+            .iter()
+            .filter(|j| j.kind == switchboard_store::JobKind::Deliver)
+            .count();
+        (turns == 0 && deliveries == 60).then_some(())
+    })
+    .await;
+}
