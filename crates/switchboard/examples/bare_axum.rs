@@ -2,6 +2,10 @@
 //! answer shape as the chat API, doing no work beyond HTTP and JSON. Comparing the two in
 //! one run shows what Switchboard's pipeline and durable storage cost on this machine.
 //!
+//! Any other path answers like a platform API that accepted a message (Telegram, Slack and
+//! WhatsApp read their own fields of it), so it also stands in for the platforms when
+//! benchmarking deliveries.
+//!
 //! cargo run --release --example bare_axum -- 127.0.0.1:8090
 
 use axum::extract::Path;
@@ -30,9 +34,11 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("bare axum listening on http://{addr}/");
-    axum::serve(
-        listener,
-        Router::new().route("/v1/chat/{tenant}/messages", post(message)),
-    )
-    .await
+    let accepted = || async {
+        Json(json!({"ok": true, "result": {"message_id": 1}, "ts": "1.000001", "messages": [{"id": "wamid.bench"}]}))
+    };
+    let router = Router::new()
+        .route("/v1/chat/{tenant}/messages", post(message))
+        .fallback(accepted);
+    axum::serve(listener, router).await
 }

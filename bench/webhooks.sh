@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Webhook acknowledgement latency per channel, and outbound sends through the pacing, against
+# a fake platform API (examples/bare_axum.rs answers every API call as accepted).
+# Usage: bench/webhooks.sh [conversations] [messages-per-conversation]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
+CONV="${1:-500}"
+MSGS="${2:-10}"
+BIN="$CARGO_TARGET_DIR/release/switchboard"
+FAKE="$CARGO_TARGET_DIR/release/examples/bare_axum"
+DATA="$(mktemp -d)"
+ulimit -n 65536 2>/dev/null || true
+cargo build --release --quiet --bin switchboard --example bare_axum
+"$FAKE" 127.0.0.1:18190 2>/dev/null & FPID=$!
+SWITCHBOARD__LOG__LEVEL=warn "$BIN" serve --listen 127.0.0.1:18191 --data-dir "$DATA" 2>"$DATA/serve.log" & SPID=$!
+trap 'kill $SPID $FPID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18191/health >/dev/null 2>&1 && break; sleep 0.1; done
+api="api_base=http://127.0.0.1:18190"
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id tg --channel telegram --account-id 1 \
+  --secret bot_token=1:x --secret webhook_secret=s3cret --setting "$api" >/dev/null
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id wa --channel whatsapp --account-id 555 \
+  --secret access_token=x --secret app_secret=s3cret --secret verify_token=v --setting "$api" >/dev/null
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id sl --channel slack --account-id T1 \
+  --secret bot_token=x --secret signing_secret=s3cret --setting "$api" >/dev/null
+sent() { curl -fsS http://127.0.0.1:18191/metrics | awk -v ch="$1" '$0 ~ "direction=\"out\"" && $0 ~ "channel=\""ch"\"" && $0 ~ "status=\"sent\"" {s+=$2} END {print s+0}'; }
+for spec in "telegram tg 1" "whatsapp wa 555" "slack sl T1"; do
+  set -- $spec
+  echo "== $1: webhook acknowledgements, $CONV conversations x $MSGS messages"
+  "$BIN" loadtest --url http://127.0.0.1:18191 --conversations "$CONV" --messages "$MSGS" \
+    --webhook "$1" --connector "$2" --secret s3cret --account-id "$3"
+  before=$(sent "$1"); start=$(date +%s.%N)
+  target=$((CONV * MSGS))
+  for _ in $(seq 1 600); do
+    now=$(sent "$1"); [ "$now" -ge "$target" ] && break; sleep 0.5
+  done
+  end=$(date +%s.%N)
+  echo "$1: replies sent to the fake API: $(sent "$1") of $target in $(echo "$end - $start" | bc) s after the last acknowledgement (paced at 1/s per chat after a burst of 3)"
+done
