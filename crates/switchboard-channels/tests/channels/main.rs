@@ -10,6 +10,7 @@ mod outbound_a;
 mod outbound_b;
 mod signal;
 mod slack;
+mod snapshots;
 mod teams;
 mod teams_auth;
 mod telegram;
