@@ -519,25 +519,6 @@ fn every_fixture_is_covered() {
     }
 }
 
-fn mutations(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    let len = seed.len().max(1);
-    proptest::collection::vec((0..len, any::<u8>(), 0u8..3), 0..8).prop_map(move |edits| {
-        let mut body = seed.clone();
-        for (at, byte, op) in edits {
-            let at = at.min(body.len());
-            match op {
-                0 if at < body.len() => body[at] = byte,
-                1 => body.insert(at, byte),
-                _ if at < body.len() => {
-                    body.remove(at);
-                }
-                _ => {}
-            }
-        }
-        body
-    })
-}
-
 fn any_interaction() -> impl Strategy<Value = Vec<u8>> {
     proptest::sample::select(INTERACTIONS.to_vec()).prop_flat_map(|f| mutations(fixture(&format!("discord/{f}"))))
 }

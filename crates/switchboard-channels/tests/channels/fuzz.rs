@@ -4,25 +4,6 @@ use super::*;
 use proptest::prelude::*;
 use switchboard_channels::telegram;
 
-fn mutations(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    let len = seed.len().max(1);
-    proptest::collection::vec((0..len, any::<u8>(), 0u8..3), 0..8).prop_map(move |edits| {
-        let mut body = seed.clone();
-        for (at, byte, op) in edits {
-            let at = at.min(body.len());
-            match op {
-                0 if at < body.len() => body[at] = byte,
-                1 => body.insert(at, byte),
-                _ if at < body.len() => {
-                    body.remove(at);
-                }
-                _ => {}
-            }
-        }
-        body
-    })
-}
-
 fn telegram_fixtures() -> Vec<Vec<u8>> {
     [
         "text_message.json",

@@ -48,6 +48,27 @@ pub fn vector_body(v: &Value) -> Vec<u8> {
     }
 }
 
+/// Byte-level edits of a fixture (replace, insert, delete): for parsers that must never panic.
+pub fn mutations(seed: Vec<u8>) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let len = seed.len().max(1);
+    proptest::collection::vec((0..len, any::<u8>(), 0u8..3), 0..8).prop_map(move |edits| {
+        let mut body = seed.clone();
+        for (at, byte, op) in edits {
+            let at = at.min(body.len());
+            match op {
+                0 if at < body.len() => body[at] = byte,
+                1 => body.insert(at, byte),
+                _ if at < body.len() => {
+                    body.remove(at);
+                }
+                _ => {}
+            }
+        }
+        body
+    })
+}
+
 pub fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
     for (k, v) in pairs {

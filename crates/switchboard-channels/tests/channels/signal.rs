@@ -1,4 +1,3 @@
-use super::twilio::mutated;
 use super::*;
 use proptest::prelude::*;
 use switchboard_channels::signal::{self, SECRET_HEADER};
@@ -211,7 +210,7 @@ proptest! {
     }
 
     #[test]
-    fn signal_survives_byte_edits(reaction in mutated(fixture("signal/rest_ws_reaction_frame.json")), receipt in mutated(fixture("signal/rest_ws_receipt_frame.json")), attachment in mutated(fixture("signal/rest_ws_attachment_frame.json"))) {
+    fn signal_survives_byte_edits(reaction in mutations(fixture("signal/rest_ws_reaction_frame.json")), receipt in mutations(fixture("signal/rest_ws_receipt_frame.json")), attachment in mutations(fixture("signal/rest_ws_attachment_frame.json"))) {
         let _ = signal::parse(&reaction);
         let _ = signal::parse(&receipt);
         let _ = signal::parse(&attachment);

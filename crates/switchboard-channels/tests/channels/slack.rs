@@ -505,25 +505,6 @@ fn our_own_outbound_bodies_are_not_inbound_events() {
     }
 }
 
-fn mutations(seed: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
-    let len = seed.len().max(1);
-    proptest::collection::vec((0..len, any::<u8>(), 0u8..3), 0..8).prop_map(move |edits| {
-        let mut body = seed.clone();
-        for (at, byte, op) in edits {
-            let at = at.min(body.len());
-            match op {
-                0 if at < body.len() => body[at] = byte,
-                1 => body.insert(at, byte),
-                _ if at < body.len() => {
-                    body.remove(at);
-                }
-                _ => {}
-            }
-        }
-        body
-    })
-}
-
 fn any_fixture() -> impl Strategy<Value = (Vec<u8>, &'static str)> {
     proptest::sample::select(FIXTURES.to_vec()).prop_flat_map(|f| {
         let content_type = if f.ends_with(".form") { FORM } else { JSON };

@@ -1,4 +1,3 @@
-use super::twilio::mutated;
 use super::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -268,7 +267,7 @@ proptest! {
     }
 
     #[test]
-    fn teams_survives_byte_edits(mention in mutated(fixture("teams/channel_mention_activity.json")), invoke in mutated(fixture("teams/invoke_adaptive_card_action.json"))) {
+    fn teams_survives_byte_edits(mention in mutations(fixture("teams/channel_mention_activity.json")), invoke in mutations(fixture("teams/invoke_adaptive_card_action.json"))) {
         let _ = teams::parse(&mention);
         let _ = teams::parse(&invoke);
     }

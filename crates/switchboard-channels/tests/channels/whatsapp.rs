@@ -1,4 +1,3 @@
-use super::meta::mutations;
 use super::*;
 use proptest::prelude::*;
 use switchboard_channels::whatsapp;
