@@ -218,3 +218,20 @@ pub fn replies_by_inbound(history: &[Value]) -> std::collections::HashMap<String
     }
     map
 }
+
+/// Waits until the demo tenant's conversation of `user` on `channel` holds at least `n`
+/// messages, and returns them.
+pub async fn history_of(
+    store: &dyn switchboard_store::Store,
+    channel: switchboard_core::Channel,
+    user: &str,
+    n: usize,
+) -> Vec<switchboard_core::Message> {
+    let demo = switchboard_core::TenantId::parse("demo").expect("id");
+    eventually(10, &format!("{n} messages with {user}"), || async {
+        let conv = store.open_conversation(&demo, channel, user).await.ok()??;
+        let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
+        (h.len() >= n).then_some(h)
+    })
+    .await
+}

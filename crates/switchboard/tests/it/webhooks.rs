@@ -92,16 +92,7 @@ async fn telegram_updates_are_verified_deduplicated_and_answered() {
     }
     let config = test_config(app.dir.path());
     let store = switchboard::app::open_store(&config, Clock::System).expect("store");
-    let demo = TenantId::parse("demo").expect("id");
-    let history = eventually(10, "the bot's answer", || async {
-        let conv = store
-            .open_conversation(&demo, Channel::Telegram, "tg-bot:100000001")
-            .await
-            .ok()??;
-        let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
-        (h.len() >= 2).then_some(h)
-    })
-    .await;
+    let history = history_of(&store, Channel::Telegram, "tg-bot:100000001", 2).await;
     assert_eq!(history.len(), 2, "one message in, one answer: {history:?}");
     assert_eq!(history[0].external_id.as_deref(), Some("tg-bot:900000001"));
     assert_eq!(
@@ -345,12 +336,7 @@ async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
         (Channel::Whatsapp, "wa:15557654321"),
         (Channel::Messenger, "fb:4000000000000004"),
     ] {
-        let history = eventually(10, "the answer", || async {
-            let conv = store.open_conversation(&demo, channel, user).await.ok()??;
-            let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
-            (h.len() >= 2).then_some(h)
-        })
-        .await;
+        let history = history_of(&store, channel, user, 2).await;
         assert_eq!(
             history.len(),
             2,
@@ -461,16 +447,7 @@ async fn slack_requests_are_signed_fresh_and_answered_once() {
     assert_eq!(post(&app, "/v1/webhooks/demo/sl", &forged, event).await.0, 401);
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
-    let demo = TenantId::parse("demo").expect("id");
-    let history = eventually(10, "the answer", || async {
-        let conv = store
-            .open_conversation(&demo, Channel::Slack, "sl:D0FAKE0001")
-            .await
-            .ok()??;
-        let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
-        (h.len() >= 2).then_some(h)
-    })
-    .await;
+    let history = history_of(&store, Channel::Slack, "sl:D0FAKE0001", 2).await;
     assert_eq!(history.len(), 2, "one message, one answer: {history:?}");
     assert_eq!(history[0].external_id.as_deref(), Some("sl:Ev0FAKE00001"));
 }
@@ -661,17 +638,11 @@ async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
     );
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
-    let demo = TenantId::parse("demo").expect("id");
     for (channel, user) in [
         (Channel::Twilio, "tw:+15557654321"),
         (Channel::Signal, "sig:11111111-2222-4333-8444-555555555555"),
     ] {
-        let history = eventually(10, "the answer", || async {
-            let conv = store.open_conversation(&demo, channel, user).await.ok()??;
-            let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
-            (h.len() >= 2).then_some(h)
-        })
-        .await;
+        let history = history_of(&store, channel, user, 2).await;
         assert_eq!(history.len(), 2, "{channel:?}: {history:?}");
     }
 }
@@ -772,14 +743,8 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
     assert_eq!(post(&app, "/v1/webhooks/demo/teams", &[], activity).await.0, 401);
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
-    let demo = TenantId::parse("demo").expect("id");
     let user = "teams:a:1FAKEconversationIdForPersonalChat0000000000000000000000000000000000000000";
-    let history = eventually(10, "the answer", || async {
-        let conv = store.open_conversation(&demo, Channel::Teams, user).await.ok()??;
-        let h = store.messages_after(&demo, &conv.id, 0, 10).await.ok()?;
-        (h.len() >= 2).then_some(h)
-    })
-    .await;
+    let history = history_of(&store, Channel::Teams, user, 2).await;
     assert_eq!(
         history.len(),
         2,
