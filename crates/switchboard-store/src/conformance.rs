@@ -36,6 +36,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("platform_replies_go_through_the_outbox", |s| {
         Box::pin(platform_replies_go_through_the_outbox(s))
     }),
+    ("closed_conversations_give_way_to_new_ones", |s| {
+        Box::pin(closed_conversations_give_way_to_new_ones(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -599,4 +602,41 @@ async fn platform_replies_go_through_the_outbox(store: Arc<dyn Store>) {
     assert!(store.finish_job(&other, deliver.id).await.is_err());
     store.finish_job(&t, deliver.id).await.expect("finish");
     assert_eq!(store.queue_stats().await.expect("stats").depth, 0);
+}
+
+async fn closed_conversations_give_way_to_new_ones(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    let first = store
+        .accept_inbound(&t, inbound("u1", "hi", None))
+        .await
+        .expect("accept");
+    assert!(
+        !store
+            .close_conversation(&other, &first.conversation)
+            .await
+            .expect("close"),
+        "tenant-scoped"
+    );
+    assert!(store.close_conversation(&t, &first.conversation).await.expect("close"));
+    assert!(
+        !store.close_conversation(&t, &first.conversation).await.expect("close"),
+        "already closed"
+    );
+    let conv = store
+        .conversation(&t, &first.conversation)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(conv.status, switchboard_core::ConversationStatus::Closed);
+    assert_eq!(
+        store.open_conversation(&t, Channel::Webchat, "u1").await.expect("read"),
+        None
+    );
+    let next = store
+        .accept_inbound(&t, inbound("u1", "back again", None))
+        .await
+        .expect("accept");
+    assert_ne!(next.conversation, first.conversation, "a new conversation");
+    assert_eq!(next.seq, 1);
 }

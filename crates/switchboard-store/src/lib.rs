@@ -45,6 +45,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Option<Conversation>>;
     async fn open_conversation(&self, tenant: &TenantId, channel: Channel, user: &str) -> Result<Option<Conversation>>;
+    /// Ends a conversation (the user blocked the bot, hung up...): the user's next message opens
+    /// a new one. Returns whether it was open.
+    async fn close_conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<bool>;
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>>;
     /// What a turn starts from: its inbound message and the conversation, in one read.
     async fn turn_input(

@@ -9,7 +9,7 @@ use anyhow::{Context as _, anyhow};
 use std::time::Duration;
 use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Target};
 use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
-use switchboard_core::{Channel, Content, MessageStatus};
+use switchboard_core::{Channel, Content, ConversationStatus, MessageStatus};
 use switchboard_store::Job;
 
 /// The platform asked us to wait (429): the job runs again after this many seconds.
@@ -70,9 +70,14 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     let connector = connectors::load(app.store.as_ref(), &app.sealer, tenant, connector_id).await?;
     let event: Option<InboundEvent> = serde_json::from_value(inbound.metadata.clone()).ok();
     let replies = app.store.replies_to(tenant, &job.message).await?;
-    let (Some(connector), Some(event)) = (connector, event) else {
+    let closed = conversation.status == ConversationStatus::Closed;
+    let (Some(connector), Some(event), false) = (connector, event, closed) else {
         for r in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
-            let why = "the connector or the inbound event is gone";
+            let why = if closed {
+                "the conversation ended (the person blocked the bot or hung up)"
+            } else {
+                "the connector or the inbound event is gone"
+            };
             app.store
                 .record_delivery(tenant, &r.id, MessageStatus::Failed, None, Some(why))
                 .await?;

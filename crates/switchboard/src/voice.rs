@@ -61,7 +61,8 @@ pub async fn answer(
         return Ok(twiml(&[], None));
     };
     if event.kind == EventKind::Membership {
-        // The caller hung up: nothing more to say.
+        // The caller hung up: the call's conversation ends; the next call starts a new one.
+        crate::webhooks::end_conversation(app, tenant, &connector.record, &event.conversation_id).await?;
         return Ok(twiml(&[], None));
     }
     let Some(text) = event.text.clone().filter(|t| !t.trim().is_empty()) else {

@@ -17,8 +17,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
 use switchboard_channels::{
-    DeliveryState, EventKind, InboundEvent, VerifyError, discord, messenger, meta, signal, slack, teams, teams_auth,
-    telegram, twilio, whatsapp,
+    DeliveryState, EventKind, InboundEvent, Membership, VerifyError, discord, messenger, meta, signal, slack, teams,
+    teams_auth, telegram, twilio, whatsapp,
 };
 use switchboard_core::{Channel, Content, MessageId, MessageStatus, TenantId};
 use switchboard_store::{NewInbound, Priority};
@@ -211,6 +211,20 @@ async fn handshake(
     }
 }
 
+/// Closes the open conversation of a platform chat, if any.
+pub(crate) async fn end_conversation(
+    app: &App,
+    tenant: &TenantId,
+    record: &switchboard_store::ConnectorRecord,
+    chat: &str,
+) -> Result<(), ApiError> {
+    let user = format!("{}:{chat}", record.id);
+    if let Some(conv) = app.store.open_conversation(tenant, record.channel, &user).await? {
+        app.store.close_conversation(tenant, &conv.id).await?;
+    }
+    Ok(())
+}
+
 /// The event as stored with its message: the delivery job rebuilds the reply's target from it.
 fn metadata(event: &InboundEvent, endpoint: Option<&str>) -> serde_json::Value {
     let mut v = serde_json::to_value(event).unwrap_or_default();
@@ -278,6 +292,12 @@ async fn accept(
             app.store
                 .apply_platform_status(tenant, record.channel, &st.message_id, status)
                 .await?;
+            continue;
+        }
+        if matches!(event.membership, Some(Membership::Blocked | Membership::BotRemoved)) {
+            // The person blocked the bot (or removed it): the conversation ends, nothing more is
+            // sent to it, and their next message starts a new one.
+            end_conversation(app, tenant, record, &event.conversation_id).await?;
             continue;
         }
         let content = match (&event.kind, &event.interactive) {

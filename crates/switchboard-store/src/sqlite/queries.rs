@@ -171,6 +171,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn close_conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<bool> {
+        let (t, id) = (tenant.clone(), id.clone());
+        self.write(move |ctx| {
+            let n = ctx
+                .conn
+                .prepare_cached(
+                    "UPDATE conversations SET status = 'closed', updated_at = ?3 \
+                     WHERE id = ?1 AND tenant_id = ?2 AND status = 'open'",
+                )?
+                .execute(params![id.as_str(), t.as_str(), ctx.now])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>> {
         let (t, id) = (tenant.clone(), id.clone());
         self.read(move |c| {

@@ -106,6 +106,24 @@ async fn telegram_updates_are_verified_deduplicated_and_answered() {
         history[1]
     );
 
+    // Blocking the bot ends the conversation; nothing more goes to it.
+    let blocked = channel_fixture("telegram/my_chat_member_blocked.json");
+    assert_eq!(post(&app, path, &[TG_SECRET], blocked).await.0, 200);
+    let demo = TenantId::parse("demo").expect("id");
+    assert_eq!(
+        store
+            .open_conversation(&demo, Channel::Telegram, "tg-bot:100000001")
+            .await
+            .expect("read"),
+        None
+    );
+    let closed = store
+        .conversation(&demo, &history[0].conversation)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(closed.status, switchboard_core::ConversationStatus::Closed);
+
     let press = channel_fixture("telegram/callback_query.json");
     assert_eq!(post(&app, path, &[TG_SECRET], press).await.0, 200);
 
@@ -816,13 +834,6 @@ async fn a_phone_call_is_a_spoken_conversation_in_twiml() {
         "a retried webhook gets the same answer, from the one turn"
     );
 
-    let hang_up = String::from_utf8(channel_fixture("twilio/voice_incoming.form"))
-        .expect("utf-8")
-        .replace("CallStatus=ringing", "CallStatus=completed")
-        .into_bytes();
-    let bye = call(hang_up).await;
-    assert!(!bye.contains("<Gather") && !bye.contains("<Say>"), "{bye}");
-
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let conv = store
@@ -841,6 +852,19 @@ async fn a_phone_call_is_a_spoken_conversation_in_twiml() {
         store.queue_stats().await.expect("stats").depth,
         0,
         "no delivery job for a call"
+    );
+
+    let hang_up = String::from_utf8(channel_fixture("twilio/voice_incoming.form"))
+        .expect("utf-8")
+        .replace("CallStatus=ringing", "CallStatus=completed")
+        .into_bytes();
+    let bye = call(hang_up).await;
+    assert!(!bye.contains("<Gather") && !bye.contains("<Say>"), "{bye}");
+    let ended = store.conversation(&demo, &conv.id).await.expect("read").expect("kept");
+    assert_eq!(
+        ended.status,
+        switchboard_core::ConversationStatus::Closed,
+        "hanging up ends the conversation"
     );
 }
 
