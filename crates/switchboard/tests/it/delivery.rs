@@ -6,13 +6,6 @@ use std::sync::{Arc, Mutex};
 use switchboard_core::{Channel, Clock, MessageStatus, TenantId};
 use switchboard_store::Store;
 
-fn channel_fixture(path: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../switchboard-channels/tests/fixtures")
-        .join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
 type Answers = Arc<Mutex<Vec<(u16, Value)>>>;
 
@@ -43,16 +36,6 @@ async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
     (base, calls)
 }
 
-fn cli(app: &TestApp, args: &[&str]) {
-    let out = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
-        .args(args)
-        .output()
-        .expect("run the CLI");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
     let mut req = app
         .client
@@ -71,25 +54,14 @@ async fn telegram_replies_are_sent_after_a_rate_limit_and_button_presses_are_ans
     let limited = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}});
     let ok = json!({"ok": true, "result": {"message_id": 777, "chat": {"id": 100000001}, "date": 1767225601}});
     let (api, calls) = fake_api(vec![(429, limited), (200, ok)]).await;
-    let args = [
-        "connector",
-        "add",
-        "--tenant",
-        "demo",
-        "--id",
+    add_connector(
+        &app,
         "tg",
-        "--channel",
         "telegram",
-        "--account-id",
         "7000000001",
-        "--secret",
-        "bot_token=7000000001:FAKE",
-        "--secret",
-        "webhook_secret=fake_Secret-Token_0001",
-        "--setting",
-        &format!("api_base={api}"),
-    ];
-    tokio::task::block_in_place(|| cli(&app, &args));
+        &["bot_token=7000000001:FAKE", "webhook_secret=fake_Secret-Token_0001"],
+        &[&format!("api_base={api}")],
+    );
     let secret = [("X-Telegram-Bot-Api-Secret-Token", "fake_Secret-Token_0001")];
     assert_eq!(
         post(
@@ -158,27 +130,18 @@ async fn whatsapp_statuses_update_the_reply_and_refusals_are_recorded() {
     let app = TestApp::spawn().await;
     let ok: Value = serde_json::from_slice(&channel_fixture("whatsapp/outbound/response_ok.json")).expect("json");
     let (api, calls) = fake_api(vec![(200, ok)]).await;
-    let args = [
-        "connector",
-        "add",
-        "--tenant",
-        "demo",
-        "--id",
+    add_connector(
+        &app,
         "wa",
-        "--channel",
         "whatsapp",
-        "--account-id",
         "200000000000002",
-        "--secret",
-        "access_token=EAAfake",
-        "--secret",
-        "app_secret=fake0meta0app0secret000000000001",
-        "--secret",
-        "verify_token=v",
-        "--setting",
-        &format!("api_base={api}"),
-    ];
-    tokio::task::block_in_place(|| cli(&app, &args));
+        &[
+            "access_token=EAAfake",
+            "app_secret=fake0meta0app0secret000000000001",
+            "verify_token=v",
+        ],
+        &[&format!("api_base={api}")],
+    );
     let sign = |body: &[u8]| {
         use hmac::{KeyInit, Mac};
         let mut mac =
@@ -260,25 +223,17 @@ async fn teams_replies_use_a_client_credentials_token_and_the_activitys_service_
         serde_json::from_slice(&channel_fixture("teams/outbound/resource_response.json")).expect("json");
     let (api, calls) = fake_api(vec![(200, token), (200, created)]).await;
     let app_id = "00000000-1111-2222-3333-444444444444";
-    let args = [
-        "connector",
-        "add",
-        "--tenant",
-        "demo",
-        "--id",
+    add_connector(
+        &app,
         "teams",
-        "--channel",
         "teams",
-        "--account-id",
         app_id,
-        "--secret",
-        "app_password=FAKE-client-secret",
-        "--setting",
-        &format!("openid_metadata_url={metadata}"),
-        "--setting",
-        &format!("token_url={api}/token"),
-    ];
-    tokio::task::block_in_place(|| cli(&app, &args));
+        &["app_password=FAKE-client-secret"],
+        &[
+            &format!("openid_metadata_url={metadata}"),
+            &format!("token_url={api}/token"),
+        ],
+    );
     // The activity comes from "our" Bot Connector, whose service URL is the fake API.
     let service = format!("{api}/teams/");
     let body = String::from_utf8(channel_fixture("teams/message_activity.json"))

@@ -235,3 +235,41 @@ pub async fn history_of(
     })
     .await
 }
+
+/// Adds a connector to the demo tenant with the real CLI, as an operator would.
+pub fn add_connector(app: &TestApp, id: &str, channel: &str, account: &str, secrets: &[&str], settings: &[&str]) {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("--data-dir").arg(app.dir.path().join("data"));
+    cmd.args([
+        "connector",
+        "add",
+        "--tenant",
+        "demo",
+        "--id",
+        id,
+        "--channel",
+        channel,
+        "--account-id",
+        account,
+    ]);
+    for s in secrets {
+        cmd.args(["--secret", s]);
+    }
+    for s in settings {
+        cmd.args(["--setting", s]);
+    }
+    let out = tokio::task::block_in_place(|| cmd.output()).expect("run the CLI");
+    assert!(
+        out.status.success(),
+        "connector add {id}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A file of the channel fixtures (`switchboard-channels/tests/fixtures`).
+pub fn channel_fixture(path: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../switchboard-channels/tests/fixtures")
+        .join(path);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}

@@ -3,13 +3,6 @@ use serde_json::Value;
 use switchboard_core::{Channel, Clock, TenantId};
 use switchboard_store::Store;
 
-fn channel_fixture(path: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../switchboard-channels/tests/fixtures")
-        .join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(binary())
         .arg("--data-dir")
@@ -245,26 +238,14 @@ async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
         } else {
             "page_token=EAAfake"
         };
-        let args = [
-            "connector",
-            "add",
-            "--tenant",
-            "demo",
-            "--id",
+        add_connector(
+            &app,
             id,
-            "--channel",
             channel,
-            "--account-id",
             account,
-            "--secret",
-            token,
-            "--secret",
-            META_SECRET,
-            "--secret",
-            "verify_token=fake-verify-token-123",
-        ];
-        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
-        assert!(ok, "{err}");
+            &[token, META_SECRET, "verify_token=fake-verify-token-123"],
+            &[],
+        );
     }
 
     let query = "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=fake-verify-token-123";
@@ -394,24 +375,14 @@ async fn slack_requests_are_signed_fresh_and_answered_once() {
     let app = TestApp::spawn().await;
     let secret = "fake0slack0signing0secret0000001";
     for (id, team) in [("sl", "T0FAKE0001"), ("sl-other", "T0OTHER")] {
-        let args = [
-            "connector",
-            "add",
-            "--tenant",
-            "demo",
-            "--id",
+        add_connector(
+            &app,
             id,
-            "--channel",
             "slack",
-            "--account-id",
             team,
-            "--secret",
-            "bot_token=xoxb-fake",
-            "--secret",
-            &format!("signing_secret={secret}"),
-        ];
-        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
-        assert!(ok, "{err}");
+            &["bot_token=xoxb-fake", &format!("signing_secret={secret}")],
+            &[],
+        );
     }
     let signed = |body: &[u8], ts: i64| {
         let ts_s = ts.to_string();
@@ -482,24 +453,14 @@ async fn discord_interactions_are_verified_with_ed25519_and_deferred() {
         "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
     );
     for (id, application) in [("dc", "1300000000000000001"), ("dc-other", "42")] {
-        let args = [
-            "connector",
-            "add",
-            "--tenant",
-            "demo",
-            "--id",
+        add_connector(
+            &app,
             id,
-            "--channel",
             "discord",
-            "--account-id",
             application,
-            "--secret",
-            "bot_token=fake",
-            "--secret",
-            &format!("public_key={public}"),
-        ];
-        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
-        assert!(ok, "{err}");
+            &["bot_token=fake", &format!("public_key={public}")],
+            &[],
+        );
     }
     let sign = |body: &[u8]| {
         let ts = now_s().to_string();
@@ -584,22 +545,7 @@ async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
             "shared_secret=fake-signal-secret".to_owned(),
         ),
     ] {
-        let args = [
-            "connector",
-            "add",
-            "--tenant",
-            "demo",
-            "--id",
-            id,
-            "--channel",
-            channel,
-            "--account-id",
-            account,
-            "--secret",
-            &secret,
-        ];
-        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
-        assert!(ok, "{err}");
+        add_connector(&app, id, channel, account, &[&secret], &[]);
     }
     let sms = channel_fixture("twilio/sms.form");
     let sig = twilio_signature(token, "https://bots.example.com/v1/webhooks/demo/tw", &sms);
@@ -696,24 +642,14 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
     let app = TestApp::spawn().await;
     let metadata = serve_bot_framework_keys().await;
     let app_id = "00000000-1111-2222-3333-444444444444";
-    let args = [
-        "connector",
-        "add",
-        "--tenant",
-        "demo",
-        "--id",
+    add_connector(
+        &app,
         "teams",
-        "--channel",
         "teams",
-        "--account-id",
         app_id,
-        "--secret",
-        "app_password=fake",
-        "--setting",
-        &format!("openid_metadata_url={metadata}"),
-    ];
-    let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
-    assert!(ok, "{err}");
+        &["app_password=fake"],
+        &[&format!("openid_metadata_url={metadata}")],
+    );
     let activity = channel_fixture("teams/message_activity.json");
     let service = "https://smba.trafficmanager.net/teams/";
     let good = format!("Bearer {}", bot_framework_token(app_id, service, 3600));
@@ -774,22 +710,14 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
 async fn a_phone_call_is_a_spoken_conversation_in_twiml() {
     let app = TestApp::spawn_with(|c, _| c.server.public_base_url = "https://bots.example.com".into()).await;
     let token = "fake0twilio0auth0token0000000001";
-    let args = [
-        "connector",
-        "add",
-        "--tenant",
-        "demo",
-        "--id",
+    add_connector(
+        &app,
         "tw",
-        "--channel",
         "twilio",
-        "--account-id",
         "AC00000000000000000000000000000001",
-        "--secret",
-        &format!("auth_token={token}"),
-    ];
-    let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
-    assert!(ok, "{err}");
+        &[&format!("auth_token={token}")],
+        &[],
+    );
     let url = "https://bots.example.com/v1/webhooks/demo/tw";
     let call = |body: Vec<u8>| {
         let sig = twilio_signature(token, url, &body);
