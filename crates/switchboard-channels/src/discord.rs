@@ -23,7 +23,7 @@
 //! * autocomplete (type 4) and unknown types give no event: autocomplete wants a list of
 //!   choices back within 3 s, which is not a conversation turn.
 
-use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target};
+use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target, clip};
 use crate::verify::VerifyError;
 use crate::{Attachment, AttachmentKind, EventKind, Fetch, InboundEvent, Interactive, ParseError, Sender};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -551,16 +551,6 @@ fn rows(buttons: &[Button]) -> Value {
             json!({ "type": 1, "components": row })
         })
         .collect()
-}
-
-/// At most `max` characters, the last one an ellipsis when something was cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[derive(Deserialize)]

@@ -98,6 +98,16 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     out
 }
 
+/// At most `max` characters, the last one an ellipsis when something was cut.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Buttons as numbered options under the text, for channels without controls. The person may
 /// answer with the number or the title.
 pub fn numbered(reply: &Reply) -> String {

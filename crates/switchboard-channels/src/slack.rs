@@ -21,7 +21,7 @@
 //! A channel message that mentions the bot arrives twice when the app subscribes to both
 //! `message.channels` and `app_mention`, as two events with different `event_id`s.
 
-use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target};
+use crate::outbound::{self, Auth, Body, Call, Outcome, Reply, Target, clip};
 use crate::verify::{VerifyError, header, hex_matches, hmac_sha256};
 use crate::{Attachment, AttachmentKind, EventKind, Fetch, InboundEvent, Interactive, ParseError, Sender};
 use serde::Deserialize;
@@ -539,16 +539,6 @@ fn blocks(text: &str, buttons: &[Button]) -> Value {
     }
     blocks.push(json!({ "type": "actions", "elements": elements }));
     Value::Array(blocks)
-}
-
-/// At most `max` characters, the last one an ellipsis when something was cut.
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[derive(Deserialize)]
