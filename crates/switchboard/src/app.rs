@@ -84,7 +84,7 @@ impl App {
         let lock = lock_data_dir(&config)?;
         let store: Arc<dyn Store> = Arc::new(open_store(&config, clock.clone())?);
         let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
-        let tenants = Tenants::default();
+        let tenants = Tenants::new(Some(config.store.data_dir.join("models")));
         if config.demo.enabled {
             let dir = &config.demo.bot_dir;
             if dir.join(switchboard_core::BotSpec::FILE_NAME).exists() {
@@ -259,6 +259,18 @@ fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> 
                             Err(e) => tracing::warn!(error = %e, "polling the queue failed"),
                         }
                     }
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+    if app.config.bots.reload_interval_ms > 0 {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(app.config.bots.reload_interval_ms));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => app.tenants.reload_changed(app.store.as_ref()).await,
                     _ = stop.changed() => break,
                 }
             }

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `config`, `dead-letters` and `loadtest`.
+//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest` and `nlu`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -54,6 +54,11 @@ enum Command {
     },
     /// Drive a running server over HTTP and report throughput and latency.
     Loadtest(crate::loadtest::Args),
+    /// Evaluate, train and try the intent classifier.
+    Nlu {
+        #[command(subcommand)]
+        command: crate::nlu_cli::NluCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -195,6 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DeadLetters { command } => runtime.block_on(dead_letters(&config, command)),
         Command::Loadtest(args) => runtime.block_on(crate::loadtest::run(args)),
         Command::Connector { command } => runtime.block_on(connector(&config, command)),
+        Command::Nlu { command } => crate::nlu_cli::run(&config, command),
     }
 }
 

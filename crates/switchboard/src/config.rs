@@ -19,6 +19,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub chat: ChatConfig,
     pub demo: DemoConfig,
+    pub bots: BotsConfig,
     pub log: LogConfig,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -68,6 +69,12 @@ pub struct DemoConfig {
     pub enabled: bool,
     pub tenant: String,
     pub bot_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BotsConfig {
+    pub reload_interval_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -13,6 +13,7 @@ pub mod http;
 pub mod hub;
 pub mod loadtest;
 pub mod metrics;
+mod nlu_cli;
 pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;

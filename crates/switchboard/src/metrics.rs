@@ -12,6 +12,7 @@ pub const RETRIES: &str = "switchboard_queue_retries_total";
 pub const DEAD_LETTERS: &str = "switchboard_dead_letters_total";
 pub const HTTP_REQUESTS: &str = "switchboard_http_requests_total";
 pub const WS_CONNECTIONS: &str = "switchboard_websocket_connections";
+pub const BOT_RELOADS: &str = "switchboard_bot_reloads_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -55,6 +56,10 @@ fn describe() {
     describe_counter!(DEAD_LETTERS, "Turns moved to the dead letters.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests by route and status.");
     describe_gauge!(WS_CONNECTIONS, "Open web chat WebSockets.");
+    describe_counter!(
+        BOT_RELOADS,
+        "Bot definitions reloaded after a change, by tenant and result."
+    );
 }
 
 pub fn message(tenant: &str, channel: &str, direction: &str, status: &'static str) {

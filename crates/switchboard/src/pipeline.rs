@@ -55,7 +55,14 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     }
     stages.lap("context");
 
-    let matches = bot.model.classify(&text, 3);
+    // The conversation's language unless the message is reliably in another one.
+    let prefer = guess
+        .as_ref()
+        .filter(|g| g.reliable)
+        .map(|g| g.language.as_str())
+        .or(ctx.language.as_deref())
+        .unwrap_or(&spec.default_language);
+    let matches = bot.model.classify(&text, Some(prefer), 3);
     stages.lap("intent");
 
     let language = choose_language(

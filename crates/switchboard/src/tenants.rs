@@ -1,11 +1,15 @@
 //! The tenants this instance serves, each with its loaded bot: the definition, the trained
-//! intent model and the compiled reply templates.
+//! intent model and the compiled reply templates. Bots whose definition lives in a folder are
+//! reloaded when the file changes; the new model is trained off the request path and swapped in
+//! whole, so traffic never waits for training and never sees half a bot.
 
 use anyhow::Context as _;
 use minijinja::{Environment, UndefinedBehavior};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 use switchboard_core::{BotSpec, TenantId};
 use switchboard_nlu::IntentModel;
 use switchboard_store::{Store, TenantRecord};
@@ -19,6 +23,8 @@ pub struct TenantBot {
     pub spec: BotSpec,
     pub model: IntentModel,
     pub templates: Environment<'static>,
+    /// The definition's text, to tell whether a file on disk changed.
+    pub source: String,
 }
 
 /// Name of the template for the `i`th response of `intent` in `lang` (`fallback` for the fallback).
@@ -26,10 +32,29 @@ pub fn template_name(intent: &str, lang: &str, i: usize) -> String {
     format!("{intent}/{lang}/{i}")
 }
 
+/// Bumped when the model's features or format change, so that cached models are retrained.
+const MODEL_GENERATION: &str = "nlu-1";
+
+/// Where a trained model of `source` is cached under `dir`: named by a hash of the definition,
+/// so an edited bot never loads a stale model.
+pub fn model_path(dir: &Path, tenant: &TenantId, source: &str) -> PathBuf {
+    let digest = Sha256::new()
+        .chain_update(MODEL_GENERATION)
+        .chain_update(source)
+        .finalize();
+    dir.join(format!("{tenant}-{}.model", hex::encode(&digest[..8])))
+}
+
 impl TenantBot {
-    /// Validates and compiles a bot definition. Template syntax errors are caught here; a
-    /// template using an undefined variable fails when rendered (strict mode).
+    /// Validates and compiles a bot definition and trains its model. Template syntax errors
+    /// are caught here; a template using an undefined variable fails when rendered (strict mode).
     pub fn build(id: TenantId, name: String, source: &str) -> anyhow::Result<TenantBot> {
+        Self::build_cached(id, name, source, None)
+    }
+
+    /// Like [`TenantBot::build`], loading the trained model from `cache` when it holds one for
+    /// this exact definition, and saving it there after training otherwise.
+    pub fn build_cached(id: TenantId, name: String, source: &str, cache: Option<&Path>) -> anyhow::Result<TenantBot> {
         let spec = BotSpec::from_toml(source)?;
         let mut templates = Environment::new();
         templates.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -47,23 +72,63 @@ impl TenantBot {
                 *n += 1;
             }
         }
-        let model = IntentModel::train(&spec);
+        let model = match cache {
+            Some(dir) => cached_model(dir, &id, &spec, source),
+            None => IntentModel::train(&spec),
+        };
         Ok(TenantBot {
             id,
             name,
             spec,
             model,
             templates,
+            source: source.to_owned(),
         })
     }
+}
+
+/// A cache that cannot be read or written costs a retraining, never the bot.
+fn cached_model(dir: &Path, id: &TenantId, spec: &BotSpec, source: &str) -> IntentModel {
+    let path = model_path(dir, id, source);
+    if let Ok(bytes) = std::fs::read(&path) {
+        match IntentModel::from_bytes(&bytes) {
+            Ok(model) => return model,
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cached model unusable; retraining"),
+        }
+    }
+    let started = Instant::now();
+    let model = IntentModel::train(spec);
+    tracing::info!(tenant = %id, ms = started.elapsed().as_millis() as u64, "trained the intent model");
+    let write = std::fs::create_dir_all(dir).and_then(|_| {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, model.to_bytes())?;
+        std::fs::rename(&tmp, &path)
+    });
+    if let Err(e) = write {
+        tracing::warn!(path = %path.display(), error = %e, "cannot cache the trained model");
+    }
+    model
 }
 
 #[derive(Default)]
 pub struct Tenants {
     bots: RwLock<HashMap<TenantId, Arc<TenantBot>>>,
+    /// Bots loaded from a folder, watched for changes: tenant -> (folder, display name).
+    dirs: RwLock<HashMap<TenantId, (PathBuf, String)>>,
+    /// Where trained models are cached; none in tests that build bots by hand.
+    models: Option<PathBuf>,
+    /// The last definition text that failed to load, per tenant, so it is reported once.
+    rejected: RwLock<HashMap<TenantId, String>>,
 }
 
 impl Tenants {
+    pub fn new(models: Option<PathBuf>) -> Tenants {
+        Tenants {
+            models,
+            ..Tenants::default()
+        }
+    }
+
     pub fn get(&self, id: &TenantId) -> Option<Arc<TenantBot>> {
         self.bots.read().ok()?.get(id).cloned()
     }
@@ -71,8 +136,13 @@ impl Tenants {
     /// Loads a tenant's bot and records the tenant in the store.
     pub async fn install(&self, store: &dyn Store, id: &str, name: &str, source: &str) -> anyhow::Result<()> {
         let id = TenantId::parse(id)?;
-        let bot = TenantBot::build(id.clone(), name.to_owned(), source)
-            .with_context(|| format!("loading the bot of tenant {id}"))?;
+        let (bot_id, bot_name, src, cache) = (id.clone(), name.to_owned(), source.to_owned(), self.models.clone());
+        // Training takes up to seconds for a large bot: off the async threads.
+        let bot =
+            tokio::task::spawn_blocking(move || TenantBot::build_cached(bot_id, bot_name, &src, cache.as_deref()))
+                .await
+                .context("training the bot")?
+                .with_context(|| format!("loading the bot of tenant {id}"))?;
         store
             .upsert_tenant(&TenantRecord {
                 id: id.clone(),
@@ -89,11 +159,54 @@ impl Tenants {
         Ok(())
     }
 
-    /// Loads `<dir>/bot.toml`.
+    /// Loads `<dir>/bot.toml` and watches it for changes (see [`Tenants::reload_changed`]).
     pub async fn install_dir(&self, store: &dyn Store, id: &str, name: &str, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(BotSpec::FILE_NAME);
         let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        self.install(store, id, name, &source).await
+        self.install(store, id, name, &source).await?;
+        if let (Ok(mut dirs), Ok(tenant)) = (self.dirs.write(), TenantId::parse(id)) {
+            dirs.insert(tenant, (dir.to_owned(), name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Reinstalls every watched bot whose definition file changed. A definition that does not
+    /// load leaves the running bot in place and is reported once.
+    pub async fn reload_changed(&self, store: &dyn Store) {
+        let watched: Vec<(TenantId, PathBuf, String)> = match self.dirs.read() {
+            Ok(d) => d
+                .iter()
+                .map(|(t, (dir, name))| (t.clone(), dir.clone(), name.clone()))
+                .collect(),
+            Err(_) => return,
+        };
+        for (tenant, dir, name) in watched {
+            let path = dir.join(BotSpec::FILE_NAME);
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let unchanged = self.get(&tenant).is_some_and(|b| b.source == source);
+            let known_bad = self.rejected.read().is_ok_and(|r| r.get(&tenant) == Some(&source));
+            if unchanged || known_bad {
+                continue;
+            }
+            let started = Instant::now();
+            match self.install(store, tenant.as_str(), &name, &source).await {
+                Ok(()) => {
+                    tracing::info!(tenant = %tenant, ms = started.elapsed().as_millis() as u64, "bot reloaded");
+                    ::metrics::counter!(crate::metrics::BOT_RELOADS, "tenant" => tenant.to_string(), "result" => "ok")
+                        .increment(1);
+                }
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, path = %path.display(), error = format!("{e:#}"), "the changed bot does not load; keeping the running one");
+                    ::metrics::counter!(crate::metrics::BOT_RELOADS, "tenant" => tenant.to_string(), "result" => "invalid")
+                        .increment(1);
+                    if let Ok(mut r) = self.rejected.write() {
+                        r.insert(tenant, source);
+                    }
+                }
+            }
+        }
     }
 
     pub fn ids(&self) -> Vec<TenantId> {
