@@ -7,6 +7,7 @@ mod chat;
 mod crash;
 mod delivery;
 mod helpers;
+mod nlu;
 mod ops;
 mod queue;
 mod webhooks;
