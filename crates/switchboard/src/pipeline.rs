@@ -177,6 +177,8 @@ fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &
         confidence: matches.first().map_or(0.0, |m| m.confidence),
         handler: String::new(),
         route_reason: String::new(),
+        entities: Vec::new(),
+        missing_entities: Vec::new(),
     }
 }
 
