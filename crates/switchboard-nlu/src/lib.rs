@@ -3,6 +3,7 @@
 //! Pure functions and plain data; no I/O. The intent matcher here is a TF-IDF nearest-example
 //! model, trained in microseconds from the bot definition's examples.
 
+pub mod entities;
 mod intent;
 mod language;
 
