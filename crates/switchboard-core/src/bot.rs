@@ -99,6 +99,93 @@ pub struct IntentSpec {
     /// Buttons offered with the reply: `[{ title = "...", payload = "..." }]`.
     #[serde(default)]
     pub buttons: Vec<crate::Button>,
+    /// Entities the intent uses (built-in or declared with `[[entity]]`); their values are
+    /// given to the reply templates as `entities.<name>`.
+    #[serde(default)]
+    pub entities: Vec<String>,
+    /// Entities the intent cannot do without; missing ones are recorded with the turn.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// What to ask when a required entity is missing ("For which day?"); without it the
+    /// intent's responses answer anyway.
+    #[serde(default)]
+    pub ask: Localized,
+}
+
+impl IntentSpec {
+    /// Every entity the intent names, `entities` first, then required ones not listed there.
+    pub fn entity_names(&self) -> impl Iterator<Item = &str> {
+        let extra = self.required.iter().filter(|r| !self.entities.contains(r));
+        self.entities.iter().chain(extra).map(String::as_str)
+    }
+}
+
+/// Entities every bot has without declaring them. `date` is any `datetime`; `time` is a
+/// `datetime` that names an hour.
+pub const BUILTIN_ENTITIES: &[&str] = &[
+    "number",
+    "ordinal",
+    "amount",
+    "percentage",
+    "datetime",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "phone",
+    "url",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// Matches a regular expression; the value is the first capture group, or the whole match.
+    Regex,
+    /// One of a list of values or their synonyms, as whole words, ignoring case.
+    Lookup,
+}
+
+/// An entity of the bot's own: `[[entity]]` in the bot definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySpec {
+    pub name: String,
+    pub kind: EntityKind,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub values: Vec<LookupValue>,
+}
+
+/// A lookup value: `"small"` or `{ value = "large", synonyms = ["big", "xl"] }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawLookupValue")]
+pub struct LookupValue {
+    pub value: String,
+    pub synonyms: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawLookupValue {
+    Plain(String),
+    WithSynonyms {
+        value: String,
+        #[serde(default)]
+        synonyms: Vec<String>,
+    },
+}
+
+impl From<RawLookupValue> for LookupValue {
+    fn from(raw: RawLookupValue) -> Self {
+        match raw {
+            RawLookupValue::Plain(value) => LookupValue {
+                value,
+                synonyms: Vec::new(),
+            },
+            RawLookupValue::WithSynonyms { value, synonyms } => LookupValue { value, synonyms },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +207,19 @@ pub struct BotSpec {
     pub fallback: Localized,
     #[serde(default, rename = "intent")]
     pub intents: Vec<IntentSpec>,
+    /// IANA time zone in which "tomorrow at 5pm" is understood, unless the conversation
+    /// stores the user's own (`vars.timezone`). Checked when the bot is loaded.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Country calling code ("49", "+1") for phone numbers written without one.
+    #[serde(default)]
+    pub default_country_code: Option<String>,
+    #[serde(default, rename = "entity")]
+    pub entities: Vec<EntitySpec>,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_owned()
 }
 
 fn default_language() -> String {
@@ -160,6 +260,65 @@ impl BotSpec {
 
     pub fn threshold_for(&self, intent: &IntentSpec) -> f32 {
         intent.threshold.unwrap_or(self.threshold)
+    }
+
+    /// The default country calling code as digits ("+49" -> "49").
+    pub fn country_code(&self) -> Option<&str> {
+        self.default_country_code.as_deref().map(|c| c.trim_start_matches('+'))
+    }
+
+    fn validate_entities(&self) -> Result<(), BotError> {
+        let bad = |m: String| Err(BotError::Invalid(m));
+        if let Some(cc) = self.country_code()
+            && (!(1..=3).contains(&cc.len()) || !cc.bytes().all(|b| b.is_ascii_digit()) || cc.starts_with('0'))
+        {
+            return bad(format!(
+                "`default_country_code` {cc:?} is not a calling code like \"49\" or \"+1\""
+            ));
+        }
+        let mut seen = HashSet::new();
+        for e in &self.entities {
+            let name = &e.name;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return bad(format!("entity name {name:?} must be letters, digits or `_`"));
+            }
+            if BUILTIN_ENTITIES.contains(&name.as_str()) {
+                return bad(format!("entity {name:?} is a built-in entity"));
+            }
+            if !seen.insert(name.as_str()) {
+                return bad(format!("entity {name:?} is defined twice"));
+            }
+            match e.kind {
+                EntityKind::Regex if e.pattern.as_deref().is_none_or(str::is_empty) || !e.values.is_empty() => {
+                    return bad(format!("regex entity {name:?} needs a `pattern` and no `values`"));
+                }
+                EntityKind::Lookup if e.values.is_empty() || e.pattern.is_some() => {
+                    return bad(format!("lookup entity {name:?} needs `values` and no `pattern`"));
+                }
+                _ => {}
+            }
+            let words = e
+                .values
+                .iter()
+                .flat_map(|v| std::iter::once(&v.value).chain(&v.synonyms));
+            if words.into_iter().any(|w| w.trim().is_empty()) {
+                return bad(format!("entity {name:?} has an empty value or synonym"));
+            }
+        }
+        for intent in &self.intents {
+            for used in intent.entity_names() {
+                if !BUILTIN_ENTITIES.contains(&used) && !seen.contains(used) {
+                    return bad(format!(
+                        "intent {:?} uses entity {used:?}, which is neither built in nor declared with [[entity]]",
+                        intent.name
+                    ));
+                }
+            }
+            if !intent.ask.is_empty() && intent.required.is_empty() {
+                return bad(format!("intent {:?} has `ask` but no `required` entities", intent.name));
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), BotError> {
@@ -203,6 +362,7 @@ impl BotSpec {
                 .examples
                 .iter(&self.default_language)
                 .chain(intent.responses.iter(&self.default_language))
+                .chain(intent.ask.iter(&self.default_language))
             {
                 if !self.languages.iter().any(|l| l == lang) {
                     return bad(format!(
@@ -211,7 +371,7 @@ impl BotSpec {
                 }
             }
         }
-        Ok(())
+        self.validate_entities()
     }
 }
 
@@ -243,6 +403,25 @@ responses.es = ["¡Hola!"]
     }
 
     #[test]
+    fn entities_are_declared_and_checked() {
+        let src = format!(
+            "timezone = \"Europe/Berlin\"\ndefault_country_code = \"+49\"\n{SPEC}entities = [\"size\"]\nrequired = [\"datetime\"]\n\
+             ask = [\"When?\"]\n[[entity]]\nname = \"size\"\nkind = \"lookup\"\n\
+             values = [\"small\", {{ value = \"large\", synonyms = [\"big\", \"xl\"] }}]\n\
+             [[entity]]\nname = \"order\"\nkind = \"regex\"\npattern = \"#(\\\\d+)\"\n"
+        );
+        let spec = BotSpec::from_toml(&src).expect("valid");
+        assert_eq!(spec.timezone, "Europe/Berlin");
+        assert_eq!(spec.country_code(), Some("49"));
+        assert_eq!(spec.entities[0].values[1].synonyms, ["big", "xl"]);
+        assert_eq!(spec.entities[0].values[0].value, "small");
+        assert_eq!(spec.entities[1].pattern.as_deref(), Some("#(\\d+)"));
+        let greet = spec.intent("greet").expect("greet");
+        assert_eq!(greet.entity_names().collect::<Vec<_>>(), ["size", "datetime"]);
+        assert_eq!(BotSpec::from_toml(SPEC).expect("valid").timezone, "UTC");
+    }
+
+    #[test]
     fn rejects_bad_definitions_with_a_reason() {
         let cases = [
             ("name = \"x\"\n", "fallback"),
@@ -258,6 +437,24 @@ responses.es = ["¡Hola!"]
             (
                 &SPEC.replace("name = \"greet\"", "name = \"greet\"\nfoo = 1"),
                 "unknown field",
+            ),
+            (
+                &format!("{SPEC}required = [\"colour\"]\n"),
+                "neither built in nor declared",
+            ),
+            (&format!("{SPEC}ask = [\"Which?\"]\n"), "no `required`"),
+            (&format!("default_country_code = \"0049\"\n{SPEC}"), "calling code"),
+            (
+                &format!("{SPEC}[[entity]]\nname = \"number\"\nkind = \"regex\"\npattern = \"x\"\n"),
+                "built-in",
+            ),
+            (
+                &format!("{SPEC}[[entity]]\nname = \"size\"\nkind = \"lookup\"\npattern = \"x\"\n"),
+                "needs `values`",
+            ),
+            (
+                &format!("{SPEC}[[entity]]\nname = \"size\"\nkind = \"regex\"\n"),
+                "needs a `pattern`",
             ),
         ];
         for (src, why) in cases {

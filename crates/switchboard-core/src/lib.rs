@@ -6,10 +6,13 @@ pub mod context;
 pub mod ids;
 pub mod message;
 
-pub use bot::{BotError, BotSpec, HandlerKind, IntentSpec, Localized};
+pub use bot::{
+    BUILTIN_ENTITIES, BotError, BotSpec, EntityKind, EntitySpec, HandlerKind, IntentSpec, Localized, LookupValue,
+};
 pub use clock::Clock;
 pub use context::{ConversationContext, HistoryEntry, Mode};
 pub use ids::{ConversationId, IdError, MessageId, TenantId};
 pub use message::{
-    Button, Channel, Content, Conversation, ConversationStatus, Direction, Message, MessageStatus, Processed,
+    Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Message,
+    MessageStatus, Processed,
 };

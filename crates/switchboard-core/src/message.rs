@@ -169,6 +169,29 @@ impl Content {
     }
 }
 
+/// Where an entity came from: a built-in recogniser or one of the bot's `[[entity]]` definitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntitySource {
+    Builtin,
+    Regex,
+    Lookup,
+}
+
+/// A piece of information found in a message: a date, an amount, a size from the bot's list...
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    /// A built-in name (`number`, `datetime`, `email`...) or the name of a bot's entity.
+    pub entity: String,
+    /// Byte offsets into the text; `text[start..end] == raw`.
+    pub start: usize,
+    pub end: usize,
+    pub raw: String,
+    /// The normalised value: a number, an E.164 number, an RFC 3339 time with its grain...
+    pub value: serde_json::Value,
+    pub source: EntitySource,
+}
+
 /// What the pipeline understood and decided for an inbound message, kept for debugging and analytics.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Processed {
@@ -178,6 +201,12 @@ pub struct Processed {
     pub confidence: f32,
     pub handler: String,
     pub route_reason: String,
+    /// Rows stored before entities existed have neither field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<Entity>,
+    /// Required entities of the chosen intent that neither this message nor the turns before gave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_entities: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,5 +294,14 @@ mod tests {
         }
         assert_eq!(MessageStatus::parse("read"), Some(MessageStatus::Read));
         assert_eq!(Direction::parse("out"), Some(Direction::Outbound));
+    }
+
+    #[test]
+    fn processed_rows_from_before_entities_still_load() {
+        let p: Processed = serde_json::from_str(
+            r#"{"language":"en","language_confidence":0.9,"intent":null,"confidence":0.1,"handler":"fallback","route_reason":"x"}"#,
+        )
+        .expect("old row parses");
+        assert!(p.entities.is_empty() && p.missing_entities.is_empty());
     }
 }

@@ -98,7 +98,7 @@ impl Classifier {
     ///
     /// Confidence is the calibrated probability times the share of the message the model has
     /// seen words of: "book a table on Mars for my giraffe" is not confidently "book a table".
-    /// With a single label there is no alternative to weigh, so the share counts twice.
+    /// With a single label there is no alternative to weigh: the share alone is the confidence.
     pub fn predict(&self, text: &str, top: usize, b: &mut Buffers, out: &mut Vec<Scored>) {
         out.clear();
         if self.labels.is_empty() {
@@ -108,7 +108,7 @@ impl Classifier {
         b.probs.clear();
         b.probs.resize(self.linear.classes, 0.0);
         if self.labels.len() == 1 {
-            b.probs[0] = known;
+            b.probs[0] = 1.0;
         } else {
             self.linear.probabilities(&b.x, &mut b.probs);
         }
@@ -336,6 +336,12 @@ mod tests {
         one.predict("hello there", 1, &mut b, &mut out);
         assert!(out[0].confidence > 0.99);
         one.predict("what is the weather on mars", 1, &mut b, &mut out);
-        assert!(out[0].confidence < 0.2, "{}", out[0].confidence);
+        assert!(out[0].confidence < 0.5, "{}", out[0].confidence);
+        one.predict("hello there 0132-555", 1, &mut b, &mut out);
+        assert!(
+            out[0].confidence > 0.6,
+            "numbers are one known word: {}",
+            out[0].confidence
+        );
     }
 }

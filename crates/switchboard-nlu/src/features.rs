@@ -81,15 +81,29 @@ pub fn extract<'a>(text: &str, s: &'a mut Scratch) -> &'a [Feature] {
     words(text, &mut s.text, &mut s.bounds);
     s.features.clear();
     let t = s.text.as_bytes();
+    // Every number is the same word: "transfer 20 dollars" and "transfer 50 dollars" say the
+    // same thing, and a phone number must not read as a dozen unknown letter groups.
+    let word = |(a, b): (usize, usize)| -> &[u8] {
+        if t[a..b].iter().any(u8::is_ascii_digit) {
+            b"#"
+        } else {
+            &t[a..b]
+        }
+    };
     for (wi, &(a, b)) in s.bounds.iter().enumerate() {
-        let w = &t[a..b];
+        let w = word((a, b));
         s.features.push(feature(WORD, fnv(FNV_OFFSET, w)));
         // Pairs of neighbours and of words one apart ("book a table" -> "book table"): word
         // order matters, articles in between do not.
         for d in 1..=2.min(wi) {
-            let (pa, pb) = s.bounds[wi - d];
-            let h = fnv(fnv(FNV_OFFSET, &t[pa..pb]), if d == 1 { b" " } else { b"_" });
+            let h = fnv(
+                fnv(FNV_OFFSET, word(s.bounds[wi - d])),
+                if d == 1 { b" " } else { b"_" },
+            );
             s.features.push(feature(PAIR, fnv(h, w)));
+        }
+        if w == b"#" {
+            continue;
         }
         // Character n-grams of "<word>", by char, not byte.
         s.padded.clear();

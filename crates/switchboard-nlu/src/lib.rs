@@ -5,6 +5,7 @@
 //! the bot definition's examples, one model per language.
 
 mod classifier;
+pub mod entities;
 mod eval;
 mod features;
 mod intent;

@@ -102,6 +102,7 @@ fn commit(job_id: i64, acc: &crate::Accepted, replies: &[&str]) -> TurnCommit {
             confidence: 0.8,
             handler: "small_talk".into(),
             route_reason: "intent above threshold".into(),
+            ..Default::default()
         },
         replies: replies.iter().map(|r| Content::text(*r)).collect(),
         context,

@@ -1,8 +1,9 @@
 //! Handlers: given the routing decision, produce the replies and update the context.
 //! One function per handler, chosen by a `match` on the closed set `HandlerKind`.
 
-use crate::tenants::{TenantBot, template_name};
-use serde_json::json;
+use crate::route::AWAITING;
+use crate::tenants::{TenantBot, ask_key, template_name};
+use serde_json::{Map, Value, json};
 use switchboard_core::{Content, ConversationContext, HandlerKind, IntentSpec, Localized};
 
 /// What a handler gets to see of the turn.
@@ -13,6 +14,10 @@ pub struct Turn<'a> {
     pub language: &'a str,
     pub intent: Option<&'a IntentSpec>,
     pub confidence: f32,
+    /// The intent's entities, each with its value or null.
+    pub entities: &'a Map<String, Value>,
+    /// Required entities without a value.
+    pub missing: &'a [String],
 }
 
 pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Vec<Content>> {
@@ -27,6 +32,17 @@ fn small_talk(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<
     let Some(intent) = turn.intent else {
         return fallback(turn, ctx);
     };
+    // A required entity is missing and the bot knows how to ask for it: ask, and remember what
+    // is known so that the answer completes the intent.
+    if !turn.missing.is_empty() && !intent.ask.is_empty() {
+        ctx.variables.insert(
+            AWAITING.to_owned(),
+            json!({ "intent": intent.name, "entities": turn.entities }),
+        );
+        let text = render(turn, ctx, &ask_key(&intent.name), &intent.ask)?;
+        return Ok(vec![Content::text(text)]);
+    }
+    ctx.variables.remove(AWAITING);
     let text = render(turn, ctx, &intent.name, &intent.responses)?;
     Ok(vec![Content::Text {
         text,
@@ -61,6 +77,8 @@ fn render(turn: &Turn<'_>, ctx: &ConversationContext, key: &str, texts: &Localiz
         "vars": ctx.variables,
         "message": { "text": turn.text, "language": turn.language },
         "intent": turn.intent.map(|i| json!({ "name": i.name, "confidence": turn.confidence })),
+        "entities": turn.entities,
+        "missing": turn.missing,
     });
     template
         .render(minijinja::value::Serde(&values))

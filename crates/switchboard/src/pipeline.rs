@@ -5,12 +5,13 @@ use crate::app::App;
 use crate::handlers::{self, Turn};
 use crate::hub::TurnOutcome;
 use crate::metrics;
-use crate::route::{Decision, route};
+use crate::route::{AWAITING, Decision, route};
 use crate::webchat::ServerFrame;
 use anyhow::{Context as _, anyhow};
 use std::sync::Arc;
 use std::time::Instant;
-use switchboard_core::{ConversationContext, HistoryEntry, Message, Processed};
+use switchboard_core::{BotSpec, ConversationContext, HistoryEntry, Message, Processed};
+use switchboard_nlu::entities::EntityContext;
 use switchboard_nlu::{IntentMatch, LanguageGuess, detect_language};
 use switchboard_store::{Job, StoreError, TurnCommit};
 
@@ -52,6 +53,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     let mut ctx = conversation.context;
     if ctx.is_expired(now) {
         ctx.reset_flow();
+        // An intent that waited for an answer is part of the flow, not of what is known.
+        ctx.variables.remove(AWAITING);
     }
     stages.lap("context");
 
@@ -71,7 +74,12 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         ctx.language.as_deref(),
         &spec.default_language,
     );
-    let decision = route(spec, &mut ctx, &matches);
+    let entities = bot
+        .entities
+        .extract(&text, &entity_context(spec, &ctx, message.created_at, &language)?);
+    stages.lap("entities");
+
+    let decision = route(spec, &mut ctx, &matches, &entities);
     stages.lap("route");
 
     let (replies, processed) = match decision {
@@ -80,6 +88,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
             Processed {
                 handler: "none".into(),
                 route_reason: reason.into(),
+                entities,
                 ..processed(&guess, &matches, &language)
             },
         ),
@@ -88,6 +97,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
             intent,
             confidence,
             reason,
+            entities: values,
+            missing,
         } => {
             let turn = Turn {
                 bot: &bot,
@@ -96,6 +107,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 language: &language,
                 intent,
                 confidence,
+                entities: &values,
+                missing: &missing,
             };
             let replies = handlers::run(handler, &turn, &mut ctx)?;
             (
@@ -105,6 +118,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                     route_reason: reason,
                     intent: intent.map(|i| i.name.clone()),
                     confidence,
+                    entities,
+                    missing_entities: missing,
                     ..processed(&guess, &matches, &language)
                 },
             )
@@ -184,7 +199,27 @@ fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &
         confidence: matches.first().map_or(0.0, |m| m.confidence),
         handler: String::new(),
         route_reason: String::new(),
+        entities: Vec::new(),
+        missing_entities: Vec::new(),
     }
+}
+
+/// Dates and times are understood in the user's time zone when the conversation knows it
+/// (`vars.timezone`, set by whatever learnt it), else in the bot's. "Now" is when the message
+/// arrived, so a retried turn reads "tomorrow" as the user meant it.
+fn entity_context(
+    spec: &BotSpec,
+    ctx: &ConversationContext,
+    now_ms: i64,
+    language: &str,
+) -> anyhow::Result<EntityContext> {
+    let user_zone = ctx.variables.get("timezone").and_then(|z| z.as_str());
+    let country = spec.country_code();
+    user_zone
+        .into_iter()
+        .chain([spec.timezone.as_str(), "UTC"])
+        .find_map(|zone| EntityContext::new(now_ms, zone, language, country).ok())
+        .ok_or_else(|| anyhow!("no time zone can be loaded, not even UTC"))
 }
 
 /// The language to answer in. A reliable detection wins; then the language of a confidently

@@ -1,8 +1,14 @@
 //! Routing: which handler answers this turn, and why. Strategies in priority order, each a
 //! small check; the first that applies decides.
 
-use switchboard_core::{BotSpec, ConversationContext, HandlerKind, IntentSpec, Mode};
+use serde_json::{Map, Value};
+use switchboard_core::{BotSpec, ConversationContext, Entity, HandlerKind, IntentSpec, Mode};
 use switchboard_nlu::IntentMatch;
+use switchboard_nlu::entities::values_for;
+
+/// The context variable that holds an intent waiting for required entities, with the values
+/// it has so far: `{"intent": "book", "entities": {"size": "large"}}`.
+pub const AWAITING: &str = "awaiting";
 
 #[derive(Debug, PartialEq)]
 pub enum Decision<'a> {
@@ -13,14 +19,27 @@ pub enum Decision<'a> {
         intent: Option<&'a IntentSpec>,
         confidence: f32,
         reason: String,
+        /// Every entity the intent names, with its value or null, this turn's and the ones an
+        /// earlier turn gave while the intent waited for them.
+        entities: Map<String, Value>,
+        /// Required entities still without a value.
+        missing: Vec<String>,
     },
 }
 
-pub fn route<'a>(spec: &'a BotSpec, ctx: &mut ConversationContext, matches: &[IntentMatch]) -> Decision<'a> {
+pub fn route<'a>(
+    spec: &'a BotSpec,
+    ctx: &mut ConversationContext,
+    matches: &[IntentMatch],
+    found: &[Entity],
+) -> Decision<'a> {
     if let Some(d) = active_mode(ctx) {
         return d;
     }
-    if let Some(d) = confident_intent(spec, matches) {
+    if let Some(d) = confident_intent(spec, ctx, matches, found) {
+        return d;
+    }
+    if let Some(d) = completes_awaited_intent(spec, ctx, found) {
         return d;
     }
     let best = matches.first();
@@ -32,6 +51,8 @@ pub fn route<'a>(spec: &'a BotSpec, ctx: &mut ConversationContext, matches: &[In
             Some(m) => format!("best intent {} at {:.2} is below its threshold", m.intent, m.confidence),
             None => "no intent matched".to_owned(),
         },
+        entities: Map::new(),
+        missing: Vec::new(),
     }
 }
 
@@ -50,19 +71,84 @@ fn active_mode<'a>(ctx: &mut ConversationContext) -> Option<Decision<'a>> {
     }
 }
 
-fn confident_intent<'a>(spec: &'a BotSpec, matches: &[IntentMatch]) -> Option<Decision<'a>> {
+fn confident_intent<'a>(
+    spec: &'a BotSpec,
+    ctx: &ConversationContext,
+    matches: &[IntentMatch],
+    found: &[Entity],
+) -> Option<Decision<'a>> {
     let best = matches.first()?;
     let intent = spec.intent(&best.intent)?;
     let threshold = spec.threshold_for(intent);
-    (best.confidence >= threshold).then(|| Decision::Handler {
-        handler: intent.handler,
-        intent: Some(intent),
-        confidence: best.confidence,
-        reason: format!(
+    (best.confidence >= threshold).then(|| {
+        let reason = format!(
             "intent {} at {:.2} >= threshold {threshold:.2}",
             intent.name, best.confidence
-        ),
+        );
+        with_entities(intent, ctx, found, best.confidence, reason)
     })
+}
+
+/// The answer to "For which day?": a message that is no confident intent of its own but gives
+/// a required entity the waiting intent lacks.
+fn completes_awaited_intent<'a>(
+    spec: &'a BotSpec,
+    ctx: &ConversationContext,
+    found: &[Entity],
+) -> Option<Decision<'a>> {
+    let name = ctx.variables.get(AWAITING)?.get("intent")?.as_str()?;
+    let intent = spec.intent(name)?;
+    let fresh = values_for(intent.required.iter().map(String::as_str), found);
+    if fresh.is_empty() {
+        return None;
+    }
+    let reason = format!("completes intent {name}, which was waiting for entities");
+    Some(with_entities(intent, ctx, found, 1.0, reason))
+}
+
+fn with_entities<'a>(
+    intent: &'a IntentSpec,
+    ctx: &ConversationContext,
+    found: &[Entity],
+    confidence: f32,
+    mut reason: String,
+) -> Decision<'a> {
+    let mut entities = Map::new();
+    // Values given while this intent waited count, unless this message says otherwise.
+    if let Some(earlier) = ctx
+        .variables
+        .get(AWAITING)
+        .filter(|a| a["intent"] == intent.name.as_str())
+        && let Some(earlier) = earlier.get("entities").and_then(Value::as_object)
+    {
+        entities.extend(
+            earlier
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
+    entities.extend(values_for(intent.entity_names(), found));
+    for name in intent.entity_names() {
+        entities.entry(name).or_insert(Value::Null);
+    }
+    let missing: Vec<String> = intent
+        .required
+        .iter()
+        .filter(|r| entities.get(*r).is_none_or(Value::is_null))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        reason.push_str(&format!("; missing required entities: {}", missing.join(", ")));
+    }
+    Decision::Handler {
+        handler: intent.handler,
+        intent: Some(intent),
+        confidence,
+        reason,
+        entities,
+        missing,
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +179,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            route(&spec, &mut ctx, &[m("greet", 1.0)]),
+            route(&spec, &mut ctx, &[m("greet", 1.0)], &[]),
             Decision::Silent { .. }
         ));
     }
@@ -102,7 +188,7 @@ mod tests {
     fn thresholds_global_and_per_intent() {
         let spec = spec();
         let mut ctx = ConversationContext::default();
-        let pick = |ctx: &mut ConversationContext, ms: &[IntentMatch]| match route(&spec, ctx, ms) {
+        let pick = |ctx: &mut ConversationContext, ms: &[IntentMatch]| match route(&spec, ctx, ms, &[]) {
             Decision::Handler { handler, intent, .. } => (handler, intent.map(|i| i.name.clone())),
             Decision::Silent { .. } => panic!("not silent"),
         };
@@ -126,7 +212,7 @@ mod tests {
             handler: Some("signup".into()),
             ..Default::default()
         };
-        let d = route(&spec, &mut ctx, &[m("greet", 0.9)]);
+        let d = route(&spec, &mut ctx, &[m("greet", 0.9)], &[]);
         assert!(matches!(
             d,
             Decision::Handler {
@@ -135,5 +221,76 @@ mod tests {
             }
         ));
         assert_eq!((ctx.mode, ctx.handler), (Mode::Normal, None));
+    }
+
+    fn booking() -> BotSpec {
+        BotSpec::from_toml(
+            "name = \"t\"\nfallback = [\"?\"]\n[[intent]]\nname = \"book\"\nexamples = [\"book\"]\nresponses = [\"ok\"]\n\
+             entities = [\"size\"]\nrequired = [\"date\"]\nask = [\"Which day?\"]\n\
+             [[entity]]\nname = \"size\"\nkind = \"lookup\"\nvalues = [\"large\"]\n",
+        )
+        .expect("spec")
+    }
+
+    fn entity(name: &str, value: Value) -> Entity {
+        Entity {
+            entity: name.into(),
+            start: 0,
+            end: 1,
+            raw: "x".into(),
+            value,
+            source: switchboard_core::EntitySource::Builtin,
+        }
+    }
+
+    fn outcome(d: Decision<'_>) -> (Option<String>, Map<String, Value>, Vec<String>, String) {
+        match d {
+            Decision::Handler {
+                intent,
+                entities,
+                missing,
+                reason,
+                ..
+            } => (intent.map(|i| i.name.clone()), entities, missing, reason),
+            Decision::Silent { .. } => panic!("not silent"),
+        }
+    }
+
+    #[test]
+    fn missing_required_entities_are_reported_and_an_answer_completes_them() {
+        let spec = booking();
+        let mut ctx = ConversationContext::default();
+        let size = entity("size", "large".into());
+        let (intent, values, missing, reason) = outcome(route(&spec, &mut ctx, &[m("book", 0.9)], &[size]));
+        assert_eq!(intent.as_deref(), Some("book"));
+        assert_eq!(missing, ["date"]);
+        assert!(reason.contains("missing required entities: date"), "{reason}");
+        assert_eq!(
+            values,
+            serde_json::json!({"size": "large", "date": null})
+                .as_object()
+                .cloned()
+                .expect("map")
+        );
+
+        // Unclear on its own, but it gives the missing date: the waiting intent completes,
+        // keeping the size from before.
+        ctx.variables.insert(
+            AWAITING.into(),
+            serde_json::json!({"intent": "book", "entities": values}),
+        );
+        let day = entity(
+            "datetime",
+            serde_json::json!({"value": "2026-11-21T00:00:00Z", "grain": "day"}),
+        );
+        let (intent, values, missing, _) = outcome(route(&spec, &mut ctx, &[m("book", 0.1)], &[day]));
+        assert_eq!(intent.as_deref(), Some("book"));
+        assert!(missing.is_empty());
+        assert_eq!(values["size"], "large");
+        assert_eq!(values["date"]["grain"], "day");
+
+        // Without the entity it waits for, the message goes to the fallback as usual.
+        let (intent, ..) = outcome(route(&spec, &mut ctx, &[m("book", 0.1)], &[]));
+        assert_eq!(intent, None);
     }
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use switchboard_core::{BotSpec, TenantId};
 use switchboard_nlu::IntentModel;
+use switchboard_nlu::entities::Entities;
 use switchboard_store::{Store, TenantRecord};
 
 /// The demo bot, built in so that `switchboard serve` works from any directory.
@@ -22,9 +23,15 @@ pub struct TenantBot {
     pub name: String,
     pub spec: BotSpec,
     pub model: IntentModel,
+    pub entities: Entities,
     pub templates: Environment<'static>,
     /// The definition's text, to tell whether a file on disk changed.
     pub source: String,
+}
+
+/// The template key of an intent's `ask` texts. `:` cannot occur in an intent name.
+pub fn ask_key(intent: &str) -> String {
+    format!("ask:{intent}")
 }
 
 /// Name of the template for the `i`th response of `intent` in `lang` (`fallback` for the fallback).
@@ -63,15 +70,20 @@ impl TenantBot {
                 .add_template_owned(name.clone(), src.to_owned())
                 .with_context(|| format!("template {name} in the bot definition"))
         };
-        let responses = spec.intents.iter().map(|i| (i.name.as_str(), &i.responses));
-        for (intent, texts) in responses.chain(std::iter::once(("fallback", &spec.fallback))) {
+        let responses = spec.intents.iter().map(|i| (i.name.clone(), &i.responses));
+        let asks = spec.intents.iter().map(|i| (ask_key(&i.name), &i.ask));
+        for (key, texts) in responses
+            .chain(asks)
+            .chain(std::iter::once(("fallback".to_owned(), &spec.fallback)))
+        {
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for (lang, text) in texts.iter(&spec.default_language) {
                 let n = counts.entry(lang).or_default();
-                add(template_name(intent, lang, *n), text)?;
+                add(template_name(&key, lang, *n), text)?;
                 *n += 1;
             }
         }
+        let entities = Entities::for_bot(&spec).context("the bot definition's entities")?;
         let model = match cache {
             Some(dir) => cached_model(dir, &id, &spec, source),
             None => IntentModel::train(&spec),
@@ -81,6 +93,7 @@ impl TenantBot {
             name,
             spec,
             model,
+            entities,
             templates,
             source: source.to_owned(),
         })
@@ -227,6 +240,21 @@ mod tests {
         assert!(bot.spec.intents.len() >= 5);
         assert!(bot.templates.get_template(&template_name("greeting", "es", 0)).is_ok());
         assert!(bot.templates.get_template(&template_name("fallback", "en", 1)).is_ok());
+    }
+
+    #[test]
+    fn bad_time_zones_and_patterns_are_reported_at_load() {
+        let build = |src: &str| {
+            TenantBot::build(TenantId::parse("t").expect("id"), "T".into(), src)
+                .err()
+                .map(|e| format!("{e:#}"))
+        };
+        let err = build("name = \"x\"\ntimezone = \"Europe/Atlantis\"\nfallback = [\"?\"]\n").expect("fails");
+        assert!(err.contains("Europe/Atlantis"), "{err}");
+        let err =
+            build("name = \"x\"\nfallback = [\"?\"]\n[[entity]]\nname = \"code\"\nkind = \"regex\"\npattern = \"(\"\n")
+                .expect("fails");
+        assert!(err.contains("\"code\""), "{err}");
     }
 
     #[test]

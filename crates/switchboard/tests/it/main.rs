@@ -6,6 +6,7 @@ mod browser;
 mod chat;
 mod crash;
 mod delivery;
+mod entities;
 mod helpers;
 mod nlu;
 mod ops;
