@@ -41,7 +41,9 @@ pub enum ModelError {
 }
 
 const MAGIC: &[u8; 8] = b"SBNLU\0\0\0";
-const VERSION: u32 = 1;
+/// Bumped whenever features or the format change: a model from another version is refused,
+/// and cached models are retrained.
+pub const VERSION: u32 = 2;
 
 impl Classifier {
     /// Trains on `(text, label)` pairs. Labels are kept in first-seen order.
@@ -317,8 +319,8 @@ mod tests {
             assert!(Classifier::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut v2 = bytes.clone();
-        v2[8] = 2;
-        assert!(matches!(Classifier::from_bytes(&v2), Err(ModelError::Version(2))));
+        v2[8] = 99;
+        assert!(matches!(Classifier::from_bytes(&v2), Err(ModelError::Version(99))));
         let mut longer = bytes;
         longer.push(0);
         assert!(Classifier::from_bytes(&longer).is_err());
@@ -339,7 +341,7 @@ mod tests {
         assert!(out[0].confidence < 0.5, "{}", out[0].confidence);
         one.predict("hello there 0132-555", 1, &mut b, &mut out);
         assert!(
-            out[0].confidence > 0.6,
+            out[0].confidence > 0.5,
             "numbers are one known word: {}",
             out[0].confidence
         );

@@ -12,7 +12,7 @@ mod intent;
 mod language;
 mod linear;
 
-pub use classifier::{Buffers, Classifier, ModelError, Scored};
+pub use classifier::{Buffers, Classifier, ModelError, Scored, VERSION as MODEL_VERSION};
 pub use eval::{Confusion, EvalOptions, IntentScore, OOS, Report, Row, Splits, evaluate, parse_jsonl};
 pub use intent::{IntentMatch, IntentModel};
 pub use language::{LanguageGuess, detect_language, iso639_1_supported};

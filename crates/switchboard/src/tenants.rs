@@ -39,14 +39,11 @@ pub fn template_name(intent: &str, lang: &str, i: usize) -> String {
     format!("{intent}/{lang}/{i}")
 }
 
-/// Bumped when the model's features or format change, so that cached models are retrained.
-const MODEL_GENERATION: &str = "nlu-1";
-
 /// Where a trained model of `source` is cached under `dir`: named by a hash of the definition,
 /// so an edited bot never loads a stale model.
 pub fn model_path(dir: &Path, tenant: &TenantId, source: &str) -> PathBuf {
     let digest = Sha256::new()
-        .chain_update(MODEL_GENERATION)
+        .chain_update(switchboard_nlu::MODEL_VERSION.to_le_bytes())
         .chain_update(source)
         .finalize();
     dir.join(format!("{tenant}-{}.model", hex::encode(&digest[..8])))
