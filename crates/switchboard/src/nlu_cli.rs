@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use switchboard_core::{BotSpec, TenantId};
+use switchboard_nlu::entities::EntityContext;
 use switchboard_nlu::{EvalOptions, IntentModel, Report, detect_language, evaluate, parse_jsonl};
 
 #[derive(Subcommand)]
@@ -36,7 +37,7 @@ pub enum NluCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Show how a bot understands a message: language, intents, confidence.
+    /// Show how a bot understands a message: language, intents, confidence, entities.
     Parse {
         text: String,
         /// Bot definition folder (holding bot.toml); the demo bot when absent.
@@ -45,6 +46,9 @@ pub enum NluCommand {
         /// The conversation's language so far.
         #[arg(long)]
         language: Option<String>,
+        /// The user's time zone (IANA name) for dates and times; the bot's when absent.
+        #[arg(long)]
+        timezone: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -62,8 +66,16 @@ pub fn run(config: &Config, command: NluCommand) -> anyhow::Result<ExitCode> {
             text,
             bot,
             language,
+            timezone,
             json,
-        } => parse(config, bot.as_deref(), &text, language.as_deref(), json),
+        } => parse(
+            config,
+            bot.as_deref(),
+            &text,
+            language.as_deref(),
+            timezone.as_deref(),
+            json,
+        ),
     }
 }
 
@@ -187,6 +199,7 @@ fn parse(
     dir: Option<&Path>,
     text: &str,
     language: Option<&str>,
+    timezone: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let (name, source) = load_bot(config, dir)?;
@@ -203,6 +216,11 @@ fn parse(
     let matches = bot.model.classify(text, Some(prefer), 3);
     let micros = started.elapsed().as_secs_f64() * 1e6;
     let language = crate::pipeline::choose_language(guess.as_ref(), matches.first(), language, &spec.default_language);
+    let zone = timezone.unwrap_or(&spec.timezone);
+    let now_ms = switchboard_core::Clock::System.now_ms();
+    let entity_context = EntityContext::new(now_ms, zone, &language, spec.country_code())
+        .with_context(|| format!("time zone {zone}"))?;
+    let entities = bot.entities.extract(text, &entity_context);
     let chosen = matches
         .first()
         .and_then(|m| spec.intent(&m.intent).map(|i| (m, spec.threshold_for(i))))
@@ -221,6 +239,7 @@ fn parse(
             })),
             "intent": chosen,
             "ranking": intents,
+            "entities": entities,
             "micros": micros,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -244,6 +263,12 @@ fn parse(
         println!(
             "  {:<24} {:.3}  (threshold {threshold:.2}, {} model)",
             m.intent, m.confidence, m.language
+        );
+    }
+    for e in &entities {
+        println!(
+            "entity    {} {:?} = {} (bytes {}..{})",
+            e.entity, e.raw, e.value, e.start, e.end
         );
     }
     println!("classified in {micros:.0} µs");

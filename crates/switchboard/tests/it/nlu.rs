@@ -193,6 +193,28 @@ fn nlu_parse_and_train_work_on_the_demo_bot() {
         "{v}"
     );
 
+    let (ok, out, err) = nlu(&[
+        "parse",
+        "--json",
+        "--timezone",
+        "Asia/Tokyo",
+        "book a table for 4 tomorrow at 7pm, mail ana@example.com",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["intent"], "book_table", "{v}");
+    let kinds: Vec<&str> = v["entities"]
+        .as_array()
+        .expect("entities")
+        .iter()
+        .filter_map(|e| e["entity"].as_str())
+        .collect();
+    assert_eq!(kinds, ["number", "datetime", "email"], "{v}");
+    let when = v["entities"][1]["value"]["value"].as_str().expect("datetime value");
+    assert!(when.ends_with("T19:00:00+09:00"), "{when}");
+    let (ok, _, err) = nlu(&["parse", "--timezone", "Mars/Base", "hi"]);
+    assert!(!ok && err.contains("Mars/Base"), "{err}");
+
     let (ok, out, _) = nlu(&["parse", "completely unrelated gibberish about quantum tax law"]);
     assert!(ok);
     assert!(out.contains("none: the fallback answers"), "{out}");
