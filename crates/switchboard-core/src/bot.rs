@@ -71,6 +71,8 @@ pub enum HandlerKind {
     #[default]
     SmallTalk,
     Fallback,
+    /// Reminders and tasks; the intent's `action` says which operation.
+    Reminders,
 }
 
 impl HandlerKind {
@@ -78,6 +80,7 @@ impl HandlerKind {
         match self {
             HandlerKind::SmallTalk => "small_talk",
             HandlerKind::Fallback => "fallback",
+            HandlerKind::Reminders => "reminders",
         }
     }
 }
@@ -110,6 +113,9 @@ pub struct IntentSpec {
     /// intent's responses answer anyway.
     #[serde(default)]
     pub ask: Localized,
+    /// What an intent of the `reminders` handler does.
+    #[serde(default)]
+    pub action: Option<crate::ReminderAction>,
 }
 
 impl IntentSpec {
@@ -216,6 +222,9 @@ pub struct BotSpec {
     pub default_country_code: Option<String>,
     #[serde(default, rename = "entity")]
     pub entities: Vec<EntitySpec>,
+    /// Reminders and tasks: quiet hours.
+    #[serde(default)]
+    pub reminders: crate::RemindersSpec,
 }
 
 fn default_timezone() -> String {
@@ -350,6 +359,11 @@ impl BotSpec {
             if intent.examples.is_empty() {
                 return bad(format!("intent {name:?} has no examples"));
             }
+            if (intent.handler == HandlerKind::Reminders) != intent.action.is_some() {
+                return bad(format!(
+                    "intent {name:?}: `action` goes with `handler = \"reminders\"`, and that handler needs one"
+                ));
+            }
             if intent.handler == HandlerKind::SmallTalk && intent.responses.is_empty() {
                 return bad(format!("intent {name:?} is small talk but has no responses"));
             }
@@ -371,6 +385,7 @@ impl BotSpec {
                 }
             }
         }
+        self.reminders.validate()?;
         self.validate_entities()
     }
 }

@@ -188,7 +188,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let app = App::build(config, Clock::System).await?;
+    run_with_clock(config, listener, shutdown, Clock::System).await
+}
+
+/// [`run`] on a given clock: tests move time (reminders, expiry) instead of waiting for it.
+pub async fn run_with_clock(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    clock: Clock,
+) -> anyhow::Result<()> {
+    let app = App::build(config, clock).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = start_background(&app, stop_rx);
     let addr = listener.local_addr().ok();
@@ -275,6 +285,10 @@ fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> 
                 }
             }
         });
+    }
+    {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move { crate::reminders::run_loop(&app, &mut stop).await });
     }
     {
         let (app, mut stop) = (app.clone(), stop);

@@ -9,7 +9,7 @@ use anyhow::{Context as _, anyhow};
 use std::time::Duration;
 use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Target};
 use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
-use switchboard_core::{Channel, Content, ConversationStatus, MessageStatus};
+use switchboard_core::{Channel, Content, ConversationStatus, Direction, MessageId, MessageStatus};
 use switchboard_store::Job;
 
 /// The platform asked us to wait (429): the job runs again after this many seconds.
@@ -61,17 +61,32 @@ fn outcome(channel: Channel, status: u16, body: &[u8], retry_after: Option<u64>)
 /// an error (possibly [`RetryAfter`]) means it runs again.
 pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     let tenant = &job.tenant;
-    let (inbound, conversation) = app
+    let (first, conversation) = app
         .store
         .turn_input(tenant, &job.conversation, &job.message)
         .await?
         .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
+    // A proactive message (a fired reminder) answers no inbound message: the job names the
+    // message itself, and its `anchor` names the inbound message whose event addresses the chat.
+    let proactive = first.direction == Direction::Outbound;
+    let (inbound, replies) = if proactive {
+        let anchor = first.metadata.get("anchor").and_then(|a| a.as_str());
+        let anchor = match anchor.map(MessageId::parse) {
+            Some(Ok(id)) => app.store.message(tenant, &id).await?,
+            _ => None,
+        };
+        (anchor, vec![first])
+    } else {
+        let replies = app.store.replies_to(tenant, &job.message).await?;
+        (Some(first), replies)
+    };
     let connector_id = conversation.user.split_once(':').map_or("", |(c, _)| c);
     let connector = connectors::load(app.store.as_ref(), &app.sealer, tenant, connector_id).await?;
-    let event: Option<InboundEvent> = serde_json::from_value(inbound.metadata.clone()).ok();
-    let replies = app.store.replies_to(tenant, &job.message).await?;
+    let event: Option<InboundEvent> = inbound
+        .as_ref()
+        .and_then(|m| serde_json::from_value(m.metadata.clone()).ok());
     let closed = conversation.status == ConversationStatus::Closed;
-    let (Some(connector), Some(event), false) = (connector, event, closed) else {
+    let (Some(connector), Some(event), Some(inbound), false) = (connector, event, inbound, closed) else {
         for r in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
             let why = if closed {
                 "the conversation ended (the person blocked the bot or hung up)"
@@ -88,8 +103,13 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         account_id: event.account_id.clone(),
         conversation_id: event.conversation_id.clone(),
         thread_id: event.thread_id.clone(),
-        reply_to: event.message_id.clone(),
-        interaction: event.interactive.as_ref().and_then(|i| i.ack_id.clone()),
+        // Not threaded as a reply to the old message that set it.
+        reply_to: if proactive { None } else { event.message_id.clone() },
+        interaction: if proactive {
+            None
+        } else {
+            event.interactive.as_ref().and_then(|i| i.ack_id.clone())
+        },
         endpoint: inbound
             .metadata
             .get("endpoint")

@@ -24,6 +24,8 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
     match handler {
         HandlerKind::SmallTalk => small_talk(turn, ctx),
         HandlerKind::Fallback => fallback(turn, ctx),
+        // It needs the store: the pipeline runs it (`reminders::handle`), never this function.
+        HandlerKind::Reminders => Err(anyhow::anyhow!("the reminders handler runs in the pipeline")),
     }
 }
 

@@ -17,6 +17,7 @@ mod nlu_cli;
 pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;
+pub mod reminders;
 pub mod route;
 pub mod secrets;
 mod server;

@@ -10,7 +10,7 @@ use crate::webchat::ServerFrame;
 use anyhow::{Context as _, anyhow};
 use std::sync::Arc;
 use std::time::Instant;
-use switchboard_core::{BotSpec, ConversationContext, HistoryEntry, Message, Processed};
+use switchboard_core::{BotSpec, ConversationContext, HandlerKind, HistoryEntry, Message, Processed};
 use switchboard_nlu::entities::EntityContext;
 use switchboard_nlu::{IntentMatch, LanguageGuess, detect_language};
 use switchboard_store::{Job, StoreError, TurnCommit};
@@ -110,7 +110,11 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 entities: &values,
                 missing: &missing,
             };
-            let replies = handlers::run(handler, &turn, &mut ctx)?;
+            let replies = match handler {
+                // Reminders read and write the store, which the plain handlers never do.
+                HandlerKind::Reminders => crate::reminders::handle(app, &turn, &message, &entities, &mut ctx).await?,
+                _ => handlers::run(handler, &turn, &mut ctx)?,
+            };
             (
                 replies,
                 Processed {

@@ -11,5 +11,6 @@ mod helpers;
 mod nlu;
 mod ops;
 mod queue;
+mod reminders;
 mod webhooks;
 mod websocket;
