@@ -227,8 +227,8 @@ pub(super) fn claim_due(conn: &Connection, now: i64, limit: u32) -> Result<Vec<R
         conn,
         &format!(
             "UPDATE reminders SET status = 'firing', claimed_at = ?1 WHERE id IN ( \
-               SELECT id FROM reminders WHERE fire_at <= ?1 AND ( \
-                 status = 'pending' OR (status = 'firing' AND claimed_at <= ?1 - ?2)) \
+               SELECT id FROM reminders WHERE status IN ('pending', 'firing') AND fire_at <= ?1 AND ( \
+                 status = 'pending' OR claimed_at <= ?1 - ?2) \
                ORDER BY fire_at, id LIMIT ?3) \
              RETURNING {REMINDER_COLS}"
         ),

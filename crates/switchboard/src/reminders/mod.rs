@@ -93,7 +93,14 @@ pub async fn handle(
     });
     match action {
         ReminderAction::Create => {
-            let text = subject(turn.text, found).or_else(|| state.pending_text.clone());
+            // The text kept while asking counts only while that question is open: the context
+            // drops `awaiting` when it expires, and a new question replaces it.
+            let asked = ctx
+                .variables
+                .get(AWAITING)
+                .is_some_and(|a| a["intent"] == intent.name.as_str());
+            let kept = state.pending_text.clone().filter(|_| asked);
+            let text = subject(turn.text, found).or(kept);
             let due = due_at(turn.entities, now, &zone);
             if due.is_none() && !intent.ask.is_empty() {
                 // Ask when, and remember what: the answer ("tomorrow at 9") completes the intent.

@@ -184,10 +184,11 @@ async fn the_bot_asks_when_and_the_answer_sets_the_reminder() {
     let app = spawn(tempfile::tempdir().expect("tempdir"), &clock).await;
     let (ask, conv) = reply(&app, "fay", "remind me to water the plants").await;
     assert_eq!(ask, "Sure. When should I remind you?");
-    // The answer names only the time; what to be reminded of comes from the question's turn.
-    let (set, _) = reply(&app, "fay", "remind me in 2 hours").await;
-    assert_eq!(set, "OK, I'll remind you to water the plants on 2026-11-20 at 13:00.");
-    clock.advance(2 * HOUR + 5_000);
+    // A bare time, though it looks like a booking: what to be reminded of comes from the
+    // question's turn.
+    let (set, _) = reply(&app, "fay", "tomorrow at 9").await;
+    assert_eq!(set, "OK, I'll remind you to water the plants on 2026-11-21 at 09:00.");
+    clock.advance(22 * HOUR + 5_000);
     assert_eq!(wait_fired(&app, &conv, 1).await, ["⏰ Reminder: water the plants"]);
 }
 
