@@ -270,3 +270,13 @@ async fn a_reminder_set_on_telegram_fires_through_telegram() {
     assert_eq!(sent(&calls).len(), 2, "sent once");
     drop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_set_in_spanish_fires_in_spanish() {
+    let clock = Clock::manual(START);
+    let app = spawn(tempfile::tempdir().expect("tempdir"), &clock).await;
+    let (text, conv) = reply(&app, "ines", "recuérdame llamar a mamá mañana a las 9").await;
+    assert_eq!(text, "Vale, te recordaré: llamar a mamá, el 2026-11-21 a las 09:00.");
+    clock.advance(22 * HOUR + 5_000);
+    assert_eq!(wait_fired(&app, &conv, 1).await, ["⏰ Recordatorio: llamar a mamá"]);
+}
