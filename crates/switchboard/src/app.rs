@@ -217,7 +217,8 @@ pub async fn run(
     Ok(())
 }
 
-fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
+/// The queue workers and the pollers, until `stop` turns true.
+pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for _ in 0..app.config.queue.workers.max(1) {
         let (app, mut stop) = (app.clone(), stop.clone());
