@@ -265,6 +265,7 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
             }
         });
     }
+    set.spawn(crate::discord_gateway::run_all(app.clone(), stop.clone()));
     if app.config.bots.reload_interval_ms > 0 {
         let (app, mut stop) = (app.clone(), stop.clone());
         set.spawn(async move {

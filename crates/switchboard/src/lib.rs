@@ -10,6 +10,7 @@ pub mod config;
 pub mod connectors;
 mod convtest;
 pub mod deliver;
+mod discord_gateway;
 mod handlers;
 pub mod http;
 pub mod hub;

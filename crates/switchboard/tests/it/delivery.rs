@@ -11,7 +11,7 @@ type Answers = Arc<Mutex<Vec<(u16, Value)>>>;
 
 /// A fake platform API: records every call; answers from `answers` in turn (status, body),
 /// repeating the last one.
-async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
+pub async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
     use axum::extract::{Request, State};
     use axum::response::IntoResponse;
     let calls: Calls = Arc::default();

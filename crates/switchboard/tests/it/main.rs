@@ -7,6 +7,7 @@ mod browser;
 mod chat;
 mod crash;
 mod delivery;
+mod discord_gateway;
 mod entities;
 mod helpers;
 mod nlu;
