@@ -71,6 +71,8 @@ pub enum HandlerKind {
     #[default]
     SmallTalk,
     Fallback,
+    /// Hands the conversation to a person: the bot goes silent until it is handed back.
+    Handoff,
 }
 
 impl HandlerKind {
@@ -78,6 +80,7 @@ impl HandlerKind {
         match self {
             HandlerKind::SmallTalk => "small_talk",
             HandlerKind::Fallback => "fallback",
+            HandlerKind::Handoff => "handoff",
         }
     }
 }
@@ -205,6 +208,17 @@ pub struct BotSpec {
     pub context_ttl_minutes: u32,
     /// What the bot says when no intent is confident enough.
     pub fallback: Localized,
+    /// The fallback offers the closest intents as buttons (their first example), so a person
+    /// who was not understood can pick what they meant.
+    #[serde(default = "yes")]
+    pub fallback_suggestions: bool,
+    /// After this many fallbacks in a row the conversation goes to a person (0: never).
+    #[serde(default = "default_handoff_after")]
+    pub handoff_after_fallbacks: u32,
+    /// What the bot says when it hands the conversation to a person; a built-in English text
+    /// when absent.
+    #[serde(default)]
+    pub handoff: Localized,
     #[serde(default, rename = "intent")]
     pub intents: Vec<IntentSpec>,
     /// IANA time zone in which "tomorrow at 5pm" is understood, unless the conversation
@@ -216,6 +230,14 @@ pub struct BotSpec {
     pub default_country_code: Option<String>,
     #[serde(default, rename = "entity")]
     pub entities: Vec<EntitySpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_handoff_after() -> u32 {
+    3
 }
 
 fn default_timezone() -> String {

@@ -109,6 +109,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 confidence,
                 entities: &values,
                 missing: &missing,
+                matches: &matches,
             };
             let replies = handlers::run(handler, &turn, &mut ctx)?;
             (

@@ -34,6 +34,9 @@ pub fn ask_key(intent: &str) -> String {
     format!("ask:{intent}")
 }
 
+/// Template key of the handoff message (not an intent name: intents cannot start with `@`).
+pub const HANDOFF_KEY: &str = "@handoff";
+
 /// Name of the template for the `i`th response of `intent` in `lang` (`fallback` for the fallback).
 pub fn template_name(intent: &str, lang: &str, i: usize) -> String {
     format!("{intent}/{lang}/{i}")
@@ -72,6 +75,7 @@ impl TenantBot {
         for (key, texts) in responses
             .chain(asks)
             .chain(std::iter::once(("fallback".to_owned(), &spec.fallback)))
+            .chain(std::iter::once((HANDOFF_KEY.to_owned(), &spec.handoff)))
         {
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for (lang, text) in texts.iter(&spec.default_language) {
