@@ -118,10 +118,30 @@ fn cached_model(dir: &Path, id: &TenantId, spec: &BotSpec, source: &str) -> Inte
         std::fs::write(&tmp, model.to_bytes())?;
         std::fs::rename(&tmp, &path)
     });
-    if let Err(e) = write {
-        tracing::warn!(path = %path.display(), error = %e, "cannot cache the trained model");
+    match write {
+        Ok(()) => remove_stale_models(dir, id, &path),
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot cache the trained model"),
     }
     model
+}
+
+/// Deletes the tenant's models for earlier definitions: only the current one is ever loaded.
+fn remove_stale_models(dir: &Path, id: &TenantId, current: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!("{id}-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        // `<tenant>-<16 hex>.model`: not another tenant whose id starts with this one's.
+        let ours = rest
+            .strip_suffix(".model")
+            .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours && entry.path() != current {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[derive(Default)]
