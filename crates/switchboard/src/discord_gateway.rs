@@ -36,25 +36,35 @@ struct Resume {
     seq: Option<u64>,
 }
 
+/// How often the connectors are looked at for new Gateway connectors.
+const DISCOVER_EVERY: Duration = Duration::from_secs(10);
+
 /// Runs a session for every Discord connector of every tenant with `gateway = "on"`, until
-/// `stop`. Connectors added while running are picked up at the next start.
-pub async fn run_all(app: Arc<App>, stop: watch::Receiver<bool>) {
+/// `stop`; a connector added while running gets its session within [`DISCOVER_EVERY`].
+pub async fn run_all(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut set = tokio::task::JoinSet::new();
-    for tenant in app.tenants.ids() {
-        let records = match app.store.connectors(&tenant).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(tenant = %tenant, error = %e, "cannot list connectors for the Discord Gateway");
-                continue;
+    let mut running: std::collections::HashSet<(TenantId, String)> = Default::default();
+    loop {
+        for tenant in app.tenants.ids() {
+            let records = match app.store.connectors(&tenant).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "cannot list connectors for the Discord Gateway");
+                    continue;
+                }
+            };
+            for record in records {
+                let on = record.settings.get("gateway").and_then(Value::as_str) == Some("on");
+                if record.channel != Channel::Discord || !on || !running.insert((tenant.clone(), record.id.clone())) {
+                    continue;
+                }
+                let (app, stop, tenant) = (app.clone(), stop.clone(), tenant.clone());
+                set.spawn(async move { run(app, tenant, record.id, stop).await });
             }
-        };
-        for record in records {
-            let on = record.settings.get("gateway").and_then(Value::as_str) == Some("on");
-            if record.channel != Channel::Discord || !on {
-                continue;
-            }
-            let (app, stop, tenant) = (app.clone(), stop.clone(), tenant.clone());
-            set.spawn(async move { run(app, tenant, record.id, stop).await });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(DISCOVER_EVERY) => {}
+            _ = stop.changed() => break,
         }
     }
     while set.join_next().await.is_some() {}

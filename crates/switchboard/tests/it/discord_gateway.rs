@@ -130,8 +130,7 @@ async fn gateway_messages_are_answered_once_across_a_resume() {
             &format!("api_base={api}"),
         ],
     );
-    // Gateway sessions start with the server.
-    let app = TestApp::spawn_in(app.stop().await, |_, _| {}).await;
+    // The running server picks the new connector up and opens its session.
 
     let identify = within(opened.recv()).await.expect("identify");
     assert_eq!(identify["op"], 2, "{identify}");
