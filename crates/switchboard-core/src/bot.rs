@@ -71,6 +71,8 @@ pub enum HandlerKind {
     #[default]
     SmallTalk,
     Fallback,
+    /// Hands the conversation to a person: the bot goes silent until it is handed back.
+    Handoff,
     /// Reminders and tasks; the intent's `action` says which operation.
     Reminders,
 }
@@ -80,6 +82,7 @@ impl HandlerKind {
         match self {
             HandlerKind::SmallTalk => "small_talk",
             HandlerKind::Fallback => "fallback",
+            HandlerKind::Handoff => "handoff",
             HandlerKind::Reminders => "reminders",
         }
     }
@@ -211,6 +214,17 @@ pub struct BotSpec {
     pub context_ttl_minutes: u32,
     /// What the bot says when no intent is confident enough.
     pub fallback: Localized,
+    /// The fallback offers the closest intents as buttons (their first example), so a person
+    /// who was not understood can pick what they meant.
+    #[serde(default = "yes")]
+    pub fallback_suggestions: bool,
+    /// After this many fallbacks in a row the conversation goes to a person (0: never).
+    #[serde(default = "default_handoff_after")]
+    pub handoff_after_fallbacks: u32,
+    /// What the bot says when it hands the conversation to a person; a built-in English text
+    /// when absent.
+    #[serde(default)]
+    pub handoff: Localized,
     #[serde(default, rename = "intent")]
     pub intents: Vec<IntentSpec>,
     /// IANA time zone in which "tomorrow at 5pm" is understood, unless the conversation
@@ -225,6 +239,14 @@ pub struct BotSpec {
     /// Reminders and tasks: quiet hours.
     #[serde(default)]
     pub reminders: crate::RemindersSpec,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_handoff_after() -> u32 {
+    3
 }
 
 fn default_timezone() -> String {

@@ -227,7 +227,8 @@ pub async fn run_with_clock(
     Ok(())
 }
 
-fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
+/// The queue workers and the pollers, until `stop` turns true.
+pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for _ in 0..app.config.queue.workers.max(1) {
         let (app, mut stop) = (app.clone(), stop.clone());
@@ -274,6 +275,7 @@ fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> 
             }
         });
     }
+    set.spawn(crate::discord_gateway::run_all(app.clone(), stop.clone()));
     if app.config.bots.reload_interval_ms > 0 {
         let (app, mut stop) = (app.clone(), stop.clone());
         set.spawn(async move {

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest` and `nlu`.
+//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`
+//! and `nlu`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -54,6 +55,13 @@ enum Command {
     },
     /// Drive a running server over HTTP and report throughput and latency.
     Loadtest(crate::loadtest::Args),
+    /// Talk to a bot in the terminal, through the same pipeline as every channel.
+    Chat(crate::chat_cli::Args),
+    /// Run a bot's scripted conversation tests.
+    Test {
+        #[command(subcommand)]
+        command: crate::convtest::TestCommand,
+    },
     /// Evaluate, train and try the intent classifier.
     Nlu {
         #[command(subcommand)]
@@ -172,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut config = Config::load(cli.config.as_deref())?;
+    let data_dir_given = cli.data_dir.is_some();
     if let Some(dir) = cli.data_dir {
         config.store.data_dir = dir;
     }
@@ -201,6 +210,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loadtest(args) => runtime.block_on(crate::loadtest::run(args)),
         Command::Connector { command } => runtime.block_on(connector(&config, command)),
         Command::Nlu { command } => crate::nlu_cli::run(&config, command),
+        Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
+        Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         };
         let mut sent_id = None;
         let mut failed = None;
+        let mut blocked = false;
         for call in render(connector.record.channel, &outgoing, &target) {
             pace(app, &connector, &target.conversation_id).await?;
             match send(app, &connector, &call).await? {
@@ -137,6 +138,11 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
                 Outcome::Transient(e) => return Err(anyhow!("sending failed, will retry: {e}")),
                 Outcome::Permanent(e) => {
                     failed = Some(e);
+                    break;
+                }
+                Outcome::Blocked(e) => {
+                    failed = Some(e);
+                    blocked = true;
                     break;
                 }
             }
@@ -156,6 +162,26 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
                     .await?;
                 crate::metrics::message(tenant.as_str(), channel, "out", "failed");
             }
+        }
+        if blocked {
+            // The person blocked the bot or unsubscribed: the conversation ends, the rest of
+            // this turn's replies are not sent, and their next message starts a new one.
+            crate::webhooks::end_conversation(app, tenant, &connector.record, &target.conversation_id)
+                .await
+                .map_err(|e| anyhow!("ending the conversation of a blocked chat: {e:?}"))?;
+            let later = replies.iter().skip_while(|r| r.id != reply.id).skip(1);
+            for r in later.filter(|r| r.status == MessageStatus::Queued) {
+                app.store
+                    .record_delivery(
+                        tenant,
+                        &r.id,
+                        MessageStatus::Failed,
+                        None,
+                        Some("the person blocked the bot"),
+                    )
+                    .await?;
+            }
+            break;
         }
     }
     app.store.finish_job(tenant, job.id).await?;

@@ -109,6 +109,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 confidence,
                 entities: &values,
                 missing: &missing,
+                matches: &matches,
             };
             let replies = match handler {
                 // Reminders read and write the store, which the plain handlers never do.
