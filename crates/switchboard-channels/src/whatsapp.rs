@@ -455,6 +455,34 @@ pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::C
         .collect()
 }
 
+/// How long after a person's last message a business may write freely; after it, only an
+/// approved template (developers.facebook.com/docs/whatsapp `messages#customer-service-windows`).
+pub const SERVICE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A template message: the approved template `name` in `language` whose body has one variable,
+/// filled with `text` (template variables cannot hold line breaks or more than four spaces in a
+/// row, so those are flattened).
+pub fn render_template(name: &str, language: &str, text: &str, to: &outbound::Target) -> outbound::Call {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let body = json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to.conversation_id,
+        "type": "template",
+        "template": {
+            "name": name,
+            "language": { "code": language },
+            "components": [{ "type": "body", "parameters": [{ "type": "text", "text": flat }] }],
+        },
+    });
+    outbound::Call {
+        method: http::Method::POST,
+        path: format!("{}/messages", to.account_id),
+        auth: outbound::Auth::Bearer("access_token"),
+        body: outbound::Body::Json(body),
+    }
+}
+
 fn interactive_body(text: String, buttons: &[switchboard_core::Button]) -> serde_json::Value {
     if buttons.len() <= MAX_BUTTONS {
         let buttons: Vec<_> = buttons

@@ -130,7 +130,14 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         let mut sent_id = None;
         let mut failed = None;
         let mut blocked = false;
-        for call in render(connector.record.channel, &outgoing, &target) {
+        let calls = match whatsapp_window(app, &connector, &conversation, proactive, &outgoing, &target) {
+            Ok(calls) => calls,
+            Err(refusal) => {
+                failed = Some(refusal);
+                Vec::new()
+            }
+        };
+        for call in calls {
             pace(app, &connector, &target.conversation_id).await?;
             match send(app, &connector, &call).await? {
                 Outcome::Sent(id) => sent_id = id.or(sent_id),
@@ -186,6 +193,45 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     }
     app.store.finish_job(tenant, job.id).await?;
     Ok(())
+}
+
+/// The calls for a reply, minding WhatsApp's 24-hour customer-service window: a proactive
+/// message (a reminder) more than 24 hours after the person last wrote goes out as the
+/// connector's approved template (`window_template`, `window_template_language`) or is refused
+/// here, with the reason, instead of being refused by the platform.
+fn whatsapp_window(
+    app: &App,
+    connector: &Connector,
+    conversation: &switchboard_core::Conversation,
+    proactive: bool,
+    reply: &Reply,
+    target: &Target,
+) -> Result<Vec<Call>, String> {
+    let channel = connector.record.channel;
+    if channel != Channel::Whatsapp || !proactive {
+        return Ok(render(channel, reply, target));
+    }
+    let last_heard = conversation
+        .context
+        .history
+        .iter()
+        .rev()
+        .find(|h| h.role == "user")
+        .map_or(conversation.created_at, |h| h.at);
+    if app.clock.now_ms() - last_heard <= whatsapp::SERVICE_WINDOW_MS {
+        return Ok(render(channel, reply, target));
+    }
+    match connector.setting("window_template") {
+        Some(name) => {
+            let language = connector.setting("window_template_language").unwrap_or("en");
+            Ok(vec![whatsapp::render_template(name, language, &reply.text, target)])
+        }
+        None => Err(
+            "whatsapp: outside the 24-hour customer-service window, only an approved template can be sent \
+             (set the connector's window_template)"
+                .to_owned(),
+        ),
+    }
 }
 
 /// Waits for this send's slot: per account, then per chat (connector settings `rate_per_second`

@@ -564,3 +564,20 @@ fn twilio_outcomes() {
     let invalid = br#"{"code":21211,"message":"Invalid 'To' Phone Number","status":400}"#;
     assert!(is_permanent_with(&twilio::outcome(400, invalid, None), "Invalid 'To'"));
 }
+
+#[test]
+fn whatsapp_template_messages_carry_the_text_as_the_body_variable() {
+    let call = whatsapp::render_template("reminder_notice", "en_US", "Reminder:\n  call   mom", &wa_target());
+    assert_eq!(call.path, "106540352242922/messages");
+    let Body::Json(body) = &call.body else {
+        panic!("json body")
+    };
+    assert_eq!(body["type"], "template");
+    assert_eq!(body["template"]["name"], "reminder_notice");
+    assert_eq!(body["template"]["language"]["code"], "en_US");
+    // Template variables may not hold line breaks or runs of spaces.
+    assert_eq!(
+        body["template"]["components"][0]["parameters"][0]["text"],
+        "Reminder: call mom"
+    );
+}

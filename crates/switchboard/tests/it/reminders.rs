@@ -280,3 +280,103 @@ async fn a_reminder_set_in_spanish_fires_in_spanish() {
     clock.advance(22 * HOUR + 5_000);
     assert_eq!(wait_fired(&app, &conv, 1).await, ["⏰ Recordatorio: llamar a mamá"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_reminder_outside_the_24_hour_window_needs_a_template() {
+    use crate::delivery::{fake_api, post};
+    use serde_json::json;
+    use switchboard_store::Store as _;
+    let clock = Clock::manual(START);
+    let app = spawn(tempfile::tempdir().expect("tempdir"), &clock).await;
+    let ok: Value = serde_json::from_slice(&channel_fixture("whatsapp/outbound/response_ok.json")).expect("json");
+    let (api, calls) = fake_api(vec![(200, ok)]).await;
+    let secrets = [
+        "access_token=EAAfake",
+        "app_secret=fake0meta0app0secret000000000001",
+        "verify_token=v",
+    ];
+    add_connector(
+        &app,
+        "wa",
+        "whatsapp",
+        "200000000000002",
+        &secrets,
+        &[&format!("api_base={api}")],
+    );
+    let sign = |body: &[u8]| {
+        use hmac::{KeyInit, Mac};
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"fake0meta0app0secret000000000001").expect("key");
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let say = |id: &str, text: &str| {
+        let mut v: Value = serde_json::from_slice(&channel_fixture("whatsapp/text_message.json")).expect("fixture");
+        let m = &mut v["entry"][0]["changes"][0]["value"]["messages"][0];
+        m["id"] = json!(id);
+        m["text"]["body"] = json!(text);
+        v.to_string().into_bytes()
+    };
+    let sends = || -> Vec<Value> { calls.lock().expect("lock").iter().map(|(_, b)| b.clone()).collect() };
+    for (id, text) in [
+        ("wamid.R1", "remind me to renew my passport in 2 days"),
+        ("wamid.R2", "remind me to book the flight in 3 days"),
+    ] {
+        let body = say(id, text);
+        let status = post(
+            &app,
+            "/v1/webhooks/demo/wa",
+            &[("X-Hub-Signature-256", &sign(&body))],
+            body,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    eventually(15, "both confirmations", || async {
+        (sends().len() == 2).then_some(())
+    })
+    .await;
+
+    // Two days later the person has been silent for more than 24 hours: without a template the
+    // reminder is refused here, with the reason, and nothing is sent.
+    clock.advance(2 * 24 * HOUR + 5_000);
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = switchboard_core::TenantId::parse("demo").expect("id");
+    eventually(15, "the refused reminder", || async {
+        let conv = store
+            .open_conversation(&demo, switchboard_core::Channel::Whatsapp, "wa:15557654321")
+            .await
+            .ok()??;
+        let history = store.messages_after(&demo, &conv.id, 0, 20).await.ok()?;
+        history
+            .iter()
+            .any(|m| m.in_reply_to.is_none() && m.status == switchboard_core::MessageStatus::Failed)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(sends().len(), 2, "nothing sent outside the window without a template");
+
+    // With an approved template configured, the next one goes out as that template.
+    add_connector(
+        &app,
+        "wa",
+        "whatsapp",
+        "200000000000002",
+        &secrets,
+        &[
+            &format!("api_base={api}"),
+            "window_template=reminder_notice",
+            "window_template_language=en_US",
+        ],
+    );
+    clock.advance(24 * HOUR);
+    let template = eventually(15, "the template send", || async { sends().into_iter().nth(2) }).await;
+    assert_eq!(template["type"], "template", "{template}");
+    assert_eq!(template["template"]["name"], "reminder_notice");
+    assert_eq!(template["template"]["language"]["code"], "en_US");
+    let filled = template["template"]["components"][0]["parameters"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(filled.contains("book the flight"), "{template}");
+    drop(app);
+}
