@@ -380,3 +380,98 @@ async fn a_whatsapp_reminder_outside_the_24_hour_window_needs_a_template() {
     assert!(filled.contains("book the flight"), "{template}");
     drop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_reminder_is_a_proactive_message_to_the_stored_conversation() {
+    use crate::delivery::{fake_api, post};
+    // Bot Framework tokens are signed here with the real time and checked against the server's
+    // clock: the clock starts now, and the demo bot runs without its quiet hours so that the
+    // reminder may fire whatever the hour of the test run.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .expect("time");
+    let clock = Clock::manual(now);
+    let app = TestApp::spawn_clocked(tempfile::tempdir().expect("tempdir"), clock.clone(), |config, dir| {
+        let bot = std::fs::read_to_string(demo_bot_dir().join("bot.toml")).expect("demo bot");
+        let without_quiet_hours: String = bot
+            .lines()
+            .filter(|l| !l.starts_with("quiet_hours"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        config.demo.bot_dir = write_bot(dir, "demo-anytime", &without_quiet_hours);
+    })
+    .await;
+    let metadata = crate::webhooks::serve_bot_framework_keys().await;
+    let token: Value = serde_json::from_slice(&channel_fixture("teams/outbound/token_response.json")).expect("json");
+    let created: Value =
+        serde_json::from_slice(&channel_fixture("teams/outbound/resource_response.json")).expect("json");
+    let (api, calls) = fake_api(vec![(200, token), (200, created)]).await;
+    let app_id = "00000000-1111-2222-3333-444444444444";
+    add_connector(
+        &app,
+        "teams",
+        "teams",
+        app_id,
+        &["app_password=FAKE-client-secret"],
+        &[
+            &format!("openid_metadata_url={metadata}"),
+            &format!("token_url={api}/token"),
+        ],
+    );
+    let service = format!("{api}/teams/");
+    let mut activity: Value = serde_json::from_slice(&channel_fixture("teams/message_activity.json")).expect("json");
+    activity["text"] = "remind me to stretch in 20 minutes".into();
+    activity["serviceUrl"] = service.clone().into();
+    let auth = format!(
+        "Bearer {}",
+        crate::webhooks::bot_framework_token(app_id, &service, 3600)
+    );
+    let res = app
+        .client
+        .post(app.url("/v1/webhooks/demo/teams"))
+        .header("Authorization", &auth)
+        .header("content-type", "application/json")
+        .body(activity.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{text}");
+    let activities = || -> Vec<(String, Value)> {
+        calls
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(p, _)| p.contains("/v3/conversations/"))
+            .cloned()
+            .collect()
+    };
+    eventually(15, "the confirmation", || async {
+        (activities().len() == 1).then_some(())
+    })
+    .await;
+    let conversation = activity["conversation"]["id"].as_str().expect("conversation id");
+    // The confirmation answers the activity...
+    assert!(
+        activities()[0]
+            .0
+            .ends_with(&format!("/activities/{}", activity["id"].as_str().expect("id")))
+    );
+
+    clock.advance(20 * MINUTE + 5_000);
+    eventually(15, "the reminder", || async { (activities().len() == 2).then_some(()) }).await;
+    // ...the reminder is a new activity in the stored conversation (Bot Framework's proactive
+    // message: the conversation reference kept from the first activity, no reply id).
+    let (path, body) = activities()[1].clone();
+    let escaped = conversation.replace(':', "%3A");
+    assert_eq!(
+        path,
+        format!("/teams/v3/conversations/{escaped}/activities"),
+        "to the stored service URL"
+    );
+    assert!(body["replyToId"].is_null(), "{body}");
+    assert!(body["text"].as_str().is_some_and(|t| t.contains("stretch")), "{body}");
+    drop(app);
+}
