@@ -1,4 +1,4 @@
-//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest` and `nlu`.
+//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `nlu` and `kb`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -54,6 +54,11 @@ enum Command {
     },
     /// Drive a running server over HTTP and report throughput and latency.
     Loadtest(crate::loadtest::Args),
+    /// Add, list and search a tenant's knowledge documents; benchmark retrieval.
+    Kb {
+        #[command(subcommand)]
+        command: crate::knowledge::cli::KbCommand,
+    },
     /// Evaluate, train and try the intent classifier.
     Nlu {
         #[command(subcommand)]
@@ -186,6 +191,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Show,
         } => {
+            // The key is a secret: say whether one is set, never what it is.
+            if !config.llm.api_key.is_empty() {
+                config.llm.api_key = "(set)".into();
+            }
             print!("{}", toml::to_string(&config).context("rendering the configuration")?);
             Ok(ExitCode::SUCCESS)
         }
@@ -201,6 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loadtest(args) => runtime.block_on(crate::loadtest::run(args)),
         Command::Connector { command } => runtime.block_on(connector(&config, command)),
         Command::Nlu { command } => crate::nlu_cli::run(&config, command),
+        Command::Kb { command } => crate::knowledge::cli::run(&config, command),
     }
 }
 

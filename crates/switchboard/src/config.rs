@@ -21,6 +21,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub bots: BotsConfig,
     pub log: LogConfig,
+    pub llm: crate::llm::LlmConfig,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
 }

@@ -24,6 +24,9 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
     match handler {
         HandlerKind::SmallTalk => small_talk(turn, ctx),
         HandlerKind::Fallback => fallback(turn, ctx),
+        // The knowledge handler searches and may stream from a language model, so the pipeline
+        // runs it (`knowledge::answer`); it comes here only when no passage answers.
+        HandlerKind::Knowledge => fallback(turn, ctx),
     }
 }
 

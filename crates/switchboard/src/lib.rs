@@ -11,6 +11,8 @@ pub mod deliver;
 mod handlers;
 pub mod http;
 pub mod hub;
+pub mod knowledge;
+pub mod llm;
 pub mod loadtest;
 pub mod metrics;
 mod nlu_cli;

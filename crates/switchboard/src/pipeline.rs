@@ -10,7 +10,7 @@ use crate::webchat::ServerFrame;
 use anyhow::{Context as _, anyhow};
 use std::sync::Arc;
 use std::time::Instant;
-use switchboard_core::{BotSpec, ConversationContext, HistoryEntry, Message, Processed};
+use switchboard_core::{BotSpec, ConversationContext, HandlerKind, HistoryEntry, Message, Processed};
 use switchboard_nlu::entities::EntityContext;
 use switchboard_nlu::{IntentMatch, LanguageGuess, detect_language};
 use switchboard_store::{Job, StoreError, TurnCommit};
@@ -80,6 +80,13 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     stages.lap("entities");
 
     let decision = route(spec, &mut ctx, &matches, &entities);
+    let mut passages = Vec::new();
+    let decision = crate::route::knowledge_search(decision, spec, || {
+        passages = app
+            .knowledge
+            .search(tenant, &text, &language, spec.knowledge.max_passages);
+        passages.first().map(|p| (p.title.clone(), p.score))
+    });
     stages.lap("route");
 
     let (replies, processed) = match decision {
@@ -110,7 +117,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 entities: &values,
                 missing: &missing,
             };
-            let replies = handlers::run(handler, &turn, &mut ctx)?;
+            let replies = match handler {
+                HandlerKind::Knowledge => crate::knowledge::answer(app, &turn, &message, passages, &mut ctx).await?,
+                _ => handlers::run(handler, &turn, &mut ctx)?,
+            };
             (
                 replies,
                 Processed {

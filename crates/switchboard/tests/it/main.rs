@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod entities;
 mod helpers;
+mod knowledge;
 mod nlu;
 mod ops;
 mod queue;
