@@ -179,36 +179,36 @@ fn open(config: &Config, tenant: &str, sources: &Sources, spec: &BotSpec) -> any
 }
 
 /// A generated base: words drawn from a 20,000-word vocabulary with Zipf frequencies (like real
-/// text: a few words everywhere, most words rare), documents of 10 sections, passages of 40 to
-/// 120 words. Queries are 3 to 8 words, half taken from a random passage and half common words,
-/// so most find something and the common words make the search touch long posting lists.
+/// text: a few words everywhere, most words rare), documents of 10 sections, each section one
+/// passage of 40 to 120 words (fewer when the words are long: a passage stays under 700
+/// characters). Queries are 3 to 8 words, half taken from a random passage and half drawn like
+/// the text, so all find something and the common words make the search touch long posting lists.
 fn bench(passages: usize, queries: usize, json: bool) -> anyhow::Result<ExitCode> {
+    if passages == 0 || queries == 0 {
+        bail!("--passages and --queries must be at least 1");
+    }
     let mut rng = StdRng::seed_from_u64(7);
-    let vocabulary: Vec<String> = (0..20_000).map(|i| pseudo_word(i, &mut rng)).collect();
-    // Zipf with s = 1: cumulative weights 1/1 + 1/2 + ... for inverse-CDF sampling.
-    let cumulative: Vec<f64> = vocabulary
-        .iter()
-        .enumerate()
-        .scan(0.0, |acc, (i, _)| {
-            *acc += 1.0 / (i as f64 + 1.0);
-            Some(*acc)
-        })
-        .collect();
-    let total = cumulative.last().copied().unwrap_or(1.0);
-    let word = |rng: &mut StdRng| {
-        let x = rng.random::<f64>() * total;
-        let i = cumulative.partition_point(|&c| c < x).min(vocabulary.len() - 1);
-        vocabulary[i].as_str()
-    };
+    let words = Zipf::new(20_000, &mut rng);
+    let word = |rng: &mut StdRng| words.word(rng);
     let sections = 10;
     let mut files = Vec::new();
     let mut texts = Vec::new();
     for d in 0..passages.div_ceil(sections) {
         let mut doc = format!("# Document {d}\n");
         for s in 0..sections.min(passages - d * sections) {
+            // 40 to 120 words, but within one passage's length, so that sections are passages.
             let n = rng.random_range(40..=120);
-            let text: Vec<&str> = (0..n).map(|_| word(&mut rng)).collect();
-            let text = text.join(" ");
+            let mut text = String::new();
+            for _ in 0..n {
+                let w = word(&mut rng);
+                if text.len() + 1 + w.len() >= docs::MAX_PASSAGE_CHARS - 1 {
+                    break;
+                }
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(w);
+            }
             doc.push_str(&format!("\n## Section {s}\n\n{text}.\n"));
             texts.push(text);
         }
@@ -216,8 +216,24 @@ fn bench(passages: usize, queries: usize, json: bool) -> anyhow::Result<ExitCode
     }
     let languages = vec!["en".to_owned()];
     let started = Instant::now();
-    let kb = KnowledgeBase::in_memory(&files, &languages, "en")?;
+    // On disk, like a tenant's index (memory-mapped files), in a folder removed afterwards.
+    let root = std::env::temp_dir().join(format!("switchboard-kb-bench-{}", std::process::id()));
+    let built = KnowledgeBase::open_or_build(&root, &files, &languages, "en");
     let build_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let result = built.and_then(|kb| measure(&kb, &texts, queries, build_ms, json, &mut rng, &words));
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn measure(
+    kb: &KnowledgeBase,
+    texts: &[String],
+    queries: usize,
+    build_ms: f64,
+    json: bool,
+    rng: &mut StdRng,
+    zipf: &Zipf,
+) -> anyhow::Result<ExitCode> {
     let questions: Vec<String> = (0..queries)
         .map(|_| {
             let from = &texts[rng.random_range(0..texts.len())];
@@ -228,7 +244,7 @@ fn bench(passages: usize, queries: usize, json: bool) -> anyhow::Result<ExitCode
                     if i % 2 == 0 {
                         words[rng.random_range(0..words.len())].to_owned()
                     } else {
-                        word(&mut rng).to_owned()
+                        zipf.word(rng).to_owned()
                     }
                 })
                 .collect::<Vec<_>>()
@@ -276,6 +292,35 @@ fn bench(passages: usize, queries: usize, json: bool) -> anyhow::Result<ExitCode
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Made-up words drawn with Zipf frequencies (s = 1): the word of rank r has weight 1/r.
+struct Zipf {
+    vocabulary: Vec<String>,
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(size: usize, rng: &mut StdRng) -> Zipf {
+        let vocabulary: Vec<String> = (0..size).map(|i| pseudo_word(i, rng)).collect();
+        let cumulative = (1..=size)
+            .scan(0.0, |acc, rank| {
+                *acc += 1.0 / rank as f64;
+                Some(*acc)
+            })
+            .collect();
+        Zipf { vocabulary, cumulative }
+    }
+
+    fn word(&self, rng: &mut StdRng) -> &str {
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let x = rng.random::<f64>() * total;
+        let i = self.cumulative.partition_point(|&c| c < x);
+        self.vocabulary
+            .get(i)
+            .or(self.vocabulary.last())
+            .map_or("", String::as_str)
+    }
 }
 
 /// A pronounceable made-up word, unique by its index.

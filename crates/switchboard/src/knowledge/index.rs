@@ -12,7 +12,7 @@ use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFiel
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
 };
-use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
 /// Bumped when the schema or the analysis changes, so old indexes are rebuilt.
 const FORMAT_VERSION: u32 = 1;
@@ -230,7 +230,13 @@ impl KnowledgeBase {
         parts: Vec<(DocumentInfo, Vec<docs::Chunk>)>,
     ) -> anyhow::Result<KnowledgeBase> {
         register_analyzers(&index);
-        let reader = index.reader().context("opening the index reader")?;
+        // An index folder never changes after it is built (a change makes a new folder), so no
+        // watcher thread per tenant polling for commits.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .context("opening the index reader")?;
         let (_, fields) = schema();
         let documents: Vec<DocumentInfo> = parts.into_iter().map(|(i, _)| i).collect();
         Ok(KnowledgeBase {
