@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Webhook acknowledgement latency per channel, and outbound sends through the pacing, against
 # a fake platform API (examples/bare_axum.rs answers every API call as accepted).
-# Usage: bench/webhooks.sh [conversations] [messages-per-conversation]
+# Usage: bench/webhooks.sh [conversations] [messages-per-conversation] [channel...]
+#   channels: telegram whatsapp slack messenger twilio signal (default: all)
+#   WAIT_SENDS=0 skips waiting for the paced replies (acknowledgements only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
 CONV="${1:-500}"
 MSGS="${2:-10}"
+shift 2 2>/dev/null || shift $#
+CHANNELS="${*:-telegram whatsapp slack messenger twilio signal}"
+WAIT_SENDS="${WAIT_SENDS:-1}"
 BIN="$CARGO_TARGET_DIR/release/switchboard"
 FAKE="$CARGO_TARGET_DIR/release/examples/bare_axum"
 DATA="$(mktemp -d)"
@@ -23,12 +28,21 @@ api="api_base=http://127.0.0.1:18190"
   --secret access_token=x --secret app_secret=s3cret --secret verify_token=v --setting "$api" >/dev/null
 "$BIN" --data-dir "$DATA" connector add --tenant demo --id sl --channel slack --account-id T1 \
   --secret bot_token=x --secret signing_secret=s3cret --setting "$api" >/dev/null
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id ms --channel messenger --account-id 4000000001 \
+  --secret page_token=x --secret app_secret=s3cret --secret verify_token=v --setting "$api" >/dev/null
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id tw --channel twilio --account-id AC1 \
+  --secret auth_token=s3cret --setting "$api" >/dev/null
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id sg --channel signal --account-id +15550002222 \
+  --secret shared_secret=s3cret --setting "$api" >/dev/null
 sent() { curl -fsS http://127.0.0.1:18191/metrics | awk -v ch="$1" '$0 ~ "direction=\"out\"" && $0 ~ "channel=\""ch"\"" && $0 ~ "status=\"sent\"" {s+=$2} END {print s+0}'; }
-for spec in "telegram tg 1" "whatsapp wa 555" "slack sl T1"; do
-  set -- $spec
+declare -A ID=([telegram]=tg [whatsapp]=wa [slack]=sl [messenger]=ms [twilio]=tw [signal]=sg)
+declare -A ACCOUNT=([telegram]=1 [whatsapp]=555 [slack]=T1 [messenger]=4000000001 [twilio]=AC1 [signal]=+15550002222)
+for ch in $CHANNELS; do
+  set -- "$ch" "${ID[$ch]}" "${ACCOUNT[$ch]}"
   echo "== $1: webhook acknowledgements, $CONV conversations x $MSGS messages"
   "$BIN" loadtest --url http://127.0.0.1:18191 --conversations "$CONV" --messages "$MSGS" \
     --webhook "$1" --connector "$2" --secret s3cret --account-id "$3"
+  [ "$WAIT_SENDS" = 1 ] || continue
   before=$(sent "$1"); start=$(date +%s.%N)
   target=$((CONV * MSGS))
   for _ in $(seq 1 600); do

@@ -488,6 +488,8 @@ const LABEL_MAX: usize = 80;
 const CUSTOM_ID_MAX: usize = 100;
 /// Unknown interaction: the token expired or was never valid.
 const UNKNOWN_INTERACTION: i64 = 10_062;
+/// Cannot send messages to this user: they block the bot, or allow no messages from it.
+const CANNOT_MESSAGE_USER: i64 = 50_007;
 
 /// The reply as Discord calls, one per 2,000-character piece of `content`. With an interaction
 /// token in `to.interaction` they are follow-ups, `POST webhooks/{application id}/{token}`
@@ -585,6 +587,9 @@ pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> Out
         generic,
         answer.and_then(|a| a.code.map(|c| (c, a.message.unwrap_or_default()))),
     ) {
+        (_, Some((CANNOT_MESSAGE_USER, message))) => {
+            Outcome::Blocked(format!("HTTP {status}: {CANNOT_MESSAGE_USER} {message}"))
+        }
         (_, Some((UNKNOWN_INTERACTION, message))) => Outcome::Permanent(format!(
             "{UNKNOWN_INTERACTION} {message} (the interaction token expired)"
         )),

@@ -347,7 +347,7 @@ pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> out
         (_, Some(OUTSIDE_WINDOW_SUBCODE)) | (Some(WINDOW_CLOSED), _) => Outcome::Permanent(format!(
             "messenger: outside the 24-hour messaging window, only a tagged message can be sent: {reason}"
         )),
-        (Some(UNAVAILABLE), _) => Outcome::Permanent(format!(
+        (Some(UNAVAILABLE), _) => Outcome::Blocked(format!(
             "messenger: the person is not available (blocked the page or deactivated): {reason}"
         )),
         (Some(RATE_LIMITED), _) => Outcome::RetryAfter(retry_after_header.unwrap_or(1)),

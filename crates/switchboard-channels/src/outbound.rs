@@ -73,8 +73,11 @@ pub enum Outcome {
     RetryAfter(u64),
     /// Worth retrying with backoff (5xx, timeouts).
     Transient(String),
-    /// Will never work (blocked by the user, outside the window, bad request): give up.
+    /// Will never work (outside the window, bad request): give up.
     Permanent(String),
+    /// The person blocked the bot, unsubscribed or is gone: give up, and end the conversation
+    /// so that nothing more is sent to them.
+    Blocked(String),
 }
 
 /// Splits text into pieces of at most `limit` characters, at line breaks or spaces when it can.

@@ -501,6 +501,9 @@ pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> Out
                 .and_then(|e| e.code.or(e.message))
                 .filter(|d| !d.is_empty());
             match detail {
+                Some(detail) if detail == "ConversationBlockedByUser" => {
+                    Outcome::Blocked(format!("{reason}: {detail}"))
+                }
                 Some(detail) => Outcome::Permanent(format!("{reason}: {detail}")),
                 None => Outcome::Permanent(reason),
             }

@@ -402,6 +402,9 @@ pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> out
     if status == 429 {
         return Outcome::RetryAfter(params.retry_after.or(retry_after_header).unwrap_or(1));
     }
+    if status == 403 {
+        return Outcome::Blocked(format!("telegram: {reason}"));
+    }
     if let Some(chat) = params.migrate_to_chat_id {
         return Outcome::Permanent(format!("telegram: group moved to chat {chat}: {reason}"));
     }

@@ -444,7 +444,7 @@ pub fn outcome(status: u16, body: &[u8], retry_after_header: Option<u64>) -> out
     }
     let reason = answer.message.unwrap_or_else(|| format!("HTTP {status}"));
     match answer.code {
-        Some(UNSUBSCRIBED) => Outcome::Permanent(format!(
+        Some(UNSUBSCRIBED) => Outcome::Blocked(format!(
             "twilio: the recipient unsubscribed (STOP), nothing can be sent until they opt in ({UNSUBSCRIBED}): {reason}"
         )),
         Some(OUTSIDE_WINDOW) => Outcome::Permanent(format!(

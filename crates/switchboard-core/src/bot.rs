@@ -71,6 +71,10 @@ pub enum HandlerKind {
     #[default]
     SmallTalk,
     Fallback,
+    /// Hands the conversation to a person: the bot goes silent until it is handed back.
+    Handoff,
+    /// Reminders and tasks; the intent's `action` says which operation.
+    Reminders,
     /// Answers from the tenant's knowledge documents (also tried when no intent is confident).
     Knowledge,
 }
@@ -80,6 +84,8 @@ impl HandlerKind {
         match self {
             HandlerKind::SmallTalk => "small_talk",
             HandlerKind::Fallback => "fallback",
+            HandlerKind::Handoff => "handoff",
+            HandlerKind::Reminders => "reminders",
             HandlerKind::Knowledge => "knowledge",
         }
     }
@@ -113,6 +119,9 @@ pub struct IntentSpec {
     /// intent's responses answer anyway.
     #[serde(default)]
     pub ask: Localized,
+    /// What an intent of the `reminders` handler does.
+    #[serde(default)]
+    pub action: Option<crate::ReminderAction>,
 }
 
 impl IntentSpec {
@@ -208,6 +217,17 @@ pub struct BotSpec {
     pub context_ttl_minutes: u32,
     /// What the bot says when no intent is confident enough.
     pub fallback: Localized,
+    /// The fallback offers the closest intents as buttons (their first example), so a person
+    /// who was not understood can pick what they meant.
+    #[serde(default = "yes")]
+    pub fallback_suggestions: bool,
+    /// After this many fallbacks in a row the conversation goes to a person (0: never).
+    #[serde(default = "default_handoff_after")]
+    pub handoff_after_fallbacks: u32,
+    /// What the bot says when it hands the conversation to a person; a built-in English text
+    /// when absent.
+    #[serde(default)]
+    pub handoff: Localized,
     #[serde(default, rename = "intent")]
     pub intents: Vec<IntentSpec>,
     /// IANA time zone in which "tomorrow at 5pm" is understood, unless the conversation
@@ -219,6 +239,9 @@ pub struct BotSpec {
     pub default_country_code: Option<String>,
     #[serde(default, rename = "entity")]
     pub entities: Vec<EntitySpec>,
+    /// Reminders and tasks: quiet hours.
+    #[serde(default)]
+    pub reminders: crate::RemindersSpec,
     #[serde(default)]
     pub knowledge: KnowledgeSpec,
 }
@@ -268,6 +291,10 @@ fn default_min_score() -> f32 {
     2.0
 }
 fn default_max_passages() -> usize {
+    3
+}
+
+fn default_handoff_after() -> u32 {
     3
 }
 
@@ -404,6 +431,11 @@ impl BotSpec {
             if intent.examples.is_empty() {
                 return bad(format!("intent {name:?} has no examples"));
             }
+            if (intent.handler == HandlerKind::Reminders) != intent.action.is_some() {
+                return bad(format!(
+                    "intent {name:?}: `action` goes with `handler = \"reminders\"`, and that handler needs one"
+                ));
+            }
             if intent.handler == HandlerKind::SmallTalk && intent.responses.is_empty() {
                 return bad(format!("intent {name:?} is small talk but has no responses"));
             }
@@ -425,6 +457,7 @@ impl BotSpec {
                 }
             }
         }
+        self.reminders.validate()?;
         self.validate_entities()
     }
 }

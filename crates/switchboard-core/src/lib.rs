@@ -5,6 +5,7 @@ pub mod clock;
 pub mod context;
 pub mod ids;
 pub mod message;
+pub mod reminders;
 
 pub use bot::{
     BUILTIN_ENTITIES, BotError, BotSpec, EntityKind, EntitySpec, HandlerKind, IntentSpec, Localized, LookupValue,
@@ -16,3 +17,4 @@ pub use message::{
     Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Message,
     MessageStatus, Processed,
 };
+pub use reminders::{QuietHours, ReminderAction, RemindersSpec};

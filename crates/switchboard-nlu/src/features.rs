@@ -121,7 +121,7 @@ pub fn extract<'a>(text: &str, s: &'a mut Scratch) -> &'a [Feature] {
     &s.features
 }
 
-/// Hashes are already uniformly distributed: the map needs no further hashing.
+/// Features are hashes already: the map needs only a cheap spread of their bits.
 #[derive(Default, Clone, Copy)]
 pub struct IdentityHasher(u64);
 
@@ -135,7 +135,9 @@ impl Hasher for IdentityHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        // The low byte is the feature's kind (three values), and the table indexes by low bits:
+        // one multiplication spreads the hash over all of them.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

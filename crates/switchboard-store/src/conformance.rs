@@ -39,6 +39,19 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("closed_conversations_give_way_to_new_ones", |s| {
         Box::pin(closed_conversations_give_way_to_new_ones(s))
     }),
+    ("reminders_per_user_and_tenant", |s| {
+        Box::pin(reminders_per_user_and_tenant(s))
+    }),
+    ("a_due_reminder_is_claimed_once", |s| {
+        Box::pin(a_due_reminder_is_claimed_once(s))
+    }),
+    ("reminder_claims_lapse_holds_wait_snoozes_return", |s| {
+        Box::pin(reminder_claims_lapse_holds_wait_snoozes_return(s))
+    }),
+    ("proactive_platform_messages_go_through_the_outbox", |s| {
+        Box::pin(proactive_platform_messages_go_through_the_outbox(s))
+    }),
+    ("tasks_per_user_and_tenant", |s| Box::pin(tasks_per_user_and_tenant(s))),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -640,4 +653,324 @@ async fn closed_conversations_give_way_to_new_ones(store: Arc<dyn Store>) {
         .expect("accept");
     assert_ne!(next.conversation, first.conversation, "a new conversation");
     assert_eq!(next.seq, 1);
+}
+
+fn new_reminder(acc: &crate::Accepted, text: &str, due_at: i64) -> crate::NewReminder {
+    crate::NewReminder {
+        conversation: acc.conversation.clone(),
+        text: text.into(),
+        language: "en".into(),
+        time_zone: "Europe/Madrid".into(),
+        due_at,
+        source_message: MessageId::generate(),
+    }
+}
+
+async fn reminders_per_user_and_tenant(store: Arc<dyn Store>) {
+    use crate::ReminderStatus::*;
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    let acc = store
+        .accept_inbound(&t, inbound("ana", "hi", None))
+        .await
+        .expect("accept");
+    let first = new_reminder(&acc, "call mom", 5_000);
+    let r1 = store.add_reminder(&t, first.clone()).await.expect("add");
+    assert_eq!(
+        (r1.user.as_str(), r1.channel, r1.status, r1.due_at, r1.fire_at),
+        ("ana", Channel::Webchat, Pending, 5_000, 5_000)
+    );
+    let again = store.add_reminder(&t, first).await.expect("retried add");
+    assert_eq!(again.id, r1.id, "a retried turn finds its reminder");
+    let r2 = store
+        .add_reminder(&t, new_reminder(&acc, "water plants", 3_000))
+        .await
+        .expect("add");
+    let pending = store.reminders(&t, "ana", Pending, 10).await.expect("list");
+    assert_eq!(
+        pending.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [r2.id, r1.id],
+        "soonest first"
+    );
+    assert!(store.reminders(&t, "bob", Pending, 10).await.expect("list").is_empty());
+
+    // Another tenant sees nothing and changes nothing, even with the ids.
+    assert!(
+        store
+            .reminders(&other, "ana", Pending, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(store.reminder(&other, r1.id).await.expect("get"), None);
+    assert!(!store.cancel_reminder(&other, r1.id).await.expect("cancel"));
+    assert!(!store.snooze_reminder(&other, r1.id, 1).await.expect("snooze"));
+    let err = store
+        .add_reminder(&other, new_reminder(&acc, "x", 1))
+        .await
+        .expect_err("another tenant's conversation");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    assert!(store.cancel_reminder(&t, r2.id).await.expect("cancel"));
+    assert!(!store.cancel_reminder(&t, r2.id).await.expect("cancel twice"));
+    assert!(
+        store
+            .claim_due_reminders(1_000_000, 10)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|r| r.id != r2.id),
+        "a cancelled reminder never fires"
+    );
+    let cancelled = store.reminders(&t, "ana", Cancelled, 10).await.expect("list");
+    assert_eq!(cancelled.len(), 1);
+}
+
+async fn a_due_reminder_is_claimed_once(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let acc = store
+        .accept_inbound(&t, inbound("ana", "hi", None))
+        .await
+        .expect("accept");
+    let r = store
+        .add_reminder(&t, new_reminder(&acc, "call mom", 5_000))
+        .await
+        .expect("add");
+    assert!(
+        store.claim_due_reminders(4_999, 10).await.expect("claim").is_empty(),
+        "not yet due"
+    );
+
+    // Many claimers at once (two instances, a poller racing itself): exactly one gets it.
+    let claims = futures_join((0..8).map(|_| {
+        let store = store.clone();
+        async move { store.claim_due_reminders(6_000, 10).await.expect("claim") }
+    }))
+    .await;
+    let won: Vec<_> = claims.into_iter().flatten().collect();
+    assert_eq!(won.len(), 1, "{won:?}");
+    let claimed = &won[0];
+    assert_eq!(
+        (claimed.id, claimed.status, claimed.claimed_at),
+        (r.id, crate::ReminderStatus::Firing, Some(6_000))
+    );
+
+    let fired = store
+        .fire_reminder(&t, r.id, 6_000, Content::text("Reminder: call mom"), false)
+        .await
+        .expect("fire")
+        .expect("the claim holds");
+    assert_eq!((fired.status, fired.in_reply_to.clone()), (MessageStatus::Sent, None));
+    assert_eq!(fired.metadata["reminder"], r.id);
+    let again = store
+        .fire_reminder(&t, r.id, 6_000, Content::text("Reminder: call mom"), false)
+        .await
+        .expect("fire again");
+    assert_eq!(again, None, "fired once");
+    let history = store
+        .messages_after(&t, &acc.conversation, 0, 10)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2, "the inbound message and the reminder");
+    assert_eq!(history[1].id, fired.id);
+    let stored = store.reminder(&t, r.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (stored.status, stored.message),
+        (crate::ReminderStatus::Fired, Some(fired.id.clone()))
+    );
+    assert!(
+        store
+            .claim_due_reminders(1_000_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert!(
+        !store.cancel_reminder(&t, r.id).await.expect("cancel"),
+        "fired is final"
+    );
+}
+
+async fn reminder_claims_lapse_holds_wait_snoozes_return(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let acc = store
+        .accept_inbound(&t, inbound("ana", "hi", None))
+        .await
+        .expect("accept");
+    let r = store
+        .add_reminder(&t, new_reminder(&acc, "stretch", 1_000))
+        .await
+        .expect("add");
+
+    // An instance claims it and dies: the claim lapses and another takes it; the dead one's
+    // late fire no longer counts.
+    assert_eq!(store.claim_due_reminders(2_000, 10).await.expect("claim").len(), 1);
+    assert!(
+        store
+            .claim_due_reminders(2_000 + 1_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let lapsed = 2_000 + crate::REMINDER_CLAIM_LEASE_MS;
+    let retaken = store.claim_due_reminders(lapsed, 10).await.expect("claim");
+    assert_eq!(retaken.iter().map(|r| r.id).collect::<Vec<_>>(), [r.id]);
+    let stale = store
+        .fire_reminder(&t, r.id, 2_000, Content::text("x"), false)
+        .await
+        .expect("fire");
+    assert_eq!(stale, None, "a lapsed claim cannot fire");
+
+    // Quiet hours: given back to wait, it fires at `until`; what was asked for stays.
+    assert!(store.hold_reminder(&t, r.id, lapsed + 10_000).await.expect("hold"));
+    assert!(
+        store
+            .claim_due_reminders(lapsed + 9_999, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let held = store.claim_due_reminders(lapsed + 10_000, 10).await.expect("claim");
+    assert_eq!(
+        held.iter().map(|r| (r.due_at, r.fire_at)).collect::<Vec<_>>(),
+        [(1_000, lapsed + 10_000)]
+    );
+    store
+        .fire_reminder(&t, r.id, lapsed + 10_000, Content::text("x"), false)
+        .await
+        .expect("fire")
+        .expect("fired");
+
+    // A snooze brings a fired reminder back.
+    assert!(store.snooze_reminder(&t, r.id, 900_000).await.expect("snooze"));
+    let back = store.reminder(&t, r.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (back.status, back.due_at, back.fire_at),
+        (crate::ReminderStatus::Pending, 900_000, 900_000)
+    );
+    assert_eq!(store.claim_due_reminders(900_000, 10).await.expect("claim").len(), 1);
+}
+
+async fn proactive_platform_messages_go_through_the_outbox(store: Arc<dyn Store>) {
+    let mut feed = store.job_feed().expect("feed");
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    let mut msg = inbound("tg:1", "hello", Some("tg:901"));
+    msg.channel = Channel::Telegram;
+    let acc = store.accept_inbound(&t, msg).await.expect("accept");
+    feed.recv().await.expect("turn announced");
+    let r = store
+        .add_reminder(&t, new_reminder(&acc, "call", 10))
+        .await
+        .expect("add");
+    let claimed = store.claim_due_reminders(10, 10).await.expect("claim");
+    let fired = store
+        .fire_reminder(
+            &t,
+            r.id,
+            claimed[0].claimed_at.unwrap_or_default(),
+            Content::text("call"),
+            true,
+        )
+        .await
+        .expect("fire")
+        .expect("fired");
+    assert_eq!(
+        (fired.status, fired.channel),
+        (MessageStatus::Queued, Channel::Telegram)
+    );
+    let job = feed.recv().await.expect("delivery announced");
+    assert_eq!(
+        (job.kind, job.message.clone(), job.conversation.clone()),
+        (crate::JobKind::Deliver, fired.id.clone(), acc.conversation.clone()),
+        "the job names the proactive message itself"
+    );
+
+    let web = store
+        .accept_inbound(&t, inbound("ana", "hi", None))
+        .await
+        .expect("accept");
+    let note = store
+        .add_proactive(
+            &t,
+            &web.conversation,
+            Content::text("notice"),
+            serde_json::json!({}),
+            false,
+        )
+        .await
+        .expect("proactive");
+    assert_eq!((note.status, note.seq), (MessageStatus::Sent, web.seq + 1));
+    let err = store
+        .add_proactive(
+            &other,
+            &web.conversation,
+            Content::text("x"),
+            serde_json::json!({}),
+            false,
+        )
+        .await
+        .expect_err("another tenant's conversation");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+async fn tasks_per_user_and_tenant(store: Arc<dyn Store>) {
+    use crate::TaskStatus::*;
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    let src = MessageId::generate();
+    let milk = store.add_task(&t, "ana", "buy milk", &src).await.expect("add");
+    assert_eq!((milk.status, milk.done_at), (Open, None));
+    assert_eq!(
+        store
+            .add_task(&t, "ana", "buy milk", &src)
+            .await
+            .expect("retried add")
+            .id,
+        milk.id,
+        "a retried turn finds its task"
+    );
+    let bread = store
+        .add_task(&t, "ana", "buy bread", &MessageId::generate())
+        .await
+        .expect("add");
+    store
+        .add_task(&t, "bob", "his own", &MessageId::generate())
+        .await
+        .expect("add");
+    let all = store.tasks(&t, "ana", None, 10).await.expect("list");
+    assert_eq!(all.iter().map(|x| x.id).collect::<Vec<_>>(), [milk.id, bread.id]);
+
+    assert!(
+        !store
+            .set_task_status(&other, "ana", milk.id, Done)
+            .await
+            .expect("other tenant")
+    );
+    assert!(
+        !store
+            .set_task_status(&t, "bob", milk.id, Done)
+            .await
+            .expect("other user")
+    );
+    assert!(store.tasks(&other, "ana", None, 10).await.expect("list").is_empty());
+    assert!(store.set_task_status(&t, "ana", milk.id, Done).await.expect("done"));
+    let open = store.tasks(&t, "ana", Some(Open), 10).await.expect("list");
+    assert_eq!(open.iter().map(|x| x.id).collect::<Vec<_>>(), [bread.id]);
+    let done = store.tasks(&t, "ana", Some(Done), 10).await.expect("list");
+    assert!(done[0].done_at.is_some());
+}
+
+/// Runs futures concurrently on the runtime and collects their outputs.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
 }

@@ -17,8 +17,11 @@ pub use model::*;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
-use switchboard_core::{Channel, Conversation, ConversationId, Message, MessageId, MessageStatus, TenantId};
+use switchboard_core::{Channel, Content, Conversation, ConversationId, Message, MessageId, MessageStatus, TenantId};
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A claim on a reminder older than this is taken again: its instance died before firing it.
+pub const REMINDER_CLAIM_LEASE_MS: i64 = 60_000;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -99,6 +102,64 @@ pub trait Store: Send + Sync + 'static {
     async fn dead_letters(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<DeadLetter>>;
     /// Puts a dead letter back in the queue as a new job.
     async fn replay_dead_letter(&self, tenant: &TenantId, id: i64) -> Result<Job>;
+
+    /// Stores a bot message that answers no inbound message (a reminder, a notice) at the end of
+    /// a conversation. With `deliver` it is stored `queued` with a `Deliver` job naming it, in the
+    /// same transaction (the outbox); otherwise (web chat) it is `sent` once stored. For a
+    /// platform, `metadata.anchor` names an inbound message of the conversation whose platform
+    /// event says where to send it.
+    async fn add_proactive(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        content: Content,
+        metadata: serde_json::Value,
+        deliver: bool,
+    ) -> Result<Message>;
+
+    /// Adds a reminder for the user of `reminder.conversation`. A second add with the same
+    /// `source_message` (a retried turn) returns the first reminder.
+    async fn add_reminder(&self, tenant: &TenantId, reminder: NewReminder) -> Result<Reminder>;
+    async fn reminder(&self, tenant: &TenantId, id: i64) -> Result<Option<Reminder>>;
+    /// A user's reminders in `status`: pending and firing ones soonest first, fired and
+    /// cancelled ones latest first.
+    async fn reminders(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        status: ReminderStatus,
+        limit: u32,
+    ) -> Result<Vec<Reminder>>;
+    /// A pending or fired reminder becomes pending again, due at `due_at`. Returns whether it was
+    /// such a reminder.
+    async fn snooze_reminder(&self, tenant: &TenantId, id: i64, due_at: i64) -> Result<bool>;
+    /// A pending (or claimed, not yet fired) reminder is cancelled. Returns whether it was.
+    async fn cancel_reminder(&self, tenant: &TenantId, id: i64) -> Result<bool>;
+    /// Gives back a claimed reminder that must wait (quiet hours): pending again, not firing
+    /// before `until`; what the person asked for (`due_at`) stays.
+    async fn hold_reminder(&self, tenant: &TenantId, id: i64, until: i64) -> Result<bool>;
+    /// System-wide: claims reminders whose `fire_at <= now`, and claims older than
+    /// [`REMINDER_CLAIM_LEASE_MS`] (their instance died before firing them), in one statement:
+    /// two callers never get the same reminder. Claimed ones are `firing` with `claimed_at = now`.
+    async fn claim_due_reminders(&self, now: i64, limit: u32) -> Result<Vec<Reminder>>;
+    /// Fires a reminder claimed at `claimed_at`: in one transaction it becomes `fired` and
+    /// `content` is stored as a proactive message (see [`Store::add_proactive`]). `None` when the
+    /// claim no longer holds (cancelled meanwhile, or claimed again by another instance).
+    async fn fire_reminder(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        claimed_at: i64,
+        content: Content,
+        deliver: bool,
+    ) -> Result<Option<Message>>;
+
+    /// Adds an open task. A second add with the same `source_message` returns the first task.
+    async fn add_task(&self, tenant: &TenantId, user: &str, text: &str, source_message: &MessageId) -> Result<Task>;
+    /// A user's tasks, oldest first; only those in `status` when given.
+    async fn tasks(&self, tenant: &TenantId, user: &str, status: Option<TaskStatus>, limit: u32) -> Result<Vec<Task>>;
+    /// Returns whether the user has such a task.
+    async fn set_task_status(&self, tenant: &TenantId, user: &str, id: i64, status: TaskStatus) -> Result<bool>;
 
     /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
     /// enqueued by another process, such as a replay from the CLI).

@@ -151,3 +151,107 @@ pub struct ConnectorRecord {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// Where a reminder is in its life: `Pending` until due, `Firing` while one instance holds the
+/// claim to send it, then `Fired`; or `Cancelled` by the person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderStatus {
+    Pending,
+    Firing,
+    Fired,
+    Cancelled,
+}
+
+impl ReminderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderStatus::Pending => "pending",
+            ReminderStatus::Firing => "firing",
+            ReminderStatus::Fired => "fired",
+            ReminderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReminderStatus> {
+        match s {
+            "pending" => Some(ReminderStatus::Pending),
+            "firing" => Some(ReminderStatus::Firing),
+            "fired" => Some(ReminderStatus::Fired),
+            "cancelled" => Some(ReminderStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewReminder {
+    pub conversation: ConversationId,
+    pub text: String,
+    /// The language to speak in when it fires.
+    pub language: String,
+    /// IANA zone the person meant the time in (quiet hours and the late note use it).
+    pub time_zone: String,
+    pub due_at: i64,
+    /// The inbound message that set it; a second add with the same source returns the first.
+    pub source_message: MessageId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub user: String,
+    pub channel: Channel,
+    pub text: String,
+    pub language: String,
+    pub time_zone: String,
+    /// What the person asked for (a snooze moves it).
+    pub due_at: i64,
+    /// When it may fire next: `due_at`, or later when quiet hours hold it.
+    pub fire_at: i64,
+    pub status: ReminderStatus,
+    pub source_message: MessageId,
+    /// The outbound message it became, once fired.
+    pub message: Option<MessageId>,
+    /// When the current claim was taken (while `Firing`).
+    pub claimed_at: Option<i64>,
+    pub created_at: i64,
+    pub fired_at: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    Done,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Open => "open",
+            TaskStatus::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        match s {
+            "open" => Some(TaskStatus::Open),
+            "done" => Some(TaskStatus::Done),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub user: String,
+    pub text: String,
+    pub status: TaskStatus,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+}

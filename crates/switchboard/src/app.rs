@@ -197,7 +197,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let app = App::build(config, Clock::System).await?;
+    run_with_clock(config, listener, shutdown, Clock::System).await
+}
+
+/// [`run`] on a given clock: tests move time (reminders, expiry) instead of waiting for it.
+pub async fn run_with_clock(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    clock: Clock,
+) -> anyhow::Result<()> {
+    let app = App::build(config, clock).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = start_background(&app, stop_rx);
     let addr = listener.local_addr().ok();
@@ -226,7 +236,8 @@ pub async fn run(
     Ok(())
 }
 
-fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
+/// The queue workers and the pollers, until `stop` turns true.
+pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
     let mut set = JoinSet::new();
     for _ in 0..app.config.queue.workers.max(1) {
         let (app, mut stop) = (app.clone(), stop.clone());
@@ -273,6 +284,7 @@ fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> 
             }
         });
     }
+    set.spawn(crate::discord_gateway::run_all(app.clone(), stop.clone()));
     if app.config.bots.reload_interval_ms > 0 {
         let (app, mut stop) = (app.clone(), stop.clone());
         set.spawn(async move {
@@ -287,6 +299,10 @@ fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> 
                 }
             }
         });
+    }
+    {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move { crate::reminders::run_loop(&app, &mut stop).await });
     }
     {
         let (app, mut stop) = (app.clone(), stop);

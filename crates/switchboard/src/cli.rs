@@ -1,4 +1,5 @@
-//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `nlu` and `kb`.
+//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`,
+//! `nlu` and `kb`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -58,6 +59,13 @@ enum Command {
     Kb {
         #[command(subcommand)]
         command: crate::knowledge::cli::KbCommand,
+    },
+    /// Talk to a bot in the terminal, through the same pipeline as every channel.
+    Chat(crate::chat_cli::Args),
+    /// Run a bot's scripted conversation tests.
+    Test {
+        #[command(subcommand)]
+        command: crate::convtest::TestCommand,
     },
     /// Evaluate, train and try the intent classifier.
     Nlu {
@@ -177,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut config = Config::load(cli.config.as_deref())?;
+    let data_dir_given = cli.data_dir.is_some();
     if let Some(dir) = cli.data_dir {
         config.store.data_dir = dir;
     }
@@ -210,6 +219,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loadtest(args) => runtime.block_on(crate::loadtest::run(args)),
         Command::Connector { command } => runtime.block_on(connector(&config, command)),
         Command::Nlu { command } => crate::nlu_cli::run(&config, command),
+        Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
+        Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
         Command::Kb { command } => crate::knowledge::cli::run(&config, command),
     }
 }

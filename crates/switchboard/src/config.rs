@@ -20,6 +20,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub demo: DemoConfig,
     pub bots: BotsConfig,
+    pub reminders: crate::reminders::RemindersConfig,
     pub log: LogConfig,
     pub llm: crate::llm::LlmConfig,
     #[serde(default)]

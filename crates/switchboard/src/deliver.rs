@@ -9,7 +9,7 @@ use anyhow::{Context as _, anyhow};
 use std::time::Duration;
 use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Target};
 use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
-use switchboard_core::{Channel, Content, ConversationStatus, MessageStatus};
+use switchboard_core::{Channel, Content, ConversationStatus, Direction, MessageId, MessageStatus};
 use switchboard_store::Job;
 
 /// The platform asked us to wait (429): the job runs again after this many seconds.
@@ -61,17 +61,32 @@ fn outcome(channel: Channel, status: u16, body: &[u8], retry_after: Option<u64>)
 /// an error (possibly [`RetryAfter`]) means it runs again.
 pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     let tenant = &job.tenant;
-    let (inbound, conversation) = app
+    let (first, conversation) = app
         .store
         .turn_input(tenant, &job.conversation, &job.message)
         .await?
         .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
+    // A proactive message (a fired reminder) answers no inbound message: the job names the
+    // message itself, and its `anchor` names the inbound message whose event addresses the chat.
+    let proactive = first.direction == Direction::Outbound;
+    let (inbound, replies) = if proactive {
+        let anchor = first.metadata.get("anchor").and_then(|a| a.as_str());
+        let anchor = match anchor.map(MessageId::parse) {
+            Some(Ok(id)) => app.store.message(tenant, &id).await?,
+            _ => None,
+        };
+        (anchor, vec![first])
+    } else {
+        let replies = app.store.replies_to(tenant, &job.message).await?;
+        (Some(first), replies)
+    };
     let connector_id = conversation.user.split_once(':').map_or("", |(c, _)| c);
     let connector = connectors::load(app.store.as_ref(), &app.sealer, tenant, connector_id).await?;
-    let event: Option<InboundEvent> = serde_json::from_value(inbound.metadata.clone()).ok();
-    let replies = app.store.replies_to(tenant, &job.message).await?;
+    let event: Option<InboundEvent> = inbound
+        .as_ref()
+        .and_then(|m| serde_json::from_value(m.metadata.clone()).ok());
     let closed = conversation.status == ConversationStatus::Closed;
-    let (Some(connector), Some(event), false) = (connector, event, closed) else {
+    let (Some(connector), Some(event), Some(inbound), false) = (connector, event, inbound, closed) else {
         for r in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
             let why = if closed {
                 "the conversation ended (the person blocked the bot or hung up)"
@@ -88,8 +103,13 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         account_id: event.account_id.clone(),
         conversation_id: event.conversation_id.clone(),
         thread_id: event.thread_id.clone(),
-        reply_to: event.message_id.clone(),
-        interaction: event.interactive.as_ref().and_then(|i| i.ack_id.clone()),
+        // Not threaded as a reply to the old message that set it.
+        reply_to: if proactive { None } else { event.message_id.clone() },
+        interaction: if proactive {
+            None
+        } else {
+            event.interactive.as_ref().and_then(|i| i.ack_id.clone())
+        },
         endpoint: inbound
             .metadata
             .get("endpoint")
@@ -109,6 +129,7 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         };
         let mut sent_id = None;
         let mut failed = None;
+        let mut blocked = false;
         for call in render(connector.record.channel, &outgoing, &target) {
             pace(app, &connector, &target.conversation_id).await?;
             match send(app, &connector, &call).await? {
@@ -117,6 +138,11 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
                 Outcome::Transient(e) => return Err(anyhow!("sending failed, will retry: {e}")),
                 Outcome::Permanent(e) => {
                     failed = Some(e);
+                    break;
+                }
+                Outcome::Blocked(e) => {
+                    failed = Some(e);
+                    blocked = true;
                     break;
                 }
             }
@@ -136,6 +162,26 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
                     .await?;
                 crate::metrics::message(tenant.as_str(), channel, "out", "failed");
             }
+        }
+        if blocked {
+            // The person blocked the bot or unsubscribed: the conversation ends, the rest of
+            // this turn's replies are not sent, and their next message starts a new one.
+            crate::webhooks::end_conversation(app, tenant, &connector.record, &target.conversation_id)
+                .await
+                .map_err(|e| anyhow!("ending the conversation of a blocked chat: {e:?}"))?;
+            let later = replies.iter().skip_while(|r| r.id != reply.id).skip(1);
+            for r in later.filter(|r| r.status == MessageStatus::Queued) {
+                app.store
+                    .record_delivery(
+                        tenant,
+                        &r.id,
+                        MessageStatus::Failed,
+                        None,
+                        Some("the person blocked the bot"),
+                    )
+                    .await?;
+            }
+            break;
         }
     }
     app.store.finish_job(tenant, job.id).await?;

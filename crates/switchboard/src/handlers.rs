@@ -2,9 +2,10 @@
 //! One function per handler, chosen by a `match` on the closed set `HandlerKind`.
 
 use crate::route::AWAITING;
-use crate::tenants::{TenantBot, ask_key, template_name};
+use crate::tenants::{HANDOFF_KEY, TenantBot, ask_key, template_name};
 use serde_json::{Map, Value, json};
-use switchboard_core::{Content, ConversationContext, HandlerKind, IntentSpec, Localized};
+use switchboard_core::{Button, Content, ConversationContext, HandlerKind, IntentSpec, Localized, Mode};
+use switchboard_nlu::IntentMatch;
 
 /// What a handler gets to see of the turn.
 pub struct Turn<'a> {
@@ -18,12 +19,17 @@ pub struct Turn<'a> {
     pub entities: &'a Map<String, Value>,
     /// Required entities without a value.
     pub missing: &'a [String],
+    /// The classifier's ranking, best first (the fallback offers them).
+    pub matches: &'a [IntentMatch],
 }
 
 pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Vec<Content>> {
     match handler {
         HandlerKind::SmallTalk => small_talk(turn, ctx),
         HandlerKind::Fallback => fallback(turn, ctx),
+        HandlerKind::Handoff => handoff(turn, ctx, "the person asked for a human"),
+        // It needs the store: the pipeline runs it (`reminders::handle`), never this function.
+        HandlerKind::Reminders => Err(anyhow::anyhow!("the reminders handler runs in the pipeline")),
         // The knowledge handler searches and may stream from a language model, so the pipeline
         // runs it (`knowledge::answer`); it comes here only when no passage answers.
         HandlerKind::Knowledge => fallback(turn, ctx),
@@ -55,12 +61,56 @@ fn small_talk(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<
 
 fn fallback(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Vec<Content>> {
     ctx.fallback_streak += 1;
-    Ok(vec![Content::text(render(
-        turn,
-        ctx,
-        "fallback",
-        &turn.bot.spec.fallback,
-    )?)])
+    let spec = &turn.bot.spec;
+    let limit = spec.handoff_after_fallbacks;
+    if limit > 0 && ctx.fallback_streak >= limit {
+        return handoff(turn, ctx, &format!("{limit} fallbacks in a row"));
+    }
+    let text = render(turn, ctx, "fallback", &spec.fallback)?;
+    let buttons = if spec.fallback_suggestions {
+        suggestions(turn)
+    } else {
+        Vec::new()
+    };
+    Ok(vec![Content::Text { text, buttons }])
+}
+
+/// Up to three intents the message came closest to, each as a button whose payload is one of
+/// the intent's own examples (so pressing it is understood for sure). Intents far below any
+/// threshold are not worth offering.
+fn suggestions(turn: &Turn<'_>) -> Vec<Button> {
+    let spec = &turn.bot.spec;
+    turn.matches
+        .iter()
+        .filter(|m| m.confidence >= 0.05)
+        .filter_map(|m| spec.intent(&m.intent))
+        .filter(|i| matches!(i.handler, HandlerKind::SmallTalk))
+        .filter_map(|i| {
+            let example = i.examples.for_language(turn.language, &spec.default_language).first()?;
+            Some(Button {
+                title: example.clone(),
+                payload: example.clone(),
+            })
+        })
+        .take(3)
+        .collect()
+}
+
+/// The conversation goes to a person: the bot says so once and then stays silent (routing
+/// sees the handoff mode) until an agent hands it back.
+fn handoff(turn: &Turn<'_>, ctx: &mut ConversationContext, reason: &str) -> anyhow::Result<Vec<Content>> {
+    ctx.mode = Mode::Handoff;
+    ctx.fallback_streak = 0;
+    ctx.variables.remove(AWAITING);
+    ctx.variables
+        .insert("handoff".to_owned(), json!({ "status": "pending", "reason": reason }));
+    let spec = &turn.bot.spec;
+    let text = if spec.handoff.is_empty() {
+        "I'm passing you to a person. Someone will answer here as soon as possible.".to_owned()
+    } else {
+        render(turn, ctx, HANDOFF_KEY, &spec.handoff)?
+    };
+    Ok(vec![Content::text(text)])
 }
 
 /// Renders one of the texts of `texts` in the turn's language, rotating through them turn by turn.

@@ -4,21 +4,26 @@
 //! is what the tests call with a port-0 listener and a fresh data directory.
 
 pub mod app;
+mod chat_cli;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+mod convtest;
 pub mod deliver;
+mod discord_gateway;
 mod handlers;
 pub mod http;
 pub mod hub;
 pub mod knowledge;
 pub mod llm;
 pub mod loadtest;
+pub mod local;
 pub mod metrics;
 mod nlu_cli;
 pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;
+pub mod reminders;
 pub mod route;
 pub mod secrets;
 mod server;

@@ -31,14 +31,16 @@ pub struct Args {
     /// as fast as it is answered.
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Send signed platform webhooks instead of web chat messages: telegram, whatsapp or slack
+    /// Send signed platform webhooks instead of web chat messages: telegram, whatsapp,
+    /// messenger, slack, twilio or signal
     /// (to `/v1/webhooks/{tenant}/{connector}`). Measures the acknowledgement latency.
     #[arg(long, requires_all = ["connector", "secret"])]
     pub webhook: Option<String>,
     /// The connector receiving the webhooks.
     #[arg(long)]
     pub connector: Option<String>,
-    /// The connector's webhook secret (Telegram), app secret (WhatsApp) or signing secret (Slack).
+    /// The connector's webhook secret (Telegram), app secret (WhatsApp, Messenger), signing
+    /// secret (Slack), auth token (Twilio) or shared secret (Signal).
     #[arg(long)]
     pub secret: Option<String>,
     /// The connector's account id (WhatsApp phone number id, Slack team id).
@@ -295,7 +297,10 @@ struct Webhook {
 enum WebhookKind {
     Telegram,
     Whatsapp,
+    Messenger,
     Slack,
+    Twilio,
+    Signal,
 }
 
 fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
@@ -309,13 +314,26 @@ fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+fn hmac_sha1_base64(key: &[u8], data: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(data);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
 impl Webhook {
     fn new(kind: &str, args: &Args, run: &str) -> anyhow::Result<Webhook> {
         let kind = match kind {
             "telegram" => WebhookKind::Telegram,
             "whatsapp" => WebhookKind::Whatsapp,
+            "messenger" => WebhookKind::Messenger,
             "slack" => WebhookKind::Slack,
-            other => anyhow::bail!("--webhook {other:?}: telegram, whatsapp or slack"),
+            "twilio" => WebhookKind::Twilio,
+            "signal" => WebhookKind::Signal,
+            other => anyhow::bail!("--webhook {other:?}: telegram, whatsapp, messenger, slack, twilio or signal"),
         };
         let connector = args.connector.clone().unwrap_or_default();
         Ok(Webhook {
@@ -363,6 +381,48 @@ impl Webhook {
                 );
                 let sig = format!("sha256={}", hmac_hex(self.secret.as_bytes(), &[&body]));
                 req.header("x-hub-signature-256", sig).body(body)
+            }
+            WebhookKind::Messenger => {
+                let ms = now * 1000;
+                let (req, body) = post(serde_json::json!({"object": "page", "entry": [{"id": self.account,
+                    "time": ms, "messaging": [{"sender": {"id": user.to_string()}, "recipient": {"id": self.account},
+                    "timestamp": ms, "message": {"mid": format!("m_{id}"), "text": text}}]}]}));
+                let sig = format!("sha256={}", hmac_hex(self.secret.as_bytes(), &[&body]));
+                req.header("x-hub-signature-256", sig).body(body)
+            }
+            WebhookKind::Twilio => {
+                let mut form = vec![
+                    ("AccountSid", self.account.clone()),
+                    ("Body", text.to_owned()),
+                    ("From", format!("+1555{user:07}")),
+                    ("MessageSid", format!("SM{id}")),
+                    ("NumMedia", "0".to_owned()),
+                    ("To", "+15550001111".to_owned()),
+                ];
+                form.sort();
+                let body = serde_urlencoded::to_string(&form).unwrap_or_default();
+                // Twilio signs the URL it called followed by every field, sorted, name then value.
+                let mut signed = self.url.clone();
+                for (k, v) in &form {
+                    signed.push_str(k);
+                    signed.push_str(v);
+                }
+                let sig = hmac_sha1_base64(self.secret.as_bytes(), signed.as_bytes());
+                client
+                    .post(&self.url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-twilio-signature", sig)
+                    .body(body)
+            }
+            WebhookKind::Signal => {
+                let ms = now * 1000 + i as u64;
+                let number = format!("+1555{user:07}");
+                let (req, body) = post(
+                    serde_json::json!({"envelope": {"source": number, "sourceNumber": number,
+                    "sourceName": "Load", "sourceDevice": 1, "timestamp": ms,
+                    "dataMessage": {"timestamp": ms, "message": text}}, "account": self.account}),
+                );
+                req.header("x-switchboard-signal-secret", &self.secret).body(body)
             }
             WebhookKind::Slack => {
                 let (req, body) = post(serde_json::json!({"type": "event_callback", "team_id": self.account,

@@ -116,8 +116,11 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 confidence,
                 entities: &values,
                 missing: &missing,
+                matches: &matches,
             };
             let replies = match handler {
+                // Reminders read and write the store, which the plain handlers never do.
+                HandlerKind::Reminders => crate::reminders::handle(app, &turn, &message, &entities, &mut ctx).await?,
                 HandlerKind::Knowledge => crate::knowledge::answer(app, &turn, &message, passages, &mut ctx).await?,
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };

@@ -36,6 +36,9 @@ pub fn route<'a>(
     if let Some(d) = active_mode(ctx) {
         return d;
     }
+    if let Some(d) = answers_reminder_question(spec, ctx, found) {
+        return d;
+    }
     if let Some(d) = confident_intent(spec, ctx, matches, found) {
         return d;
     }
@@ -151,6 +154,19 @@ fn completes_awaited_intent<'a>(
     }
     let reason = format!("completes intent {name}, which was waiting for entities");
     Some(with_entities(intent, ctx, found, 1.0, reason))
+}
+
+/// The answer to "When should I remind you?": a bare time ("tomorrow at 9", "in 2 hours") looks
+/// like other intents that mention times (a booking, opening hours), so while a reminder waits
+/// for its time, a message that gives it completes the reminder first.
+fn answers_reminder_question<'a>(
+    spec: &'a BotSpec,
+    ctx: &ConversationContext,
+    found: &[Entity],
+) -> Option<Decision<'a>> {
+    let name = ctx.variables.get(AWAITING)?.get("intent")?.as_str()?;
+    spec.intent(name).filter(|i| i.handler == HandlerKind::Reminders)?;
+    completes_awaited_intent(spec, ctx, found)
 }
 
 fn with_entities<'a>(
@@ -376,5 +392,32 @@ mod tests {
         // Without the entity it waits for, the message goes to the fallback as usual.
         let (intent, ..) = outcome(route(&spec, &mut ctx, &[m("book", 0.1)], &[]));
         assert_eq!(intent, None);
+    }
+
+    #[test]
+    fn a_reminder_waiting_for_its_time_takes_the_answer_before_a_confident_intent() {
+        let spec = BotSpec::from_toml(
+            "name = \"t\"\nfallback = [\"?\"]\n[[intent]]\nname = \"remind\"\nhandler = \"reminders\"\naction = \"create\"\n\
+             examples = [\"remind me\"]\nresponses = [\"ok\"]\nrequired = [\"datetime\"]\nask = [\"When?\"]\n\
+             [[intent]]\nname = \"hours\"\nexamples = [\"opening hours\"]\nresponses = [\"9-5\"]\n",
+        )
+        .expect("spec");
+        let day = entity(
+            "datetime",
+            serde_json::json!({"value": "2026-11-21T09:00:00Z", "grain": "hour"}),
+        );
+        let mut ctx = ConversationContext::default();
+        // Nothing asked: the confident intent answers.
+        let (intent, ..) = outcome(route(&spec, &mut ctx, &[m("hours", 0.9)], std::slice::from_ref(&day)));
+        assert_eq!(intent.as_deref(), Some("hours"));
+        ctx.variables.insert(
+            AWAITING.into(),
+            serde_json::json!({"intent": "remind", "entities": {"datetime": null}}),
+        );
+        let (intent, _, missing, _) = outcome(route(&spec, &mut ctx, &[m("hours", 0.9)], &[day]));
+        assert_eq!((intent.as_deref(), missing.len()), (Some("remind"), 0));
+        // A message without a time is not an answer.
+        let (intent, ..) = outcome(route(&spec, &mut ctx, &[m("hours", 0.9)], &[]));
+        assert_eq!(intent.as_deref(), Some("hours"));
     }
 }

@@ -34,6 +34,9 @@ pub fn ask_key(intent: &str) -> String {
     format!("ask:{intent}")
 }
 
+/// Template key of the handoff message (not an intent name: intents cannot start with `@`).
+pub const HANDOFF_KEY: &str = "@handoff";
+
 /// Name of the template for the `i`th response of `intent` in `lang` (`fallback` for the fallback).
 pub fn template_name(intent: &str, lang: &str, i: usize) -> String {
     format!("{intent}/{lang}/{i}")
@@ -72,6 +75,7 @@ impl TenantBot {
         for (key, texts) in responses
             .chain(asks)
             .chain(std::iter::once(("fallback".to_owned(), &spec.fallback)))
+            .chain(std::iter::once((HANDOFF_KEY.to_owned(), &spec.handoff)))
         {
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for (lang, text) in texts.iter(&spec.default_language) {
@@ -114,10 +118,30 @@ fn cached_model(dir: &Path, id: &TenantId, spec: &BotSpec, source: &str) -> Inte
         std::fs::write(&tmp, model.to_bytes())?;
         std::fs::rename(&tmp, &path)
     });
-    if let Err(e) = write {
-        tracing::warn!(path = %path.display(), error = %e, "cannot cache the trained model");
+    match write {
+        Ok(()) => remove_stale_models(dir, id, &path),
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot cache the trained model"),
     }
     model
+}
+
+/// Deletes the tenant's models for earlier definitions: only the current one is ever loaded.
+fn remove_stale_models(dir: &Path, id: &TenantId, current: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!("{id}-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        // `<tenant>-<16 hex>.model`: not another tenant whose id starts with this one's.
+        let ours = rest
+            .strip_suffix(".model")
+            .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours && entry.path() != current {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[derive(Default)]

@@ -270,7 +270,7 @@ fn account_mismatch(channel: Channel, sent: &str) -> ApiError {
 
 /// Stores and queues every event that asks the bot for an answer; a platform retry of an event
 /// finds the first copy (external id = connector + platform event id) and adds nothing.
-async fn accept(
+pub(crate) async fn accept(
     app: &App,
     tenant: &TenantId,
     connector: &Connector,

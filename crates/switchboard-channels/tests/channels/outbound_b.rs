@@ -340,6 +340,14 @@ fn discord_outcomes() {
         Outcome::Permanent(reason) => assert!(reason.contains("50013"), "{reason}"),
         other => panic!("{other:?}"),
     }
+    match discord::outcome(
+        403,
+        br#"{"message":"Cannot send messages to this user","code":50007}"#,
+        None,
+    ) {
+        Outcome::Blocked(reason) => assert!(reason.contains("50007"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(discord::outcome(502, b"", None), Outcome::Transient(_)));
 }
 
@@ -501,7 +509,7 @@ fn teams_outcomes() {
         br#"{"error":{"code":"ConversationBlockedByUser","message":"User blocked the conversation with the bot."}}"#;
     assert_eq!(
         teams::outcome(403, blocked, None),
-        Outcome::Permanent("HTTP 403: ConversationBlockedByUser".into())
+        Outcome::Blocked("HTTP 403: ConversationBlockedByUser".into())
     );
     for status in [412, 502, 504] {
         assert!(

@@ -6,6 +6,7 @@
 //! rolls back only its own changes. Callers get their answer only after the commit.
 
 mod queries;
+mod reminders;
 mod rows;
 mod turns;
 
@@ -21,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_connectors.sql"),
     include_str!("../../migrations/sqlite/0003_outbound_status.sql"),
+    include_str!("../../migrations/sqlite/0004_reminders.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;

@@ -4,16 +4,17 @@
 use super::SqliteStore;
 use super::rows::*;
 use crate::{
-    Accepted, ConnectorRecord, DeadLetter, Job, NewInbound, QueueStats, Result, Store, StoreError, TenantRecord,
-    TurnCommit,
+    Accepted, ConnectorRecord, DeadLetter, Job, NewInbound, NewReminder, QueueStats, Reminder, ReminderStatus, Result,
+    Store, StoreError, Task, TaskStatus, TenantRecord, TurnCommit,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use switchboard_core::{
-    Channel, Conversation, ConversationId, ConversationStatus, Message, MessageId, MessageStatus, TenantId,
+    Channel, Content, Conversation, ConversationId, ConversationStatus, Message, MessageId, MessageStatus, TenantId,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::reminders;
 use super::turns::{accept, complete, insert_job, set_message_status};
 
 #[async_trait]
@@ -453,6 +454,93 @@ impl Store for SqliteStore {
             insert_job(ctx, dl.kind, &t, &dl.conversation, &dl.message, dl.priority, now)
         })
         .await
+    }
+
+    async fn add_proactive(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        content: Content,
+        metadata: serde_json::Value,
+        deliver: bool,
+    ) -> Result<Message> {
+        let (t, c) = (tenant.clone(), conversation.clone());
+        self.write(move |ctx| reminders::proactive(ctx, &t, &c, content, metadata, deliver))
+            .await
+    }
+
+    async fn add_reminder(&self, tenant: &TenantId, reminder: NewReminder) -> Result<Reminder> {
+        let t = tenant.clone();
+        self.write(move |ctx| reminders::add_reminder(ctx, &t, reminder)).await
+    }
+
+    async fn reminder(&self, tenant: &TenantId, id: i64) -> Result<Option<Reminder>> {
+        let t = tenant.clone();
+        self.read(move |c| reminders::reminder(c, &t, id)).await
+    }
+
+    async fn reminders(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        status: ReminderStatus,
+        limit: u32,
+    ) -> Result<Vec<Reminder>> {
+        let (t, u) = (tenant.clone(), user.to_owned());
+        self.read(move |c| reminders::reminders(c, &t, &u, status, limit)).await
+    }
+
+    async fn snooze_reminder(&self, tenant: &TenantId, id: i64, due_at: i64) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| reminders::snooze(ctx.conn, &t, id, due_at)).await
+    }
+
+    async fn cancel_reminder(&self, tenant: &TenantId, id: i64) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| reminders::cancel(ctx.conn, &t, id)).await
+    }
+
+    async fn hold_reminder(&self, tenant: &TenantId, id: i64, until: i64) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| reminders::hold(ctx.conn, &t, id, until)).await
+    }
+
+    async fn claim_due_reminders(&self, now: i64, limit: u32) -> Result<Vec<Reminder>> {
+        let mut claimed = self
+            .write(move |ctx| reminders::claim_due(ctx.conn, now, limit))
+            .await?;
+        // RETURNING gives no order; the oldest due go first.
+        claimed.sort_by_key(|r| (r.fire_at, r.id));
+        Ok(claimed)
+    }
+
+    async fn fire_reminder(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        claimed_at: i64,
+        content: Content,
+        deliver: bool,
+    ) -> Result<Option<Message>> {
+        let t = tenant.clone();
+        self.write(move |ctx| reminders::fire(ctx, &t, id, claimed_at, content, deliver))
+            .await
+    }
+
+    async fn add_task(&self, tenant: &TenantId, user: &str, text: &str, source_message: &MessageId) -> Result<Task> {
+        let (t, u, x, m) = (tenant.clone(), user.to_owned(), text.to_owned(), source_message.clone());
+        self.write(move |ctx| reminders::add_task(ctx, &t, &u, &x, &m)).await
+    }
+
+    async fn tasks(&self, tenant: &TenantId, user: &str, status: Option<TaskStatus>, limit: u32) -> Result<Vec<Task>> {
+        let (t, u) = (tenant.clone(), user.to_owned());
+        self.read(move |c| reminders::tasks(c, &t, &u, status, limit)).await
+    }
+
+    async fn set_task_status(&self, tenant: &TenantId, user: &str, id: i64, status: TaskStatus) -> Result<bool> {
+        let (t, u) = (tenant.clone(), user.to_owned());
+        self.write(move |ctx| reminders::set_task_status(ctx.conn, &t, &u, id, status, ctx.now))
+            .await
     }
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {

@@ -6,20 +6,20 @@ use switchboard_core::{
     Channel, Conversation, ConversationId, ConversationStatus, Direction, Message, MessageId, MessageStatus, TenantId,
 };
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?}"))
 }
 
-fn tenant(s: String) -> Result<TenantId> {
+pub(super) fn tenant(s: String) -> Result<TenantId> {
     TenantId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
-fn conversation_id(s: String) -> Result<ConversationId> {
+pub(super) fn conversation_id(s: String) -> Result<ConversationId> {
     ConversationId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
-fn message_id(s: String) -> Result<MessageId> {
+pub(super) fn message_id(s: String) -> Result<MessageId> {
     MessageId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
-fn channel(s: String) -> Result<Channel> {
+pub(super) fn channel(s: String) -> Result<Channel> {
     Channel::parse(&s).ok_or_else(|| corrupt("channel", &s))
 }
 

@@ -396,7 +396,9 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].source, "envios.es.md");
         // German, another inflection of the same stem ("versendet" / "versende").
-        let hits = kb.search("Wann versende ich meine Bestellung?", "de", 3).expect("search");
+        let hits = kb
+            .search("Wann versende ich meine Bestellung?", "de", 3)
+            .expect("search");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].source, "versand.de.md");
         // Nothing in French, and query syntax is just text.

@@ -214,3 +214,20 @@ async fn concurrent_sends_are_handled_in_order_per_conversation() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_conversation_handed_to_a_person_gets_no_more_bot_replies() {
+    let app = TestApp::spawn().await;
+    let asked = app.say("handoff-user", "can i speak to a person").await;
+    let text = asked["replies"][0]["text"].as_str().expect("text");
+    assert!(text.contains("passing you to a person"), "{asked}");
+    for message in ["hello", "tell me a joke", "what can you do"] {
+        let after = app.say("handoff-user", message).await;
+        assert_eq!(after["status"], "answered", "{after}");
+        assert_eq!(after["replies"], serde_json::json!([]), "the bot stays silent: {after}");
+    }
+    // Another user is not affected.
+    let other = app.say("someone-else", "hello").await;
+    assert!(other["replies"][0]["text"].as_str().is_some(), "{other}");
+    app.stop().await;
+}

@@ -11,7 +11,7 @@ type Answers = Arc<Mutex<Vec<(u16, Value)>>>;
 
 /// A fake platform API: records every call; answers from `answers` in turn (status, body),
 /// repeating the last one.
-async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
+pub async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
     use axum::extract::{Request, State};
     use axum::response::IntoResponse;
     let calls: Calls = Arc::default();
@@ -36,7 +36,7 @@ async fn fake_api(answers: Vec<(u16, Value)>) -> (String, Calls) {
     (base, calls)
 }
 
-async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
+pub async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> u16 {
     let mut req = app
         .client
         .post(app.url(path))
@@ -270,4 +270,86 @@ async fn teams_replies_use_a_client_credentials_token_and_the_activitys_service_
         .as_array()
         .expect("the bot's buttons as suggested actions");
     assert_eq!(actions[0]["type"], "imBack");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_refused_because_the_person_blocked_the_bot_ends_the_conversation() {
+    let app = TestApp::spawn().await;
+    // Telegram answers 403 "bot was blocked by the user", a little slowly, so that the test can
+    // see the conversation open before the refusal ends it.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = calls.clone();
+    let refuse = move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let body = channel_fixture("telegram/outbound/error_403_blocked.json");
+            (axum::http::StatusCode::FORBIDDEN, body)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(refuse)).await });
+    add_connector(
+        &app,
+        "tg",
+        "telegram",
+        "7000000001",
+        &["bot_token=7000000001:FAKE", "webhook_secret=fake_Secret-Token_0001"],
+        &[&format!("api_base={api}")],
+    );
+    let secret = [("X-Telegram-Bot-Api-Secret-Token", "fake_Secret-Token_0001")];
+    let status = post(
+        &app,
+        "/v1/webhooks/demo/tg",
+        &secret,
+        channel_fixture("telegram/text_message.json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    let conversation = eventually(10, "the conversation to open", || async {
+        store
+            .open_conversation(&demo, Channel::Telegram, "tg:100000001")
+            .await
+            .ok()?
+            .map(|c| c.id)
+    })
+    .await;
+    let reply = eventually(15, "the refused reply to be recorded", || async {
+        let history = store.messages_after(&demo, &conversation, 0, 10).await.ok()?;
+        history
+            .into_iter()
+            .find(|m| m.in_reply_to.is_some() && m.status == MessageStatus::Failed)
+    })
+    .await;
+    assert_eq!(reply.status, MessageStatus::Failed);
+    // The conversation ended, after one refusal: no retries against a person who blocked the bot.
+    let ended = store
+        .conversation(&demo, &conversation)
+        .await
+        .expect("query")
+        .expect("exists");
+    assert_eq!(ended.status, switchboard_core::ConversationStatus::Closed);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Their next message starts a new conversation.
+    let next = String::from_utf8(channel_fixture("telegram/text_message.json"))
+        .expect("utf-8")
+        .replacen("\"update_id\": ", "\"update_id\": 1", 1);
+    assert_eq!(
+        post(&app, "/v1/webhooks/demo/tg", &secret, next.into_bytes()).await,
+        200
+    );
+    let fresh = eventually(10, "a new conversation", || async {
+        store
+            .open_conversation(&demo, Channel::Telegram, "tg:100000001")
+            .await
+            .ok()?
+            .map(|c| c.id)
+    })
+    .await;
+    assert_ne!(fresh, conversation);
 }

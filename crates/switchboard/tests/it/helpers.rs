@@ -49,6 +49,7 @@ pub fn test_config(dir: &Path) -> Config {
     config.demo.bot_dir = demo_bot_dir();
     config.queue.workers = 16;
     config.queue.poll_interval_ms = 100;
+    config.reminders.poll_interval_ms = 50;
     config.log.level = "warn".into();
     config
 }
@@ -65,6 +66,15 @@ impl TestApp {
 
     /// Starts a server on an existing data directory (to test restarts).
     pub async fn spawn_in(dir: TempDir, tweak: impl FnOnce(&mut Config, &Path)) -> TestApp {
+        Self::spawn_clocked(dir, switchboard_core::Clock::System, tweak).await
+    }
+
+    /// [`TestApp::spawn_in`] on a clock the test moves (`Clock::manual`).
+    pub async fn spawn_clocked(
+        dir: TempDir,
+        clock: switchboard_core::Clock,
+        tweak: impl FnOnce(&mut Config, &Path),
+    ) -> TestApp {
         switchboard::tls::init();
         let mut config = test_config(dir.path());
         let second = write_bot(dir.path(), "other", SECOND_BOT);
@@ -77,9 +87,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(switchboard::app::run(config, listener, async move {
+        let shutdown = async move {
             let _ = stopped.await;
-        }));
+        };
+        let task = tokio::spawn(switchboard::app::run_with_clock(config, listener, shutdown, clock));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

@@ -119,8 +119,11 @@ async fn knowledge_answers_when_no_intent_is_confident_and_the_fallback_below_it
         "Gift cards can be bought in any amount and never expire.",
     )
     .expect("doc");
+    // A new user per attempt: fallbacks in a row would hand one user's conversation to a person.
+    let attempt = std::sync::atomic::AtomicUsize::new(0);
     eventually(30, "the new document answers", || async {
-        let (reply, _) = ask(&app, "shop", "bob", "do gift cards expire?").await;
+        let n = attempt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (reply, _) = ask(&app, "shop", &format!("bob-{n}"), "do gift cards expire?").await;
         reply.contains("never expire").then_some(())
     })
     .await;

@@ -1,16 +1,19 @@
 //! Integration tests: real servers on port 0 with fresh data directories, driven over HTTP,
 //! WebSocket and the CLI. One test binary for the crate keeps link time down.
 
+mod authoring;
 mod bad_input;
 mod browser;
 mod chat;
 mod crash;
 mod delivery;
+mod discord_gateway;
 mod entities;
 mod helpers;
 mod knowledge;
 mod nlu;
 mod ops;
 mod queue;
+mod reminders;
 mod webhooks;
 mod websocket;

@@ -46,10 +46,13 @@ async fn an_edited_bot_is_retrained_in_the_background_and_a_broken_edit_keeps_th
         .expect("models folder")
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    assert!(
-        models.iter().filter(|m| m.starts_with("other-")).count() >= 2,
+    // Only the current definition's model is kept.
+    assert_eq!(
+        models.iter().filter(|m| m.starts_with("other-")).count(),
+        1,
         "{models:?}"
     );
+    assert!(models.iter().any(|m| m.starts_with("demo-")), "{models:?}");
 
     std::fs::write(&file, "name = \"Other\"\nfallback = [\"{{ broken \"]\n").expect("break the bot");
     eventually(10, "the broken definition to be reported", || {

@@ -860,10 +860,45 @@ async fn loadtest_sends_signed_webhooks() {
         let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
         assert!(ok, "{err}");
     }
+    let more: [&[&str]; 3] = [
+        &[
+            "messenger",
+            "ms",
+            "4000000001",
+            "page_token=x",
+            "app_secret=s3cret",
+            "verify_token=v",
+        ],
+        &["twilio", "tw", "AC1", "auth_token=s3cret"],
+        &["signal", "sg", "+15550002222", "shared_secret=s3cret"],
+    ];
+    for spec in more {
+        let mut args = vec![
+            "connector",
+            "add",
+            "--tenant",
+            "demo",
+            "--id",
+            spec[1],
+            "--channel",
+            spec[0],
+            "--account-id",
+            spec[2],
+        ];
+        for secret in &spec[3..] {
+            args.extend(["--secret", secret]);
+        }
+        args.extend(["--setting", "api_base=http://127.0.0.1:9"]);
+        let (ok, _, err) = tokio::task::block_in_place(|| cli(&app, &args));
+        assert!(ok, "{err}");
+    }
     for (kind, connector, account) in [
         ("telegram", "tg", "1"),
         ("whatsapp", "wa", "555"),
         ("slack", "sl", "T1"),
+        ("messenger", "ms", "4000000001"),
+        ("twilio", "tw", "AC1"),
+        ("signal", "sg", "+15550002222"),
     ] {
         let out = tokio::task::block_in_place(|| {
             std::process::Command::new(binary())
@@ -909,7 +944,7 @@ async fn loadtest_sends_signed_webhooks() {
             .iter()
             .filter(|j| j.kind == switchboard_store::JobKind::Deliver)
             .count();
-        (turns == 0 && deliveries == 60).then_some(())
+        (turns == 0 && deliveries == 120).then_some(())
     })
     .await;
 }

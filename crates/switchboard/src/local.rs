@@ -1,0 +1,120 @@
+//! Switchboard in-process, without HTTP: the same `App`, store, queue and pipeline, driven by
+//! the terminal tools (`switchboard chat`, `switchboard test conversations`).
+
+use crate::app::{self, App};
+use crate::config::Config;
+use anyhow::{Context as _, anyhow};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_core::{Channel, Clock, Content, Message, MessageId, Mode, TenantId};
+use switchboard_store::{NewInbound, Priority};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub struct Local {
+    pub app: Arc<App>,
+    stop: watch::Sender<bool>,
+    workers: JoinSet<()>,
+}
+
+/// One turn as the bot author sees it.
+pub struct Exchange {
+    /// The stored inbound message, with what the pipeline understood (`processed`).
+    pub inbound: Message,
+    pub replies: Vec<Message>,
+    /// The conversation's mode after the turn.
+    pub mode: Mode,
+}
+
+impl Local {
+    pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Local> {
+        let app = App::build(config, clock).await?;
+        let (stop, stopped) = watch::channel(false);
+        let workers = app::start_background(&app, stopped);
+        Ok(Local { app, stop, workers })
+    }
+
+    /// Sends `content` as `user` and waits for the bot's turn to finish.
+    pub async fn say(&self, tenant: &TenantId, user: &str, content: Content) -> anyhow::Result<Exchange> {
+        let app = &self.app;
+        let id = MessageId::generate();
+        let outcome = app.hub.wait_for(&id);
+        let accepted = app
+            .store
+            .accept_inbound(
+                tenant,
+                NewInbound {
+                    id: id.clone(),
+                    channel: Channel::Api,
+                    external_id: None,
+                    user: user.to_owned(),
+                    content,
+                    metadata: serde_json::Value::Null,
+                    priority: Priority::Interactive,
+                },
+            )
+            .await
+            .with_context(|| format!("sending to tenant {tenant}"))?;
+        let timeout = Duration::from_millis(app.config.queue.turn_timeout_ms + 5000);
+        let replies = tokio::time::timeout(timeout, outcome)
+            .await
+            .map_err(|_| anyhow!("the bot did not answer within {timeout:?}"))?
+            .map_err(|_| anyhow!("the turn was dropped"))?
+            .map_err(|e| anyhow!("the turn failed: {e}"))?;
+        let inbound = app
+            .store
+            .message(tenant, &accepted.message)
+            .await?
+            .context("the message is gone")?;
+        let mode = app
+            .store
+            .conversation(tenant, &accepted.conversation)
+            .await?
+            .map(|c| c.context.mode)
+            .unwrap_or_default();
+        Ok(Exchange {
+            inbound,
+            replies: replies.as_ref().clone(),
+            mode,
+        })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while self.workers.join_next().await.is_some() {}
+        self.app.store.close();
+    }
+}
+
+/// A data directory of our own, removed when dropped: the terminal tools never touch (or wait
+/// for the lock of) a running server's data.
+pub struct ScratchDir(pub std::path::PathBuf);
+
+impl ScratchDir {
+    pub fn new(purpose: &str) -> anyhow::Result<ScratchDir> {
+        let dir = std::env::temp_dir().join(format!("switchboard-{purpose}-{}", MessageId::generate()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Text of a reply as a terminal shows it: buttons as a numbered list.
+pub fn show(content: &Content) -> String {
+    match content {
+        Content::Text { text, buttons } if buttons.is_empty() => text.clone(),
+        Content::Text { text, buttons } => {
+            let mut out = text.clone();
+            for (i, b) in buttons.iter().enumerate() {
+                out.push_str(&format!("\n  [{}] {}", i + 1, b.title));
+            }
+            out
+        }
+        Content::Postback { payload, title } => title.clone().unwrap_or_else(|| payload.clone()),
+    }
+}
