@@ -342,6 +342,14 @@ async fn generate(app: &App, turn: &Turn<'_>, inbound: &Message, passages: &[Pas
         let t = tenant.to_string();
         ::metrics::counter!(metrics::LLM_TOKENS, "tenant" => t.clone(), "kind" => "prompt").increment(u.prompt_tokens);
         ::metrics::counter!(metrics::LLM_TOKENS, "tenant" => t, "kind" => "completion").increment(u.completion_tokens);
+        // Usage is bookkeeping: failing to record it must not cost the user the answer.
+        if let Err(e) = app
+            .store
+            .add_llm_usage(tenant, app.clock.now_ms(), u.prompt_tokens, u.completion_tokens)
+            .await
+        {
+            tracing::warn!(tenant = %tenant, error = %e, "cannot record the language model's token usage");
+        }
     }
     let cited: Vec<String> = passages
         .iter()

@@ -261,6 +261,17 @@ async fn with_a_language_model_the_answer_is_streamed_from_the_passages_and_cite
     assert!(system.contains("say that you do not know"), "{system}");
     assert_eq!(request["messages"][1]["content"], "Where can guests park their car?");
 
+    // Token usage is kept per tenant and day in the database, and counted in the metrics.
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let usage = store
+        .llm_usage(&TenantId::parse("demo").expect("id"), 10)
+        .await
+        .expect("usage");
+    assert_eq!(usage.len(), 1);
+    assert_eq!(
+        (usage[0].requests, usage[0].prompt_tokens, usage[0].completion_tokens),
+        (1, 321, 12)
+    );
     let metrics = app.metrics().await;
     for kind in ["prompt", "completion"] {
         assert!(
