@@ -75,6 +75,8 @@ pub enum HandlerKind {
     Handoff,
     /// Reminders and tasks; the intent's `action` says which operation.
     Reminders,
+    /// Answers from the tenant's knowledge documents (also tried when no intent is confident).
+    Knowledge,
 }
 
 impl HandlerKind {
@@ -84,6 +86,7 @@ impl HandlerKind {
             HandlerKind::Fallback => "fallback",
             HandlerKind::Handoff => "handoff",
             HandlerKind::Reminders => "reminders",
+            HandlerKind::Knowledge => "knowledge",
         }
     }
 }
@@ -239,10 +242,56 @@ pub struct BotSpec {
     /// Reminders and tasks: quiet hours.
     #[serde(default)]
     pub reminders: crate::RemindersSpec,
+    #[serde(default)]
+    pub knowledge: KnowledgeSpec,
+}
+
+/// `[knowledge]`: answering from the documents in the bot's `knowledge/` folder when no intent
+/// is confident, before the fallback.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeSpec {
+    /// Search the knowledge base at all (it is only searched when it has documents).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Lowest BM25 score of the best passage for it to answer; below it the fallback answers.
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+    /// Passages given to the language model (the extractive answer uses the best one).
+    #[serde(default = "default_max_passages")]
+    pub max_passages: usize,
+}
+
+impl Default for KnowledgeSpec {
+    fn default() -> Self {
+        KnowledgeSpec {
+            enabled: true,
+            min_score: default_min_score(),
+            max_passages: default_max_passages(),
+        }
+    }
+}
+
+impl KnowledgeSpec {
+    fn validate(&self) -> Result<(), BotError> {
+        if !self.min_score.is_finite() || self.min_score < 0.0 {
+            return Err(BotError::Invalid("`knowledge.min_score` must be 0 or more".into()));
+        }
+        if !(1..=10).contains(&self.max_passages) {
+            return Err(BotError::Invalid("`knowledge.max_passages` must be 1 to 10".into()));
+        }
+        Ok(())
+    }
 }
 
 fn yes() -> bool {
     true
+}
+fn default_min_score() -> f32 {
+    2.0
+}
+fn default_max_passages() -> usize {
+    3
 }
 
 fn default_handoff_after() -> u32 {
@@ -357,6 +406,7 @@ impl BotSpec {
         if self.name.trim().is_empty() {
             return bad("`name` is empty".into());
         }
+        self.knowledge.validate()?;
         if !self.languages.contains(&self.default_language) {
             return bad(format!(
                 "`default_language` {:?} is not in `languages` {:?}",

@@ -52,6 +52,9 @@ pub const CHECKS: &[(&str, Check)] = &[
         Box::pin(proactive_platform_messages_go_through_the_outbox(s))
     }),
     ("tasks_per_user_and_tenant", |s| Box::pin(tasks_per_user_and_tenant(s))),
+    ("llm_usage_adds_up_per_tenant_and_day", |s| {
+        Box::pin(llm_usage_adds_up_per_tenant_and_day(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -973,4 +976,23 @@ where
         out.push(h.await.expect("task"));
     }
     out
+}
+
+async fn llm_usage_adds_up_per_tenant_and_day(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    // 2026-11-21 23:00 and 23:59 UTC, then 2026-11-22 00:30 UTC.
+    let (late, later, next_day) = (1_795_302_000_000, 1_795_305_540_000, 1_795_307_400_000);
+    store.add_llm_usage(&t, late, 300, 20).await.expect("add");
+    store.add_llm_usage(&t, later, 100, 5).await.expect("add");
+    store.add_llm_usage(&t, next_day, 7, 1).await.expect("add");
+    store.add_llm_usage(&other, late, 1, 1).await.expect("add");
+    let usage = store.llm_usage(&t, 10).await.expect("list");
+    let rows: Vec<(&str, u64, u64, u64)> = usage
+        .iter()
+        .map(|u| (u.day.as_str(), u.requests, u.prompt_tokens, u.completion_tokens))
+        .collect();
+    assert_eq!(rows, [("2026-11-22", 1, 7, 1), ("2026-11-21", 2, 400, 25)]);
+    assert_eq!(store.llm_usage(&other, 10).await.expect("list").len(), 1);
+    assert_eq!(store.llm_usage(&t, 1).await.expect("list").len(), 1);
 }

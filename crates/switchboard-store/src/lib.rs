@@ -161,6 +161,13 @@ pub trait Store: Send + Sync + 'static {
     /// Returns whether the user has such a task.
     async fn set_task_status(&self, tenant: &TenantId, user: &str, id: i64, status: TaskStatus) -> Result<bool>;
 
+    /// Adds one language model call and its tokens to the tenant's total for the UTC day of
+    /// `at` (epoch ms).
+    async fn add_llm_usage(&self, tenant: &TenantId, at: i64, prompt_tokens: u64, completion_tokens: u64)
+    -> Result<()>;
+    /// The tenant's language model usage per UTC day, newest first.
+    async fn llm_usage(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LlmUsage>>;
+
     /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
     /// enqueued by another process, such as a replay from the CLI).
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>>;

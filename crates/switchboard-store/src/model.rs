@@ -255,3 +255,13 @@ pub struct Task {
     pub created_at: i64,
     pub done_at: Option<i64>,
 }
+
+/// A tenant's language model usage on one UTC day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmUsage {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}

@@ -26,6 +26,10 @@ pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub tenants: Tenants,
+    /// Each tenant's indexed knowledge documents.
+    pub knowledge: crate::knowledge::Knowledge,
+    /// The language model for knowledge answers (when configured) and its circuit breakers.
+    pub llm: crate::llm::Llm,
     pub queue: Scheduler,
     pub hub: Arc<Hub>,
     /// Seals and opens connector secrets.
@@ -101,6 +105,9 @@ impl App {
         for t in &config.tenants {
             tenants.install_dir(store.as_ref(), &t.id, &t.name, &t.bot_dir).await?;
         }
+        let knowledge = crate::knowledge::Knowledge::new(&config);
+        knowledge.refresh(&tenants).await;
+        let llm = crate::llm::Llm::new(config.llm.clone());
         let queue = Scheduler::new(clock.clone());
         let marker = config.store.data_dir.join(CLEAN_SHUTDOWN);
         let crashed = !marker.exists();
@@ -125,6 +132,8 @@ impl App {
             config,
             store,
             tenants,
+            knowledge,
+            llm,
             queue,
             hub: Arc::new(Hub::default()),
             sealer,
@@ -282,7 +291,10 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
             let mut tick = tokio::time::interval(Duration::from_millis(app.config.bots.reload_interval_ms));
             loop {
                 tokio::select! {
-                    _ = tick.tick() => app.tenants.reload_changed(app.store.as_ref()).await,
+                    _ = tick.tick() => {
+                        app.tenants.reload_changed(app.store.as_ref()).await;
+                        app.knowledge.refresh(&app.tenants).await;
+                    }
                     _ = stop.changed() => break,
                 }
             }

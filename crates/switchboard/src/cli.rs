@@ -1,5 +1,5 @@
-//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`
-//! and `nlu`.
+//! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`,
+//! `nlu` and `kb`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -55,6 +55,11 @@ enum Command {
     },
     /// Drive a running server over HTTP and report throughput and latency.
     Loadtest(crate::loadtest::Args),
+    /// Add, list and search a tenant's knowledge documents; benchmark retrieval.
+    Kb {
+        #[command(subcommand)]
+        command: crate::knowledge::cli::KbCommand,
+    },
     /// Talk to a bot in the terminal, through the same pipeline as every channel.
     Chat(crate::chat_cli::Args),
     /// Run a bot's scripted conversation tests.
@@ -195,6 +200,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Show,
         } => {
+            // The key is a secret: say whether one is set, never what it is.
+            if !config.llm.api_key.is_empty() {
+                config.llm.api_key = "(set)".into();
+            }
             print!("{}", toml::to_string(&config).context("rendering the configuration")?);
             Ok(ExitCode::SUCCESS)
         }
@@ -212,6 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Nlu { command } => crate::nlu_cli::run(&config, command),
         Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
         Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
+        Command::Kb { command } => crate::knowledge::cli::run(&config, command),
     }
 }
 

@@ -22,6 +22,7 @@ pub struct Config {
     pub bots: BotsConfig,
     pub reminders: crate::reminders::RemindersConfig,
     pub log: LogConfig,
+    pub llm: crate::llm::LlmConfig,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
 }

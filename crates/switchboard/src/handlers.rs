@@ -30,6 +30,9 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
         HandlerKind::Handoff => handoff(turn, ctx, "the person asked for a human"),
         // It needs the store: the pipeline runs it (`reminders::handle`), never this function.
         HandlerKind::Reminders => Err(anyhow::anyhow!("the reminders handler runs in the pipeline")),
+        // The knowledge handler searches and may stream from a language model, so the pipeline
+        // runs it (`knowledge::answer`); it comes here only when no passage answers.
+        HandlerKind::Knowledge => fallback(turn, ctx),
     }
 }
 

@@ -14,6 +14,8 @@ mod discord_gateway;
 mod handlers;
 pub mod http;
 pub mod hub;
+pub mod knowledge;
+pub mod llm;
 pub mod loadtest;
 pub mod local;
 pub mod metrics;

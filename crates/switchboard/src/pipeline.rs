@@ -80,6 +80,13 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     stages.lap("entities");
 
     let decision = route(spec, &mut ctx, &matches, &entities);
+    let mut passages = Vec::new();
+    let decision = crate::route::knowledge_search(decision, spec, || {
+        passages = app
+            .knowledge
+            .search(tenant, &text, &language, spec.knowledge.max_passages);
+        passages.first().map(|p| (p.title.clone(), p.score))
+    });
     stages.lap("route");
 
     let (replies, processed) = match decision {
@@ -114,6 +121,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
             let replies = match handler {
                 // Reminders read and write the store, which the plain handlers never do.
                 HandlerKind::Reminders => crate::reminders::handle(app, &turn, &message, &entities, &mut ctx).await?,
+                HandlerKind::Knowledge => crate::knowledge::answer(app, &turn, &message, passages, &mut ctx).await?,
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };
             (

@@ -59,6 +59,53 @@ pub fn route<'a>(
     }
 }
 
+/// Knowledge search, after every intent strategy and before the fallback: when the turn would
+/// go to the fallback, `search` gives the best passage's title and score, which answers if the
+/// score reaches the bot's `knowledge.min_score`. The search only runs when it can matter.
+pub fn knowledge_search<'a>(
+    decision: Decision<'a>,
+    spec: &BotSpec,
+    search: impl FnOnce() -> Option<(String, f32)>,
+) -> Decision<'a> {
+    let Decision::Handler {
+        handler: HandlerKind::Fallback,
+        intent: None,
+        confidence,
+        mut reason,
+        entities,
+        missing,
+    } = decision
+    else {
+        return decision;
+    };
+    let min = spec.knowledge.min_score;
+    match spec.knowledge.enabled.then(search).flatten() {
+        Some((title, score)) if score >= min => {
+            return Decision::Handler {
+                handler: HandlerKind::Knowledge,
+                intent: None,
+                confidence,
+                reason: format!("knowledge: best passage '{title}' at score {score:.2} >= {min:.2}"),
+                entities,
+                missing,
+            };
+        }
+        Some((title, score)) => reason.push_str(&format!(
+            "; knowledge: best passage '{title}' at score {score:.2} < {min:.2}"
+        )),
+        None if spec.knowledge.enabled => reason.push_str("; knowledge: no passage found"),
+        None => {}
+    }
+    Decision::Handler {
+        handler: HandlerKind::Fallback,
+        intent: None,
+        confidence,
+        reason,
+        entities,
+        missing,
+    }
+}
+
 fn active_mode<'a>(ctx: &mut ConversationContext) -> Option<Decision<'a>> {
     match ctx.mode {
         Mode::Normal => None,
@@ -237,6 +284,43 @@ mod tests {
             }
         ));
         assert_eq!((ctx.mode, ctx.handler), (Mode::Normal, None));
+    }
+
+    #[test]
+    fn knowledge_answers_between_a_confident_intent_and_the_fallback() {
+        let spec = spec();
+        let mut ctx = ConversationContext::default();
+        let handler = |d: &Decision<'_>| match d {
+            Decision::Handler { handler, reason, .. } => (*handler, reason.clone()),
+            Decision::Silent { .. } => panic!("not silent"),
+        };
+        // A confident intent wins: the search does not even run.
+        let d = knowledge_search(route(&spec, &mut ctx, &[m("greet", 0.9)], &[]), &spec, || {
+            panic!("searched although an intent answers")
+        });
+        assert_eq!(handler(&d).0, HandlerKind::SmallTalk);
+        let low = [m("greet", 0.1)];
+        let d = knowledge_search(route(&spec, &mut ctx, &low, &[]), &spec, || {
+            Some(("Returns".into(), 3.5))
+        });
+        assert_eq!(
+            handler(&d),
+            (
+                HandlerKind::Knowledge,
+                "knowledge: best passage 'Returns' at score 3.50 >= 2.00".into()
+            )
+        );
+        let d = knowledge_search(route(&spec, &mut ctx, &low, &[]), &spec, || {
+            Some(("Returns".into(), 1.0))
+        });
+        let (h, reason) = handler(&d);
+        assert_eq!(h, HandlerKind::Fallback);
+        assert!(
+            reason.ends_with("; knowledge: best passage 'Returns' at score 1.00 < 2.00"),
+            "{reason}"
+        );
+        let d = knowledge_search(route(&spec, &mut ctx, &low, &[]), &spec, || None);
+        assert!(handler(&d).1.ends_with("knowledge: no passage found"));
     }
 
     fn booking() -> BotSpec {

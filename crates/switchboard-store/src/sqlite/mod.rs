@@ -9,6 +9,7 @@ mod queries;
 mod reminders;
 mod rows;
 mod turns;
+mod usage;
 
 use crate::{Job, Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
@@ -23,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_connectors.sql"),
     include_str!("../../migrations/sqlite/0003_outbound_status.sql"),
     include_str!("../../migrations/sqlite/0004_reminders.sql"),
+    include_str!("../../migrations/sqlite/0005_llm_usage.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::reminders;
 use super::turns::{accept, complete, insert_job, set_message_status};
+use super::usage;
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -541,6 +542,23 @@ impl Store for SqliteStore {
         let (t, u) = (tenant.clone(), user.to_owned());
         self.write(move |ctx| reminders::set_task_status(ctx.conn, &t, &u, id, status, ctx.now))
             .await
+    }
+
+    async fn add_llm_usage(
+        &self,
+        tenant: &TenantId,
+        at: i64,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> Result<()> {
+        let t = tenant.clone();
+        self.write(move |ctx| usage::add(ctx.conn, &t, at, prompt_tokens, completion_tokens))
+            .await
+    }
+
+    async fn llm_usage(&self, tenant: &TenantId, limit: u32) -> Result<Vec<crate::LlmUsage>> {
+        let t = tenant.clone();
+        self.read(move |c| usage::list(c, &t, limit)).await
     }
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {

@@ -51,6 +51,12 @@ pub enum ServerFrame {
     Typing {
         on: bool,
     },
+    /// A piece of a reply still being written (a language model's tokens), in order. The
+    /// `message` frame that follows has the whole reply, which is what is stored.
+    Stream {
+        in_reply_to: MessageId,
+        delta: String,
+    },
     /// What became of a user's message: `read` (the bot handled it) or `failed`.
     Receipt {
         id: MessageId,

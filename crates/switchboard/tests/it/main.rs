@@ -10,6 +10,7 @@ mod delivery;
 mod discord_gateway;
 mod entities;
 mod helpers;
+mod knowledge;
 mod nlu;
 mod ops;
 mod queue;
