@@ -383,7 +383,7 @@ async fn a_whatsapp_reminder_outside_the_24_hour_window_needs_a_template() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_teams_reminder_is_a_proactive_message_to_the_stored_conversation() {
-    use crate::delivery::{fake_api, post};
+    use crate::delivery::fake_api;
     // Bot Framework tokens are signed here with the real time and checked against the server's
     // clock: the clock starts now, and the demo bot runs without its quiet hours so that the
     // reminder may fire whatever the hour of the test run.
