@@ -65,7 +65,16 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         .map(|g| g.language.as_str())
         .or(ctx.language.as_deref())
         .unwrap_or(&spec.default_language);
-    let matches = bot.model.classify(&text, Some(prefer), 3);
+    // "/joke" (or "/joke@SomeBot" in a Telegram group) names an intent: no need to guess.
+    let command = crate::route::command(&text, spec);
+    let matches = match command {
+        Some(intent) => vec![IntentMatch {
+            intent: intent.to_owned(),
+            confidence: 1.0,
+            language: prefer.to_owned(),
+        }],
+        None => bot.model.classify(&text, Some(prefer), 3),
+    };
     stages.lap("intent");
 
     let language = choose_language(
@@ -79,7 +88,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         .extract(&text, &entity_context(spec, &ctx, message.created_at, &language)?);
     stages.lap("entities");
 
-    let decision = route(spec, &mut ctx, &matches, &entities);
+    let mut decision = route(spec, &mut ctx, &matches, &entities);
+    if let (Some(intent), Decision::Handler { reason, .. }) = (command, &mut decision) {
+        *reason = format!("explicit command /{intent}: {reason}");
+    }
     let mut passages = Vec::new();
     let decision = crate::route::knowledge_search(decision, spec, || {
         passages = app

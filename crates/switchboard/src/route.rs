@@ -59,6 +59,17 @@ pub fn route<'a>(
     }
 }
 
+/// The intent a command names: `/name`, or `/name@bot` as Telegram writes commands in groups,
+/// alone or followed by words, where `name` is an intent of the bot (case-insensitive).
+pub fn command<'a>(text: &str, spec: &'a BotSpec) -> Option<&'a str> {
+    let word = text.trim_start().strip_prefix('/')?.split_whitespace().next()?;
+    let name = word.split('@').next()?;
+    spec.intents
+        .iter()
+        .find(|i| i.name.eq_ignore_ascii_case(name))
+        .map(|i| i.name.as_str())
+}
+
 /// Knowledge search, after every intent strategy and before the fallback: when the turn would
 /// go to the fallback, `search` gives the best passage's title and score, which answers if the
 /// score reaches the bot's `knowledge.min_score`. The search only runs when it can matter.
@@ -224,6 +235,19 @@ mod tests {
              [[intent]]\nname = \"hours\"\nthreshold = 0.2\nexamples = [\"open\"]\nresponses = [\"9-5\"]\n",
         )
         .expect("spec")
+    }
+
+    #[test]
+    fn commands_name_intents() {
+        let s = spec();
+        assert_eq!(command("/hours", &s), Some("hours"));
+        assert_eq!(command("  /HOURS please", &s), Some("hours"));
+        assert_eq!(command("/greet@SwitchboardBot", &s), Some("greet"));
+        assert_eq!(command("/unknown", &s), None);
+        assert_eq!(command("hours", &s), None);
+        assert_eq!(command("/", &s), None);
+        assert_eq!(command("", &s), None);
+        assert_eq!(command("a/hours", &s), None);
     }
 
     fn m(intent: &str, confidence: f32) -> IntentMatch {
