@@ -44,6 +44,16 @@ pub enum KbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The tenant's language model token usage per UTC day, newest first.
+    Usage {
+        #[arg(long)]
+        tenant: String,
+        /// How many days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Retrieval latency over a generated knowledge base (see BENCHMARKS.md).
     Bench {
         #[arg(long, default_value_t = 10_000)]
@@ -91,6 +101,33 @@ pub fn run(config: &Config, command: KbCommand) -> anyhow::Result<ExitCode> {
                 kb.documents.len(),
                 kb.passages
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        KbCommand::Usage { tenant, days, json } => {
+            let tenant = switchboard_core::TenantId::parse(&tenant)?;
+            use switchboard_store::Store as _;
+            // Reads the same database as a running server, as `dead-letters` does.
+            let store = crate::app::open_store(config, switchboard_core::Clock::System)?;
+            let rows = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?
+                .block_on(store.llm_usage(&tenant, days))
+                .with_context(|| format!("reading the usage of tenant {tenant}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<10} {:>8} {:>14} {:>17}",
+                    "day", "requests", "prompt tokens", "completion tokens"
+                );
+                for r in &rows {
+                    println!(
+                        "{:<10} {:>8} {:>14} {:>17}",
+                        r.day, r.requests, r.prompt_tokens, r.completion_tokens
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         KbCommand::List { tenant, json } => {

@@ -272,6 +272,25 @@ async fn with_a_language_model_the_answer_is_streamed_from_the_passages_and_cite
         (usage[0].requests, usage[0].prompt_tokens, usage[0].completion_tokens),
         (1, 321, 12)
     );
+    // And readable from the command line while the server runs.
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(binary())
+            .args(["--data-dir", app.dir.path().join("data").to_str().expect("path")])
+            .args(["kb", "usage", "--tenant", "demo", "--json"])
+            .output()
+            .expect("kb usage")
+    });
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (
+            &rows[0]["requests"],
+            &rows[0]["prompt_tokens"],
+            &rows[0]["completion_tokens"]
+        ),
+        (&json!(1), &json!(321), &json!(12)),
+        "{rows}"
+    );
     let metrics = app.metrics().await;
     for kind in ["prompt", "completion"] {
         assert!(
