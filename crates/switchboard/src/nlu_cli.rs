@@ -206,12 +206,7 @@ fn parse(
     let bot = build(&name, &source)?;
     let spec = &bot.spec;
     let guess = detect_language(text, &spec.languages);
-    let prefer = guess
-        .as_ref()
-        .filter(|g| g.reliable)
-        .map(|g| g.language.as_str())
-        .or(language)
-        .unwrap_or(&spec.default_language);
+    let prefer = crate::pipeline::preferred_language(guess.as_ref(), language, &spec.default_language);
     let started = Instant::now();
     let matches = bot.model.classify(text, Some(prefer), 3);
     let micros = started.elapsed().as_secs_f64() * 1e6;

@@ -59,12 +59,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     stages.lap("context");
 
     // The conversation's language unless the message is reliably in another one.
-    let prefer = guess
-        .as_ref()
-        .filter(|g| g.reliable)
-        .map(|g| g.language.as_str())
-        .or(ctx.language.as_deref())
-        .unwrap_or(&spec.default_language);
+    let prefer = preferred_language(guess.as_ref(), ctx.language.as_deref(), &spec.default_language);
     // "/joke" (or "/joke@SomeBot" in a Telegram group) names an intent: no need to guess.
     let command = crate::route::command(&text, spec);
     let matches = match command {
@@ -245,6 +240,16 @@ fn entity_context(
         .chain([spec.timezone.as_str(), "UTC"])
         .find_map(|zone| EntityContext::new(now_ms, zone, language, country).ok())
         .ok_or_else(|| anyhow!("no time zone can be loaded, not even UTC"))
+}
+
+/// The language whose model is asked first: a reliable detection, else the conversation's
+/// language, else the bot's default.
+pub fn preferred_language<'a>(guess: Option<&'a LanguageGuess>, current: Option<&'a str>, default: &'a str) -> &'a str {
+    guess
+        .filter(|g| g.reliable)
+        .map(|g| g.language.as_str())
+        .or(current)
+        .unwrap_or(default)
 }
 
 /// The language to answer in. A reliable detection wins; then the language of a confidently

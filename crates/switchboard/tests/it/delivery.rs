@@ -142,13 +142,7 @@ async fn whatsapp_statuses_update_the_reply_and_refusals_are_recorded() {
         ],
         &[&format!("api_base={api}")],
     );
-    let sign = |body: &[u8]| {
-        use hmac::{KeyInit, Mac};
-        let mut mac =
-            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"fake0meta0app0secret000000000001").expect("key");
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-    };
+    let sign = meta_signature;
     let text = channel_fixture("whatsapp/text_message.json");
     assert_eq!(
         post(

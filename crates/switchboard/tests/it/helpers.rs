@@ -284,3 +284,14 @@ pub fn channel_fixture(path: &str) -> Vec<u8> {
         .join(path);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// The app secret of the test WhatsApp connectors.
+pub const META_APP_SECRET: &str = "fake0meta0app0secret000000000001";
+
+/// `X-Hub-Signature-256` of `body` under [`META_APP_SECRET`], as Meta signs webhooks.
+pub fn meta_signature(body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(META_APP_SECRET.as_bytes()).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}

@@ -303,13 +303,7 @@ async fn a_whatsapp_reminder_outside_the_24_hour_window_needs_a_template() {
         &secrets,
         &[&format!("api_base={api}")],
     );
-    let sign = |body: &[u8]| {
-        use hmac::{KeyInit, Mac};
-        let mut mac =
-            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"fake0meta0app0secret000000000001").expect("key");
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-    };
+    let sign = meta_signature;
     let say = |id: &str, text: &str| {
         let mut v: Value = serde_json::from_slice(&channel_fixture("whatsapp/text_message.json")).expect("fixture");
         let m = &mut v["entry"][0]["changes"][0]["value"]["messages"][0];
