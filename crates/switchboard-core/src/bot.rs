@@ -244,6 +244,23 @@ pub struct BotSpec {
     pub reminders: crate::RemindersSpec,
     #[serde(default)]
     pub knowledge: KnowledgeSpec,
+    /// Consent asked before anything else, and the texts for "stop" and "start".
+    #[serde(default)]
+    pub consent: crate::ConsentSpec,
+    #[serde(default)]
+    pub small_talk: SmallTalkSpec,
+}
+
+/// `[small_talk]`: whether the language model (when the server has one) may word the replies
+/// of these small-talk intents. The intent's own response is the model's guide and the answer
+/// whenever the model cannot be used.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmallTalkSpec {
+    pub llm: bool,
+    /// Who the bot is, in a sentence or two, for the model.
+    pub persona: String,
+    pub intents: Vec<String>,
 }
 
 /// `[knowledge]`: answering from the documents in the bot's `knowledge/` folder when no intent
@@ -407,6 +424,16 @@ impl BotSpec {
             return bad("`name` is empty".into());
         }
         self.knowledge.validate()?;
+        for name in &self.small_talk.intents {
+            match self.intent(name) {
+                Some(i) if i.handler == HandlerKind::SmallTalk => {}
+                _ => {
+                    return bad(format!(
+                        "`small_talk.intents` names {name:?}, which is no small_talk intent"
+                    ));
+                }
+            }
+        }
         if !self.languages.contains(&self.default_language) {
             return bad(format!(
                 "`default_language` {:?} is not in `languages` {:?}",

@@ -2,6 +2,7 @@
 
 pub mod bot;
 pub mod clock;
+pub mod consent;
 pub mod context;
 pub mod ids;
 pub mod message;
@@ -9,12 +10,14 @@ pub mod reminders;
 
 pub use bot::{
     BUILTIN_ENTITIES, BotError, BotSpec, EntityKind, EntitySpec, HandlerKind, IntentSpec, Localized, LookupValue,
+    SmallTalkSpec,
 };
 pub use clock::Clock;
+pub use consent::{ConsentSpec, ConsentText, ConsentWord, consent_word};
 pub use context::{ConversationContext, HistoryEntry, Mode};
 pub use ids::{ConversationId, IdError, MessageId, TenantId};
 pub use message::{
-    Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Message,
-    MessageStatus, Processed,
+    Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Handoff,
+    HandoffStatus, Message, MessageStatus, Processed,
 };
 pub use reminders::{QuietHours, ReminderAction, RemindersSpec};

@@ -267,8 +267,33 @@ pub struct Conversation {
     pub status: ConversationStatus,
     pub last_seq: i64,
     pub context: ConversationContext,
+    /// Set while a person owns (or is asked to take) the conversation. Kept beside the context,
+    /// not in it: agents change it between turns, and a turn rewrites its context whole.
+    pub handoff: Option<Handoff>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoffStatus {
+    /// Waiting for an agent to take it.
+    Pending,
+    /// An agent took it.
+    Assigned,
+}
+
+/// A conversation handed to a person: while it exists the bot never answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub status: HandoffStatus,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// When the bot handed it over (epoch ms).
+    pub since: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<i64>,
 }
 
 #[cfg(test)]

@@ -55,6 +55,12 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("llm_usage_adds_up_per_tenant_and_day", |s| {
         Box::pin(llm_usage_adds_up_per_tenant_and_day(s))
     }),
+    ("consent_is_ledgered_and_a_refusal_erases", |s| {
+        Box::pin(crate::conformance_people::consent_is_ledgered_and_a_refusal_erases(s))
+    }),
+    ("handoffs_are_owned_beside_the_context", |s| {
+        Box::pin(crate::conformance_people::handoffs_are_owned_beside_the_context(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.
@@ -69,11 +75,11 @@ where
     }
 }
 
-fn tid(s: &str) -> TenantId {
+pub(crate) fn tid(s: &str) -> TenantId {
     TenantId::parse(s).expect("valid tenant id")
 }
 
-async fn tenant(store: &Arc<dyn Store>, id: &str) -> TenantId {
+pub(crate) async fn tenant(store: &Arc<dyn Store>, id: &str) -> TenantId {
     let t = tid(id);
     store
         .upsert_tenant(&TenantRecord {
@@ -88,7 +94,7 @@ async fn tenant(store: &Arc<dyn Store>, id: &str) -> TenantId {
     t
 }
 
-fn inbound(user: &str, text: &str, external: Option<&str>) -> NewInbound {
+pub(crate) fn inbound(user: &str, text: &str, external: Option<&str>) -> NewInbound {
     NewInbound {
         id: MessageId::generate(),
         channel: Channel::Webchat,
@@ -100,7 +106,7 @@ fn inbound(user: &str, text: &str, external: Option<&str>) -> NewInbound {
     }
 }
 
-fn commit(job_id: i64, acc: &crate::Accepted, replies: &[&str]) -> TurnCommit {
+pub(crate) fn commit(job_id: i64, acc: &crate::Accepted, replies: &[&str]) -> TurnCommit {
     let mut context = ConversationContext {
         mode: Mode::Form,
         language: Some("es".into()),
@@ -123,6 +129,9 @@ fn commit(job_id: i64, acc: &crate::Accepted, replies: &[&str]) -> TurnCommit {
         replies: replies.iter().map(|r| Content::text(*r)).collect(),
         context,
         deliver: false,
+        consent: None,
+        erase: crate::Erase::Nothing,
+        handoff: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! transaction, and a turn's replies, context and the job's completion in another.
 
 pub mod conformance;
+mod conformance_people;
 mod error;
 mod model;
 pub mod sqlite;
@@ -17,7 +18,9 @@ pub use model::*;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
-use switchboard_core::{Channel, Content, Conversation, ConversationId, Message, MessageId, MessageStatus, TenantId};
+use switchboard_core::{
+    Channel, Content, Conversation, ConversationId, Handoff, Message, MessageId, MessageStatus, TenantId,
+};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A claim on a reminder older than this is taken again: its instance died before firing it.
@@ -167,6 +170,24 @@ pub trait Store: Send + Sync + 'static {
     -> Result<()>;
     /// The tenant's language model usage per UTC day, newest first.
     async fn llm_usage(&self, tenant: &TenantId, limit: u32) -> Result<Vec<LlmUsage>>;
+
+    /// A channel user's latest consent decision: their state.
+    async fn latest_consent(&self, tenant: &TenantId, channel: Channel, user: &str) -> Result<Option<ConsentRecord>>;
+    /// The consent ledger, newest first: one channel user's entries, or the tenant's.
+    async fn consent_ledger(
+        &self,
+        tenant: &TenantId,
+        user: Option<(Channel, &str)>,
+        limit: u32,
+    ) -> Result<Vec<ConsentRecord>>;
+
+    /// Conversations handed to a person, the longest waiting first.
+    async fn handoffs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Conversation>>;
+    /// An agent takes a handed-over conversation (from the queue or from another agent).
+    /// `Conflict` when it is not handed over, `NotFound` when there is no such conversation.
+    async fn take_handoff(&self, tenant: &TenantId, conversation: &ConversationId, agent: &str) -> Result<Handoff>;
+    /// The bot answers the conversation again. Returns whether it was handed over.
+    async fn release_handoff(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<bool>;
 
     /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
     /// enqueued by another process, such as a replay from the CLI).

@@ -110,6 +110,87 @@ pub struct TurnCommit {
     /// `Deliver` job is enqueued in the same transaction (the outbox). Otherwise (web chat) they
     /// are `sent` once stored.
     pub deliver: bool,
+    /// A consent decision the turn recorded; written with the turn, so a retried turn records
+    /// it once.
+    pub consent: Option<NewConsent>,
+    /// What of the conversation the turn erases (a refusal of consent, a message from someone
+    /// who opted out).
+    pub erase: Erase,
+    /// The turn handed the conversation to a person, for this reason (ignored if it already is).
+    pub handoff: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Erase {
+    #[default]
+    Nothing,
+    /// The inbound message is deleted (nothing is kept of it); the turn has no replies.
+    Message,
+    /// Every message of the conversation is deleted but the turn's replies and the inbound
+    /// message, which keeps only its platform address (to send the replies); the context starts
+    /// over. Without a platform to send to (web chat) the conversation goes entirely.
+    Conversation,
+}
+
+/// A person's answer about consent or messages, as the ledger keeps it. The latest entry for a
+/// channel user is their state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentDecision {
+    Granted,
+    Refused,
+    /// "stop", "unsubscribe": no more messages.
+    OptedOut,
+    /// "start" after an opt-out.
+    OptedIn,
+}
+
+impl ConsentDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentDecision::Granted => "granted",
+            ConsentDecision::Refused => "refused",
+            ConsentDecision::OptedOut => "opted_out",
+            ConsentDecision::OptedIn => "opted_in",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConsentDecision> {
+        [
+            ConsentDecision::Granted,
+            ConsentDecision::Refused,
+            ConsentDecision::OptedOut,
+            ConsentDecision::OptedIn,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+
+    /// Nothing is answered or kept for a person in this state, but "start".
+    pub fn silences(self) -> bool {
+        matches!(self, ConsentDecision::Refused | ConsentDecision::OptedOut)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewConsent {
+    pub decision: ConsentDecision,
+    /// The version of the consent text the person answered (the bot's `consent.version`).
+    pub text_version: String,
+    /// The text they were shown, as it was.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub channel: Channel,
+    pub user: String,
+    pub decision: ConsentDecision,
+    pub text_version: String,
+    pub text: String,
+    pub created_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

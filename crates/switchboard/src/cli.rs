@@ -67,6 +67,18 @@ enum Command {
         #[command(subcommand)]
         command: crate::convtest::TestCommand,
     },
+    /// Conversations handed to a person: list, take, reply as an agent, hand back.
+    Handoff {
+        #[command(subcommand)]
+        command: crate::handoff::HandoffCommand,
+    },
+    /// The consent ledger: who agreed, refused, stopped or started, and when.
+    Consent {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Evaluate, train and try the intent classifier.
     Nlu {
         #[command(subcommand)]
@@ -222,7 +234,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
         Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
         Command::Kb { command } => crate::knowledge::cli::run(&config, command),
+        Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
+        Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
     }
+}
+
+/// One JSON object per ledger entry, newest first.
+async fn consent_ledger(config: &Config, tenant: &str, limit: u32) -> anyhow::Result<ExitCode> {
+    let store = app::open_store(config, Clock::System)?;
+    let t = TenantId::parse(tenant).with_context(|| format!("tenant {tenant:?}"))?;
+    for entry in store.consent_ledger(&t, None, limit).await? {
+        println!("{}", serde_json::to_string(&entry)?);
+    }
+    store.close();
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -7,6 +7,10 @@ use serde_json::{Map, Value, json};
 use switchboard_core::{Button, Content, ConversationContext, HandlerKind, IntentSpec, Localized, Mode};
 use switchboard_nlu::IntentMatch;
 
+/// The context variable through which a handler that hands the conversation to a person gives
+/// the reason; the pipeline moves it to the store.
+pub const HANDOFF_VAR: &str = "handoff";
+
 /// What a handler gets to see of the turn.
 pub struct Turn<'a> {
     pub bot: &'a TenantBot,
@@ -103,7 +107,7 @@ fn handoff(turn: &Turn<'_>, ctx: &mut ConversationContext, reason: &str) -> anyh
     ctx.fallback_streak = 0;
     ctx.variables.remove(AWAITING);
     ctx.variables
-        .insert("handoff".to_owned(), json!({ "status": "pending", "reason": reason }));
+        .insert(HANDOFF_VAR.to_owned(), json!({ "status": "pending", "reason": reason }));
     let spec = &turn.bot.spec;
     let text = if spec.handoff.is_empty() {
         "I'm passing you to a person. Someone will answer here as soon as possible.".to_owned()

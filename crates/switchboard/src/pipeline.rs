@@ -2,6 +2,8 @@
 //! Plain async stages over one inbound message; each stage is timed.
 
 use crate::app::App;
+use crate::consent::{self, Gate};
+use crate::handlers::HANDOFF_VAR;
 use crate::handlers::{self, Turn};
 use crate::hub::TurnOutcome;
 use crate::metrics;
@@ -10,10 +12,10 @@ use crate::webchat::ServerFrame;
 use anyhow::{Context as _, anyhow};
 use std::sync::Arc;
 use std::time::Instant;
-use switchboard_core::{BotSpec, ConversationContext, HandlerKind, HistoryEntry, Message, Processed};
+use switchboard_core::{BotSpec, ConversationContext, HandlerKind, HistoryEntry, Message, Mode, Processed};
 use switchboard_nlu::entities::EntityContext;
 use switchboard_nlu::{IntentMatch, LanguageGuess, detect_language};
-use switchboard_store::{Job, StoreError, TurnCommit};
+use switchboard_store::{ConsentDecision, Erase, Job, StoreError, TurnCommit};
 
 struct Stages {
     at: Instant,
@@ -56,10 +58,47 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         // An intent that waited for an answer is part of the flow, not of what is known.
         ctx.variables.remove(AWAITING);
     }
+    // Whether a person owns the conversation is the store's to say (agents change it between
+    // turns); the context's mode follows.
+    let handed_over = conversation.handoff.is_some();
+    if handed_over {
+        ctx.mode = Mode::Handoff;
+    } else if ctx.mode == Mode::Handoff {
+        ctx.reset_flow();
+    }
     stages.lap("context");
 
     // The conversation's language unless the message is reliably in another one.
     let prefer = preferred_language(guess.as_ref(), ctx.language.as_deref(), &spec.default_language);
+
+    let latest = app.store.latest_consent(tenant, message.channel, &message.user).await?;
+    if let Gate::Done {
+        replies,
+        record,
+        erase,
+        reason,
+    } = consent::gate(spec, latest.as_ref(), &text, prefer)
+    {
+        let prefer = prefer.to_owned();
+        stages.lap("consent");
+        if record.as_ref().is_some_and(|r| r.decision == ConsentDecision::OptedOut) {
+            ctx.reset_flow();
+        }
+        if erase == Erase::Nothing {
+            remember(&mut ctx, &text, &replies, None, &prefer, now, spec.context_ttl_minutes);
+        }
+        let processed = Processed {
+            handler: "consent".into(),
+            route_reason: reason.into(),
+            ..processed(&guess, &[], &prefer)
+        };
+        let commit = TurnCommit {
+            consent: record,
+            erase,
+            ..turn_commit(job, &message, processed, replies, ctx)
+        };
+        return finish(app, job, &message, commit, stages).await;
+    }
     // "/joke" (or "/joke@SomeBot" in a Telegram group) names an intent: no need to guess.
     let command = crate::route::command(&text, spec);
     let matches = match command {
@@ -129,6 +168,11 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 // Reminders read and write the store, which the plain handlers never do.
                 HandlerKind::Reminders => crate::reminders::handle(app, &turn, &message, &entities, &mut ctx).await?,
                 HandlerKind::Knowledge => crate::knowledge::answer(app, &turn, &message, passages, &mut ctx).await?,
+                HandlerKind::SmallTalk => {
+                    let mut replies = handlers::run(handler, &turn, &mut ctx)?;
+                    crate::smalltalk::reword(app, &turn, &message, &mut replies).await;
+                    replies
+                }
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };
             (
@@ -156,19 +200,54 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         now,
         spec.context_ttl_minutes,
     );
+    // A handler that handed the conversation to a person left the reason in the context; the
+    // store keeps the handoff itself.
+    let handoff = ctx
+        .variables
+        .remove(HANDOFF_VAR)
+        .filter(|_| !handed_over && ctx.mode == Mode::Handoff)
+        .map(|h| h["reason"].as_str().unwrap_or("handed to a person").to_owned());
     let commit = TurnCommit {
+        handoff,
+        ..turn_commit(job, &message, processed, replies, ctx)
+    };
+    finish(app, job, &message, commit, stages).await
+}
+
+fn turn_commit(
+    job: &Job,
+    message: &Message,
+    processed: Processed,
+    replies: Vec<switchboard_core::Content>,
+    context: ConversationContext,
+) -> TurnCommit {
+    TurnCommit {
         job_id: job.id,
         conversation: job.conversation.clone(),
         message: job.message.clone(),
         processed,
         replies,
-        context: ctx,
+        context,
         // Web chat replies are delivered live; a phone call's are spoken in the webhook's answer.
         deliver: !matches!(
             message.channel,
             switchboard_core::Channel::Webchat | switchboard_core::Channel::Api
         ) && message.metadata.get("voice").and_then(|v| v.as_bool()) != Some(true),
-    };
+        consent: None,
+        erase: Erase::Nothing,
+        handoff: None,
+    }
+}
+
+/// Stores the turn and pushes its replies.
+async fn finish(
+    app: &App,
+    job: &Job,
+    message: &Message,
+    commit: TurnCommit,
+    mut stages: Stages,
+) -> anyhow::Result<Arc<Vec<Message>>> {
+    let tenant = &job.tenant;
     let stored = match app.store.complete_turn(tenant, commit).await {
         Ok(stored) => stored,
         // Completed earlier (by an attempt whose answer was lost): those replies stand.
@@ -178,7 +257,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     stages.lap("persist");
 
     let stored = Arc::new(stored);
-    deliver(app, &message, &stored, Ok(stored.clone()));
+    deliver(app, message, &stored, Ok(stored.clone()));
     stages.lap("deliver");
     ::metrics::histogram!(metrics::TURN_SECONDS)
         .record((app.clock.now_ms() - message.created_at).max(0) as f64 / 1000.0);

@@ -4,16 +4,18 @@
 use super::SqliteStore;
 use super::rows::*;
 use crate::{
-    Accepted, ConnectorRecord, DeadLetter, Job, NewInbound, NewReminder, QueueStats, Reminder, ReminderStatus, Result,
-    Store, StoreError, Task, TaskStatus, TenantRecord, TurnCommit,
+    Accepted, ConnectorRecord, ConsentRecord, DeadLetter, Job, NewInbound, NewReminder, QueueStats, Reminder,
+    ReminderStatus, Result, Store, StoreError, Task, TaskStatus, TenantRecord, TurnCommit,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use switchboard_core::{
-    Channel, Content, Conversation, ConversationId, ConversationStatus, Message, MessageId, MessageStatus, TenantId,
+    Channel, Content, Conversation, ConversationId, ConversationStatus, Handoff, Message, MessageId, MessageStatus,
+    TenantId,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::people;
 use super::reminders;
 use super::turns::{accept, complete, insert_job, set_message_status};
 use super::usage;
@@ -559,6 +561,39 @@ impl Store for SqliteStore {
     async fn llm_usage(&self, tenant: &TenantId, limit: u32) -> Result<Vec<crate::LlmUsage>> {
         let t = tenant.clone();
         self.read(move |c| usage::list(c, &t, limit)).await
+    }
+
+    async fn latest_consent(&self, tenant: &TenantId, channel: Channel, user: &str) -> Result<Option<ConsentRecord>> {
+        let (t, u) = (tenant.clone(), user.to_owned());
+        self.read(move |c| people::latest_consent(c, &t, channel, &u)).await
+    }
+
+    async fn consent_ledger(
+        &self,
+        tenant: &TenantId,
+        user: Option<(Channel, &str)>,
+        limit: u32,
+    ) -> Result<Vec<ConsentRecord>> {
+        let (t, u) = (tenant.clone(), user.map(|(ch, u)| (ch, u.to_owned())));
+        self.read(move |c| people::ledger(c, &t, u.as_ref().map(|(ch, u)| (*ch, u.as_str())), limit))
+            .await
+    }
+
+    async fn handoffs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Conversation>> {
+        let t = tenant.clone();
+        self.read(move |c| people::handoffs(c, &t, limit)).await
+    }
+
+    async fn take_handoff(&self, tenant: &TenantId, conversation: &ConversationId, agent: &str) -> Result<Handoff> {
+        let (t, conv, agent) = (tenant.clone(), conversation.clone(), agent.to_owned());
+        self.write(move |ctx| people::take_handoff(ctx.conn, &t, &conv, &agent, ctx.now))
+            .await
+    }
+
+    async fn release_handoff(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<bool> {
+        let (t, conv) = (tenant.clone(), conversation.clone());
+        self.write(move |ctx| people::release_handoff(ctx.conn, &t, &conv, ctx.now))
+            .await
     }
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {

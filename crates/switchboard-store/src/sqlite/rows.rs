@@ -36,7 +36,7 @@ pub fn tenant_row(r: &Row<'_>) -> Result<TenantRecord> {
 }
 
 pub const CONVERSATION_COLS: &str =
-    "id, tenant_id, channel, user_id, status, last_seq, context, created_at, updated_at";
+    "id, tenant_id, channel, user_id, status, last_seq, context, created_at, updated_at, handoff";
 
 pub fn conversation_row(r: &Row<'_>) -> Result<Conversation> {
     let status: String = r.get(4)?;
@@ -51,6 +51,10 @@ pub fn conversation_row(r: &Row<'_>) -> Result<Conversation> {
         context: serde_json::from_str(&context)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        handoff: r
+            .get::<_, Option<String>>(9)?
+            .map(|h| serde_json::from_str(&h))
+            .transpose()?,
     })
 }
 

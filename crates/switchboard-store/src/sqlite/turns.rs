@@ -3,10 +3,10 @@
 
 use super::WriteCtx;
 use super::rows::*;
-use crate::{Accepted, Job, JobKind, NewInbound, Priority, Result, StoreError, TurnCommit};
+use crate::{Accepted, Erase, Job, JobKind, NewInbound, Priority, Result, StoreError, TurnCommit};
 use rusqlite::{Connection, OptionalExtension, params};
 use switchboard_core::{
-    Channel, ConversationContext, ConversationId, Direction, Message, MessageId, MessageStatus, TenantId,
+    Channel, Content, ConversationContext, ConversationId, Direction, Message, MessageId, MessageStatus, TenantId,
 };
 
 /// Takes the next sequence number of a conversation.
@@ -176,6 +176,13 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message {}", c.message)))?;
     let channel = Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?;
+    if let Some(consent) = &c.consent {
+        super::people::record_consent(conn, tenant, channel, &user, consent, now)?;
+    }
+    erase(conn, tenant, &c, now)?;
+    if let Some(reason) = &c.handoff {
+        super::people::open_handoff(conn, tenant, &c.conversation, reason, now)?;
+    }
     let status = if c.deliver {
         MessageStatus::Queued
     } else {
@@ -223,13 +230,20 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
             updated_at: now,
         });
     }
+    let context = match c.erase {
+        Erase::Conversation => ConversationContext::default(),
+        Erase::Nothing | Erase::Message => c.context,
+    };
     conn.prepare_cached("UPDATE conversations SET context = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2")?
-        .execute(params![
-            c.conversation.as_str(),
-            tenant.as_str(),
-            json(&c.context)?,
-            now
-        ])?;
+        .execute(params![c.conversation.as_str(), tenant.as_str(), json(&context)?, now])?;
+    if c.erase == Erase::Conversation && !c.deliver {
+        // Nothing has to be sent from the store (the replies go out live): nothing stays.
+        let (t, conv) = (tenant.as_str(), c.conversation.as_str());
+        conn.prepare_cached("DELETE FROM messages WHERE tenant_id = ?1 AND conversation_id = ?2")?
+            .execute(params![t, conv])?;
+        conn.prepare_cached("DELETE FROM conversations WHERE tenant_id = ?1 AND id = ?2")?
+            .execute(params![t, conv])?;
+    }
     if c.deliver && !out.is_empty() {
         insert_job(
             ctx,
@@ -242,4 +256,41 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
         )?;
     }
     Ok(out)
+}
+
+/// Deletes what a refusal of consent (or a message from someone who opted out) must not leave
+/// behind. Jobs of later messages of an erased conversation go too: their messages are gone.
+fn erase(conn: &Connection, tenant: &TenantId, c: &TurnCommit, now: i64) -> Result<()> {
+    match c.erase {
+        Erase::Nothing => {}
+        Erase::Message => {
+            conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND tenant_id = ?2")?
+                .execute(params![c.message.as_str(), tenant.as_str()])?;
+            // A conversation that held only this message leaves no trace either.
+            conn.prepare_cached(
+                "DELETE FROM conversations WHERE id = ?1 AND tenant_id = ?2 \
+                 AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1)",
+            )?
+            .execute(params![c.conversation.as_str(), tenant.as_str()])?;
+        }
+        Erase::Conversation => {
+            let (t, conv, msg) = (tenant.as_str(), c.conversation.as_str(), c.message.as_str());
+            conn.prepare_cached("DELETE FROM jobs WHERE tenant_id = ?1 AND conversation_id = ?2")?
+                .execute(params![t, conv])?;
+            conn.prepare_cached("DELETE FROM messages WHERE tenant_id = ?1 AND conversation_id = ?2 AND id <> ?3")?
+                .execute(params![t, conv, msg])?;
+            // The message stays only as the anchor its replies are sent by; its words go.
+            conn.prepare_cached(
+                "UPDATE messages SET content = ?3, kind = 'text', processed = NULL, external_id = NULL \
+                 WHERE id = ?1 AND tenant_id = ?2",
+            )?
+            .execute(params![msg, t, json(&Content::text(""))?])?;
+            // Left open: the replies are sent through it (a closed one sends nothing).
+            conn.prepare_cached(
+                "UPDATE conversations SET handoff = NULL, updated_at = ?3 WHERE id = ?1 AND tenant_id = ?2",
+            )?
+            .execute(params![conv, t, now])?;
+        }
+    }
+    Ok(())
 }

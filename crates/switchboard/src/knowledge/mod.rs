@@ -293,8 +293,45 @@ pub async fn answer(
     Ok(vec![Content::text(text)])
 }
 
-fn llm_result(tenant: &TenantId, result: &'static str) {
+pub fn llm_result(tenant: &TenantId, result: &'static str) {
     ::metrics::counter!(metrics::LLM_REQUESTS, "tenant" => tenant.to_string(), "result" => result).increment(1);
+}
+
+/// One call to the language model for a turn: its tokens stream to the person's open web chats
+/// as they come, and the tokens it used are counted for the tenant.
+pub async fn ask_model(
+    app: &App,
+    tenant: &TenantId,
+    inbound: &Message,
+    messages: &[ChatMessage],
+) -> anyhow::Result<String> {
+    let (text, usage) = app
+        .llm
+        .complete(&app.http, messages, |delta| {
+            app.hub.publish(
+                tenant,
+                &inbound.user,
+                ServerFrame::Stream {
+                    in_reply_to: inbound.id.clone(),
+                    delta: delta.to_owned(),
+                },
+            );
+        })
+        .await?;
+    if let Some(u) = usage {
+        let t = tenant.to_string();
+        ::metrics::counter!(metrics::LLM_TOKENS, "tenant" => t.clone(), "kind" => "prompt").increment(u.prompt_tokens);
+        ::metrics::counter!(metrics::LLM_TOKENS, "tenant" => t, "kind" => "completion").increment(u.completion_tokens);
+        // Usage is bookkeeping: failing to record it must not cost the user the answer.
+        if let Err(e) = app
+            .store
+            .add_llm_usage(tenant, app.clock.now_ms(), u.prompt_tokens, u.completion_tokens)
+            .await
+        {
+            tracing::warn!(tenant = %tenant, error = %e, "cannot record the language model's token usage");
+        }
+    }
+    Ok(text)
 }
 
 /// The prompt: the passages, numbered, and the question. Nothing else of the conversation goes
@@ -324,33 +361,7 @@ pub fn prompt(bot_name: &str, language: &str, question: &str, passages: &[Passag
 /// with the passages it cited listed under it.
 async fn generate(app: &App, turn: &Turn<'_>, inbound: &Message, passages: &[Passage]) -> anyhow::Result<String> {
     let messages = prompt(&turn.bot.spec.name, turn.language, turn.text, passages);
-    let tenant = &turn.bot.id;
-    let (text, usage) = app
-        .llm
-        .complete(&app.http, &messages, |delta| {
-            app.hub.publish(
-                tenant,
-                turn.user,
-                ServerFrame::Stream {
-                    in_reply_to: inbound.id.clone(),
-                    delta: delta.to_owned(),
-                },
-            );
-        })
-        .await?;
-    if let Some(u) = usage {
-        let t = tenant.to_string();
-        ::metrics::counter!(metrics::LLM_TOKENS, "tenant" => t.clone(), "kind" => "prompt").increment(u.prompt_tokens);
-        ::metrics::counter!(metrics::LLM_TOKENS, "tenant" => t, "kind" => "completion").increment(u.completion_tokens);
-        // Usage is bookkeeping: failing to record it must not cost the user the answer.
-        if let Err(e) = app
-            .store
-            .add_llm_usage(tenant, app.clock.now_ms(), u.prompt_tokens, u.completion_tokens)
-            .await
-        {
-            tracing::warn!(tenant = %tenant, error = %e, "cannot record the language model's token usage");
-        }
-    }
+    let text = ask_model(app, &turn.bot.id, inbound, &messages).await?;
     let cited: Vec<String> = passages
         .iter()
         .enumerate()

@@ -56,6 +56,15 @@ pub async fn fire_due(app: &App) -> anyhow::Result<usize> {
 
 async fn fire_one(app: &App, r: &Reminder, now: i64) -> anyhow::Result<bool> {
     let claimed_at = r.claimed_at.context("a claimed reminder has its claim time")?;
+    // Someone who said "stop" gets nothing, reminders included.
+    let consent = app.store.latest_consent(&r.tenant, r.channel, &r.user).await?;
+    if consent.is_some_and(|c| c.decision.silences()) {
+        app.store
+            .cancel_reminder(&r.tenant, r.id)
+            .await
+            .context("cancelling the reminder of a person who opted out")?;
+        return Ok(false);
+    }
     let zone = TimeZone::get(&r.time_zone).unwrap_or(TimeZone::UTC);
     let quiet = app
         .tenants

@@ -342,6 +342,38 @@ async fn a_failing_or_slow_language_model_falls_back_to_the_best_passage_and_tri
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_talk_is_worded_by_the_model_when_the_bot_allows_it_and_by_the_bot_when_it_fails() {
+    let llm = fake_llm().await;
+    let chatty = SHOP_BOT.replace(
+        "[knowledge]",
+        "[small_talk]\nllm = true\npersona = \"A friendly shop assistant.\"\nintents = [\"greeting\"]\n\n[knowledge]",
+    );
+    for (path, expected) in [("ok", ANSWER.concat()), ("fail", "Hello!".to_owned())] {
+        let base = format!("{}/{path}/v1", llm.base);
+        let chatty = chatty.clone();
+        let app = TestApp::spawn_with(|config, dir| {
+            let bot = write_bot(dir, "chatty", &chatty);
+            config.tenants.push(TenantConfig {
+                id: "chatty".into(),
+                name: "Chatty".into(),
+                bot_dir: bot,
+            });
+            config.llm.enabled = true;
+            config.llm.base_url = base;
+        })
+        .await;
+        assert_eq!(ask(&app, "chatty", "ana", "hello").await.0, expected);
+        app.stop().await;
+    }
+    let requests = llm.requests.lock().expect("requests");
+    assert_eq!(requests.len(), 2, "one call per greeting");
+    let system = requests[0]["messages"][0]["content"].as_str().expect("system prompt");
+    assert!(system.contains("A suitable reply would be: \"Hello!\""), "{system}");
+    assert!(system.contains("A friendly shop assistant."), "{system}");
+    assert_eq!(requests[0]["messages"][1]["content"], "hello");
+}
+
 fn kb(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let config = dir.join("sb.toml");
     let out = std::process::Command::new(binary())

@@ -13,6 +13,7 @@ mod helpers;
 mod knowledge;
 mod nlu;
 mod ops;
+mod people;
 mod queue;
 mod reminders;
 mod webhooks;

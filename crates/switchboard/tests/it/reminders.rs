@@ -469,3 +469,24 @@ async fn a_teams_reminder_is_a_proactive_message_to_the_stored_conversation() {
     assert!(body["text"].as_str().is_some_and(|t| t.contains("stretch")), "{body}");
     drop(app);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_said_stop_gets_no_reminder() {
+    let clock = Clock::manual(START);
+    let app = spawn(tempfile::tempdir().expect("tempdir"), &clock).await;
+    let (_, conv) = reply(&app, "sam", "remind me to water the plants in 20 minutes").await;
+    let (stopped, _) = reply(&app, "sam", "stop").await;
+    assert!(stopped.contains("won't get any more messages"), "{stopped}");
+    clock.advance(30 * MINUTE);
+    let_the_loop_run().await;
+    assert!(fired(&app, &conv).await.is_empty(), "nothing is sent after stop");
+    let (listed, _) = reply(&app, "sam", "start").await;
+    assert!(listed.contains("Welcome back"), "{listed}");
+    clock.advance(HOUR);
+    let_the_loop_run().await;
+    assert!(
+        fired(&app, &conv).await.is_empty(),
+        "the reminder was cancelled, not held"
+    );
+    app.stop().await;
+}
