@@ -11,10 +11,12 @@ pub mod conformance;
 mod conformance_people;
 mod error;
 mod model;
+mod model_auth;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::*;
+pub use model_auth::*;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
@@ -181,6 +183,13 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ConsentRecord>>;
 
+    /// A tenant's conversations, newest first, filtered; `limit` at most.
+    async fn conversations(
+        &self,
+        tenant: &TenantId,
+        filter: ConversationFilter,
+        limit: u32,
+    ) -> Result<Vec<Conversation>>;
     /// Conversations handed to a person, the longest waiting first.
     async fn handoffs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Conversation>>;
     /// An agent takes a handed-over conversation (from the queue or from another agent).
@@ -188,6 +197,40 @@ pub trait Store: Send + Sync + 'static {
     async fn take_handoff(&self, tenant: &TenantId, conversation: &ConversationId, agent: &str) -> Result<Handoff>;
     /// The bot answers the conversation again. Returns whether it was handed over.
     async fn release_handoff(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<bool>;
+
+    /// Adds a person. `Conflict` when the email is taken.
+    async fn create_user(&self, user: NewUser) -> Result<UserRecord>;
+    /// System-wide (logging in names no tenant): the person with this email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
+    /// System-wide: the person an access token names.
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>>;
+    /// The people of a tenant; every person when `None` (super admins only).
+    async fn users(&self, tenant: Option<&TenantId>) -> Result<Vec<UserRecord>>;
+    /// A failed login: after `max_failures` in a row the account is locked until `now + lock_ms`.
+    async fn login_failed(&self, user_id: &str, max_failures: u32, lock_ms: i64) -> Result<()>;
+    /// A successful login clears the failures.
+    async fn login_succeeded(&self, user_id: &str) -> Result<()>;
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<bool>;
+    /// Removes a person of `tenant` (or any, for `None`) and their sessions.
+    async fn delete_user(&self, tenant: Option<&TenantId>, user_id: &str) -> Result<bool>;
+
+    async fn add_refresh_token(&self, hash: &str, user_id: &str, family: &str, expires_at: i64) -> Result<()>;
+    /// Uses a refresh token once, in one transaction (two racing uses: one wins, the other is a reuse).
+    async fn use_refresh_token(&self, hash: &str) -> Result<RefreshUse>;
+    /// Revokes a session family (logout); returns whether it had live tokens.
+    async fn revoke_refresh_family(&self, family: &str) -> Result<bool>;
+
+    async fn create_api_key(&self, tenant: &TenantId, key: NewApiKey) -> Result<ApiKeyRecord>;
+    /// System-wide (a request names its key, not its tenant): the key with this prefix.
+    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRecord>>;
+    /// Records a use; written at most once a minute per key.
+    async fn touch_api_key(&self, id: &str) -> Result<()>;
+    async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>>;
+    async fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool>;
+
+    async fn add_audit(&self, entry: NewAudit) -> Result<()>;
+    /// Newest first: a tenant's entries, or all for `None`.
+    async fn audit_log(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<AuditEntry>>;
 
     /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
     /// enqueued by another process, such as a replay from the CLI).

@@ -40,6 +40,8 @@ pub struct App {
     pub http: reqwest::Client,
     /// Paces sends per platform account and chat.
     pub pacer: crate::ratelimit::Pacer,
+    /// Request limits of the management API (per client IP on login, per key or person).
+    pub limiter: crate::ratelimit::Limiter,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -105,6 +107,16 @@ impl App {
         for t in &config.tenants {
             tenants.install_dir(store.as_ref(), &t.id, &t.name, &t.bot_dir).await?;
         }
+        // Tenants created over the API or the command line live only in the store.
+        for t in store.list_tenants().await.context("listing tenants")? {
+            if tenants.get(&t.id).is_none()
+                && let Err(e) = tenants
+                    .install(store.as_ref(), t.id.as_str(), &t.name, &t.bot_source)
+                    .await
+            {
+                tracing::error!(tenant = %t.id, error = %format!("{e:#}"), "cannot load a stored tenant's bot");
+            }
+        }
         let knowledge = crate::knowledge::Knowledge::new(&config);
         knowledge.refresh(&tenants).await;
         let llm = crate::llm::Llm::new(config.llm.clone());
@@ -137,6 +149,7 @@ impl App {
             queue,
             hub: Arc::new(Hub::default()),
             sealer,
+            limiter: Default::default(),
             teams_keys: crate::teams_keys::KeyCache::new()?,
             teams_tokens: Default::default(),
             pacer: Default::default(),

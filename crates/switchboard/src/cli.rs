@@ -67,6 +67,21 @@ enum Command {
         #[command(subcommand)]
         command: crate::convtest::TestCommand,
     },
+    /// People who manage Switchboard (`user create` makes the first super admin).
+    User {
+        #[command(subcommand)]
+        command: crate::admin_cli::UserCommand,
+    },
+    /// Tenants and their bots.
+    Tenant {
+        #[command(subcommand)]
+        command: crate::admin_cli::TenantCommand,
+    },
+    /// API keys of a tenant.
+    Apikey {
+        #[command(subcommand)]
+        command: crate::admin_cli::ApiKeyCommand,
+    },
     /// Conversations handed to a person: list, take, reply as an agent, hand back.
     Handoff {
         #[command(subcommand)]
@@ -234,6 +249,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
         Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
         Command::Kb { command } => crate::knowledge::cli::run(&config, command),
+        Command::User { command } => runtime.block_on(crate::admin_cli::user(&config, command)),
+        Command::Tenant { command } => runtime.block_on(crate::admin_cli::tenant(&config, command)),
+        Command::Apikey { command } => runtime.block_on(crate::admin_cli::api_key(&config, command)),
         Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
         Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
     }

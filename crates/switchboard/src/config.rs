@@ -23,6 +23,7 @@ pub struct Config {
     pub reminders: crate::reminders::RemindersConfig,
     pub log: LogConfig,
     pub llm: crate::llm::LlmConfig,
+    pub auth: crate::auth::AuthConfig,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
 }

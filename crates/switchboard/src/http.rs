@@ -14,6 +14,10 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The client's address as the connection saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::IpAddr);
+
 /// Every error a client can get, with its status and a stable machine-readable code.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -25,6 +29,11 @@ pub enum ApiError {
     Unprocessable(&'static str, String),
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with the state of a resource (409 with its own code).
+    #[error("{1}")]
+    Clash(&'static str, String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
     #[error("the request is not authentic: {0}")]
     Unauthorized(String),
     #[error("{1}")]
@@ -48,6 +57,8 @@ impl ApiError {
             ApiError::NotFound(code, _) => (StatusCode::NOT_FOUND, code),
             ApiError::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "idempotency_key_reused"),
+            ApiError::Clash(code, _) => (StatusCode::CONFLICT, code),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -72,6 +83,7 @@ impl From<switchboard_store::StoreError> for ApiError {
         use switchboard_store::StoreError as E;
         match e {
             E::NotFound(what) => ApiError::NotFound("not_found", format!("{what} not found")),
+            E::Conflict(what) => ApiError::Clash("conflict", what),
             E::Closed => ApiError::Unavailable("the server is shutting down".into()),
             other => ApiError::Internal(other.into()),
         }
@@ -89,9 +101,20 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut res = (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response();
-        if matches!(self, ApiError::Unavailable(_)) {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match &self {
+            ApiError::Unavailable(_) => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::TooManyRequests { retry_after_s, .. } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            }
+            ApiError::Unauthorized(_) => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         res
     }
@@ -160,6 +183,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::webchat::routes())
         .merge(crate::webhooks::routes())
+        .merge(crate::api::router(app.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(count_requests))

@@ -3,7 +3,10 @@
 //! `main.rs` only parses the command line; [`app::run`] serves a listener until shutdown, which
 //! is what the tests call with a port-0 listener and a fresh data directory.
 
+mod admin_cli;
+pub mod api;
 pub mod app;
+pub mod auth;
 mod chat_cli;
 pub mod cli;
 pub mod config;

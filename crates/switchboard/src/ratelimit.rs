@@ -55,8 +55,87 @@ impl Pacer {
     }
 }
 
+/// Request limits: a key (client IP, API key, tenant) may make `per_second` requests on
+/// average with bursts of `burst`. Unlike [`Pacer`] nothing waits: a request over the limit is
+/// refused and told when to come back.
+#[derive(Default)]
+pub struct Limiter {
+    tat: Mutex<HashMap<String, Instant>>,
+}
+
+/// The outcome of [`Limiter::admit`], for the `X-RateLimit-*` headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until a request would be allowed (0 when allowed), rounded up.
+    pub retry_after_s: u64,
+}
+
+impl Limiter {
+    pub fn admit(&self, key: &str, per_second: f64, burst: u32, now: Instant) -> Admission {
+        let burst = burst.max(1);
+        let open = Admission {
+            allowed: true,
+            limit: burst,
+            remaining: burst,
+            retry_after_s: 0,
+        };
+        if !per_second.is_finite() || per_second <= 0.0 {
+            return open;
+        }
+        let Ok(mut map) = self.tat.lock() else {
+            return open;
+        };
+        if map.len() > 100_000 {
+            map.retain(|_, at| *at > now);
+        }
+        let interval = Duration::from_secs_f64(1.0 / per_second);
+        let tat = map.get(key).copied().filter(|at| *at > now).unwrap_or(now);
+        let allowance = interval * burst;
+        let backlog = tat - now;
+        if backlog + interval > allowance {
+            let wait = backlog + interval - allowance;
+            return Admission {
+                allowed: false,
+                limit: burst,
+                remaining: 0,
+                retry_after_s: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            };
+        }
+        let tat = tat + interval;
+        map.insert(key.to_owned(), tat);
+        let used = (tat - now).as_secs_f64() / interval.as_secs_f64();
+        Admission {
+            allowed: true,
+            limit: burst,
+            remaining: burst.saturating_sub(used.ceil() as u32),
+            retry_after_s: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_limiter_admits_a_burst_then_refuses_with_a_retry_time() {
+        let l = Limiter::default();
+        let t0 = Instant::now();
+        let first = l.admit("ip", 1.0, 3, t0);
+        assert_eq!((first.allowed, first.remaining), (true, 2));
+        assert!(l.admit("ip", 1.0, 3, t0).allowed);
+        let third = l.admit("ip", 1.0, 3, t0);
+        assert_eq!((third.allowed, third.remaining), (true, 0));
+        let refused = l.admit("ip", 1.0, 3, t0);
+        assert_eq!((refused.allowed, refused.retry_after_s), (false, 1));
+        assert!(l.admit("other", 1.0, 3, t0).allowed, "keys are separate");
+        assert!(
+            l.admit("ip", 1.0, 3, t0 + Duration::from_secs(1)).allowed,
+            "a slot frees each second"
+        );
+    }
+
     use super::*;
 
     #[test]

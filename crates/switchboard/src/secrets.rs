@@ -17,6 +17,9 @@ const VERSION: u8 = 1;
 
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// Signs access tokens: derived from the master key, so every instance that shares the
+    /// key accepts every instance's tokens, and the master key itself signs nothing.
+    token_key: [u8; 32],
 }
 
 impl Sealer {
@@ -25,7 +28,11 @@ impl Sealer {
             bail!("the master key must be 32 bytes, not {}", key.len());
         }
         let cipher = Aes256Gcm::new_from_slice(key).map_err(|e| anyhow!("invalid master key: {e}"))?;
-        Ok(Sealer { cipher })
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key)
+            .map_err(|e| anyhow!("invalid master key: {e}"))?;
+        hmac::Mac::update(&mut mac, b"switchboard access tokens v1");
+        let token_key = hmac::Mac::finalize(mac).into_bytes().into();
+        Ok(Sealer { cipher, token_key })
     }
 
     /// The key from the environment, or the data directory's key file (created if missing).
@@ -48,6 +55,10 @@ impl Sealer {
             .decode(text.trim())
             .with_context(|| format!("{} is not base64", path.display()))?;
         Sealer::from_key(&key).with_context(|| format!("the key in {} is unusable", path.display()))
+    }
+
+    pub fn token_key(&self) -> &[u8; 32] {
+        &self.token_key
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {

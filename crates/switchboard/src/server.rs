@@ -20,7 +20,7 @@ pub async fn serve(listener: TcpListener, router: Router, config: &ServerConfig,
     let (stop_tx, stop_rx) = watch::channel(());
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -33,7 +33,8 @@ pub async fn serve(listener: TcpListener, router: Router, config: &ServerConfig,
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer's address travels with each request (rate limits per client IP).
+        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(crate::http::Peer(peer.ip()))));
         let conn = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {

@@ -5,6 +5,7 @@
 //! one transaction (and one fsync), each inside its own savepoint so that one caller's failure
 //! rolls back only its own changes. Callers get their answer only after the commit.
 
+mod auth;
 mod people;
 mod queries;
 mod reminders;
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_reminders.sql"),
     include_str!("../../migrations/sqlite/0005_llm_usage.sql"),
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
+    include_str!("../../migrations/sqlite/0009_auth.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;

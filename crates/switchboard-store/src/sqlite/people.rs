@@ -185,3 +185,43 @@ pub(super) fn handoffs(conn: &Connection, tenant: &TenantId, limit: u32) -> Resu
     all.sort_by_key(|c| c.handoff.as_ref().map_or(0, |h| h.since));
     Ok(all)
 }
+
+pub(super) fn conversations(
+    conn: &Connection,
+    tenant: &TenantId,
+    f: &crate::ConversationFilter,
+    limit: u32,
+) -> Result<Vec<Conversation>> {
+    let mut sql = format!("SELECT {CONVERSATION_COLS} FROM conversations WHERE tenant_id = ?1");
+    let mut args: Vec<rusqlite::types::Value> = vec![tenant.as_str().to_owned().into()];
+    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(s) = f.status {
+        arg(&mut sql, " AND status = ?", s.as_str().to_owned().into());
+    }
+    if let Some(c) = f.channel {
+        arg(&mut sql, " AND channel = ?", c.as_str().to_owned().into());
+    }
+    if let Some(t) = f.since {
+        arg(&mut sql, " AND created_at >= ?", t.into());
+    }
+    if let Some(t) = f.until {
+        arg(&mut sql, " AND created_at < ?", t.into());
+    }
+    if let Some((at, id)) = &f.before {
+        arg(&mut sql, " AND (created_at < ?", (*at).into());
+        arg(&mut sql, " OR (created_at = ?", (*at).into());
+        arg(&mut sql, " AND id < ?))", id.clone().into());
+    }
+    if f.handed_over {
+        sql.push_str(" AND handoff IS NOT NULL");
+    }
+    arg(
+        &mut sql,
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        i64::from(limit).into(),
+    );
+    query_all(conn, &sql, rusqlite::params_from_iter(args), conversation_row)
+}

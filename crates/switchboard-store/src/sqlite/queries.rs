@@ -15,6 +15,7 @@ use switchboard_core::{
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::auth;
 use super::people;
 use super::reminders;
 use super::turns::{accept, complete, insert_job, set_message_status};
@@ -579,6 +580,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn conversations(
+        &self,
+        tenant: &TenantId,
+        filter: crate::ConversationFilter,
+        limit: u32,
+    ) -> Result<Vec<Conversation>> {
+        let t = tenant.clone();
+        self.read(move |c| people::conversations(c, &t, &filter, limit)).await
+    }
+
     async fn handoffs(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Conversation>> {
         let t = tenant.clone();
         self.read(move |c| people::handoffs(c, &t, limit)).await
@@ -594,6 +605,101 @@ impl Store for SqliteStore {
         let (t, conv) = (tenant.clone(), conversation.clone());
         self.write(move |ctx| people::release_handoff(ctx.conn, &t, &conv, ctx.now))
             .await
+    }
+
+    async fn create_user(&self, user: crate::NewUser) -> Result<crate::UserRecord> {
+        self.write(move |ctx| auth::create_user(ctx.conn, user, ctx.now)).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<crate::UserRecord>> {
+        let e = email.trim().to_lowercase();
+        self.read(move |c| auth::user_by(c, "email", &e)).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<crate::UserRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| auth::user_by(c, "id", &id)).await
+    }
+
+    async fn users(&self, tenant: Option<&TenantId>) -> Result<Vec<crate::UserRecord>> {
+        let t = tenant.cloned();
+        self.read(move |c| auth::users(c, t.as_ref())).await
+    }
+
+    async fn login_failed(&self, user_id: &str, max_failures: u32, lock_ms: i64) -> Result<()> {
+        let id = user_id.to_owned();
+        self.write(move |ctx| auth::login_failed(ctx.conn, &id, max_failures, lock_ms, ctx.now))
+            .await
+    }
+
+    async fn login_succeeded(&self, user_id: &str) -> Result<()> {
+        let id = user_id.to_owned();
+        self.write(move |ctx| auth::login_succeeded(ctx.conn, &id, ctx.now))
+            .await
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<bool> {
+        let (id, h) = (user_id.to_owned(), password_hash.to_owned());
+        self.write(move |ctx| auth::set_password(ctx.conn, &id, &h, ctx.now))
+            .await
+    }
+
+    async fn delete_user(&self, tenant: Option<&TenantId>, user_id: &str) -> Result<bool> {
+        let (t, id) = (tenant.cloned(), user_id.to_owned());
+        self.write(move |ctx| auth::delete_user(ctx.conn, t.as_ref(), &id))
+            .await
+    }
+
+    async fn add_refresh_token(&self, hash: &str, user_id: &str, family: &str, expires_at: i64) -> Result<()> {
+        let (h, u, f) = (hash.to_owned(), user_id.to_owned(), family.to_owned());
+        self.write(move |ctx| auth::add_refresh(ctx.conn, &h, &u, &f, expires_at, ctx.now))
+            .await
+    }
+
+    async fn use_refresh_token(&self, hash: &str) -> Result<crate::RefreshUse> {
+        let h = hash.to_owned();
+        self.write(move |ctx| auth::use_refresh(ctx.conn, &h, ctx.now)).await
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<bool> {
+        let f = family.to_owned();
+        self.write(move |ctx| auth::revoke_family(ctx.conn, &f, ctx.now)).await
+    }
+
+    async fn create_api_key(&self, tenant: &TenantId, key: crate::NewApiKey) -> Result<crate::ApiKeyRecord> {
+        let t = tenant.clone();
+        self.write(move |ctx| auth::create_key(ctx.conn, &t, key, ctx.now))
+            .await
+    }
+
+    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<crate::ApiKeyRecord>> {
+        let p = prefix.to_owned();
+        self.read(move |c| auth::key_by_prefix(c, &p)).await
+    }
+
+    async fn touch_api_key(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.write(move |ctx| auth::touch_key(ctx.conn, &id, ctx.now)).await
+    }
+
+    async fn api_keys(&self, tenant: &TenantId) -> Result<Vec<crate::ApiKeyRecord>> {
+        let t = tenant.clone();
+        self.read(move |c| auth::keys(c, &t)).await
+    }
+
+    async fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool> {
+        let (t, id) = (tenant.clone(), id.to_owned());
+        self.write(move |ctx| auth::revoke_key(ctx.conn, &t, &id, ctx.now))
+            .await
+    }
+
+    async fn add_audit(&self, entry: crate::NewAudit) -> Result<()> {
+        self.write(move |ctx| auth::add_audit(ctx.conn, entry, ctx.now)).await
+    }
+
+    async fn audit_log(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<crate::AuditEntry>> {
+        let t = tenant.cloned();
+        self.read(move |c| auth::audit_log(c, t.as_ref(), limit)).await
     }
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {

@@ -1,0 +1,401 @@
+//! A tenant's conversations: list with filters, read, messages, close, export (JSON Lines or
+//! CSV, streamed page by page), the agent's handoff actions, and the consent ledger.
+
+use super::{audit, clean_text, cursor, limit_param, parse_cursor};
+use crate::app::App;
+use crate::auth::{Need, Principal};
+use crate::http::{ApiError, JsonBody};
+use crate::webchat::ServerFrame;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use switchboard_core::{Channel, Conversation, ConversationId, ConversationStatus, Message, TenantId};
+use switchboard_store::ConversationFilter;
+
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/tenants/{tenant}/conversations", get(list))
+        .route("/v1/tenants/{tenant}/conversations/{id}", get(read))
+        .route("/v1/tenants/{tenant}/conversations/{id}/messages", get(messages))
+        .route("/v1/tenants/{tenant}/conversations/{id}/close", post(close))
+        .route("/v1/tenants/{tenant}/conversations/{id}/export", get(export))
+        .route("/v1/tenants/{tenant}/conversations/{id}/handoff/take", post(take))
+        .route("/v1/tenants/{tenant}/conversations/{id}/handoff/reply", post(reply))
+        .route("/v1/tenants/{tenant}/conversations/{id}/handoff/release", post(release))
+        .route("/v1/tenants/{tenant}/consent", get(consent))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    channel: Option<String>,
+    handed_over: Option<bool>,
+    /// RFC 3339 or epoch milliseconds.
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+fn instant(name: &str, v: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(ms);
+    }
+    v.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|_| {
+        ApiError::BadRequest(
+            "bad_time",
+            format!("`{name}` is neither RFC 3339 nor epoch milliseconds"),
+        )
+    })
+}
+
+fn view(c: &Conversation) -> Value {
+    json!({
+        "id": c.id,
+        "channel": c.channel,
+        "user": c.user,
+        "status": c.status,
+        "messages": c.last_seq,
+        "language": c.context.language,
+        "mode": c.context.mode,
+        "handoff": c.handoff,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Read)?;
+    let limit = limit_param(q.limit)?;
+    let bad = |what: &str| ApiError::BadRequest("bad_filter", format!("unknown {what}"));
+    let filter = ConversationFilter {
+        status: q
+            .status
+            .as_deref()
+            .map(|s| ConversationStatus::parse(s).ok_or_else(|| bad("status")))
+            .transpose()?,
+        channel: q
+            .channel
+            .as_deref()
+            .map(|s| Channel::parse(s).ok_or_else(|| bad("channel")))
+            .transpose()?,
+        handed_over: q.handed_over.unwrap_or(false),
+        since: q.since.as_deref().map(|v| instant("since", v)).transpose()?,
+        until: q.until.as_deref().map(|v| instant("until", v)).transpose()?,
+        before: q.cursor.as_deref().map(parse_cursor).transpose()?,
+    };
+    let page = app.store.conversations(&t, filter, limit).await?;
+    let next = (page.len() == limit as usize)
+        .then(|| page.last().map(|c| cursor(c.created_at, c.id.as_str())))
+        .flatten();
+    Ok(Json(json!({
+        "data": page.iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
+
+async fn find(app: &App, t: &TenantId, id: &str) -> Result<Conversation, ApiError> {
+    let missing = || ApiError::NotFound("not_found", format!("no conversation {id}"));
+    let cid = ConversationId::parse(id).map_err(|_| missing())?;
+    app.store.conversation(t, &cid).await?.ok_or_else(missing)
+}
+
+async fn read(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Read)?;
+    let c = find(&app, &t, &id).await?;
+    let mut v = view(&c);
+    v["context"] = json!(c.context);
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct After {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn messages(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<After>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Read)?;
+    let c = find(&app, &t, &id).await?;
+    let limit = limit_param(q.limit)?;
+    let page = app
+        .store
+        .messages_after(&t, &c.id, q.after.unwrap_or(0).max(0), limit)
+        .await?;
+    let next = (page.len() == limit as usize)
+        .then(|| page.last().map(|m| m.seq))
+        .flatten();
+    Ok(Json(json!({ "data": page, "next_after": next })))
+}
+
+async fn close(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Agent)?;
+    let c = find(&app, &t, &id).await?;
+    let closed = app.store.close_conversation(&t, &c.id).await?;
+    if closed {
+        audit(
+            &app,
+            &principal,
+            Some(&t),
+            "conversation.close",
+            format!("conversation:{id}"),
+            None,
+            None,
+        )
+        .await?;
+    }
+    Ok(Json(json!({ "closed": closed })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Jsonl,
+    Csv,
+}
+
+/// Streams every message, 500 at a time: a conversation of any length is exported without
+/// holding it in memory.
+async fn export(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let t = principal.tenant(&tenant, Need::Read)?;
+    let c = find(&app, &t, &id).await?;
+    let format = match q.format.as_deref().unwrap_or("jsonl") {
+        "jsonl" => Format::Jsonl,
+        "csv" => Format::Csv,
+        other => {
+            return Err(ApiError::BadRequest(
+                "bad_format",
+                format!("unknown format {other:?}: jsonl or csv"),
+            ));
+        }
+    };
+    let (content_type, ext) = match format {
+        Format::Jsonl => ("application/x-ndjson", "jsonl"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    let state = (app.clone(), t, c.id.clone(), 0i64, matches!(format, Format::Csv), false);
+    let stream = futures_util::stream::unfold(state, move |(app, t, conv, after, header_due, done)| async move {
+        if done {
+            return None;
+        }
+        let mut out = String::new();
+        if header_due {
+            out.push_str("seq,created_at,direction,channel,user,text,intent,handler,status\n");
+        }
+        let page = match app.store.messages_after(&t, &conv, after, 500).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "export interrupted");
+                return Some((
+                    Err(std::io::Error::other(e.to_string())),
+                    (app, t, conv, after, false, true),
+                ));
+            }
+        };
+        let last = page.last().map_or(after, |m| m.seq);
+        let done = page.len() < 500;
+        for m in &page {
+            match format {
+                Format::Jsonl => {
+                    out.push_str(&serde_json::to_string(m).unwrap_or_default());
+                    out.push('\n');
+                }
+                Format::Csv => out.push_str(&csv_row(m)),
+            }
+        }
+        Some((Ok(Bytes::from(out)), (app, t, conv, last, false, done)))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"conversation-{id}.{ext}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv_row(m: &Message) -> String {
+    let processed = m.processed.as_ref();
+    let fields = [
+        m.seq.to_string(),
+        switchboard_core::clock::rfc3339(m.created_at),
+        m.direction.as_str().to_owned(),
+        m.channel.as_str().to_owned(),
+        m.user.clone(),
+        m.content.understood_text().to_owned(),
+        processed.and_then(|p| p.intent.clone()).unwrap_or_default(),
+        processed.map(|p| p.handler.clone()).unwrap_or_default(),
+        m.status.as_str().to_owned(),
+    ];
+    let mut row = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    row.push('\n');
+    row
+}
+
+fn agent_name(principal: &Principal) -> String {
+    match principal {
+        Principal::User { id, .. } => id.clone(),
+        Principal::Key { id, .. } => format!("key:{id}"),
+    }
+}
+
+async fn take(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Agent)?;
+    let c = find(&app, &t, &id).await?;
+    let agent = agent_name(&principal);
+    let h = app.store.take_handoff(&t, &c.id, &agent).await?;
+    audit(
+        &app,
+        &principal,
+        Some(&t),
+        "handoff.take",
+        format!("conversation:{id}"),
+        json!(c.handoff).into(),
+        Some(json!(h)),
+    )
+    .await?;
+    Ok(Json(json!({ "handoff": h })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentReply {
+    text: String,
+}
+
+async fn reply(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<AgentReply>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let t = principal.tenant(&tenant, Need::Agent)?;
+    let c = find(&app, &t, &id).await?;
+    let text = clean_text(&body.text);
+    if text.is_empty() || text.chars().count() > app.config.chat.max_text_chars {
+        return Err(ApiError::Unprocessable(
+            "bad_text",
+            format!("`text` must be 1 to {} characters", app.config.chat.max_text_chars),
+        ));
+    }
+    let message = crate::handoff::reply(app.store.as_ref(), &t, &c.id, &agent_name(&principal), &text)
+        .await
+        .map_err(|e| ApiError::Clash("not_handed_over", format!("{e:#}")))?;
+    // Web chat is live: the person sees the agent's words at once.
+    if matches!(c.channel, Channel::Webchat | Channel::Api) {
+        app.hub.publish(&t, &c.user, ServerFrame::message(&message));
+    }
+    Ok((StatusCode::CREATED, Json(json!(message))))
+}
+
+async fn release(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Agent)?;
+    let c = find(&app, &t, &id).await?;
+    if !app.store.release_handoff(&t, &c.id).await? {
+        return Err(ApiError::Clash(
+            "not_handed_over",
+            format!("conversation {id} is not handed to a person"),
+        ));
+    }
+    audit(
+        &app,
+        &principal,
+        Some(&t),
+        "handoff.release",
+        format!("conversation:{id}"),
+        json!(c.handoff).into(),
+        None,
+    )
+    .await?;
+    Ok(Json(json!({ "released": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentQuery {
+    channel: Option<String>,
+    user: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn consent(
+    State(app): State<Arc<App>>,
+    principal: Principal,
+    Path(tenant): Path<String>,
+    Query(q): Query<ConsentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let t = principal.tenant(&tenant, Need::Read)?;
+    let limit = limit_param(q.limit)?;
+    let user = match (&q.channel, &q.user) {
+        (Some(ch), Some(u)) => Some((
+            Channel::parse(ch).ok_or_else(|| ApiError::BadRequest("bad_filter", "unknown channel".into()))?,
+            u.as_str(),
+        )),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "bad_filter",
+                "give both `channel` and `user`, or neither".into(),
+            ));
+        }
+    };
+    Ok(Json(
+        json!({ "data": app.store.consent_ledger(&t, user, limit).await? }),
+    ))
+}

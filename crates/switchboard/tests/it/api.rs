@@ -1,0 +1,574 @@
+//! The management API: logins, tokens, lockout, API keys, roles, tenant isolation, rate limits,
+//! conversations, export and the agent's handoff actions — over HTTP against a real server.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::io::Write as _;
+use std::process::Stdio;
+
+const PASSWORD: &str = "correct horse battery 9";
+
+/// `switchboard user create` with the password on standard input.
+fn create_user(app: &TestApp, email: &str, role: &str, tenant: Option<&str>, password: &str) -> String {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("--data-dir").arg(app.dir.path().join("data"));
+    cmd.args([
+        "user",
+        "create",
+        "--email",
+        email,
+        "--name",
+        "Test Person",
+        "--role",
+        role,
+    ]);
+    if let Some(t) = tenant {
+        cmd.args(["--tenant", t]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write password");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut req = app.client.request(method, app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("send");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    call(
+        app,
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await
+}
+
+async fn token_of(app: &TestApp, email: &str) -> String {
+    let (status, body) = login(app, email, PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn new_key(app: &TestApp, admin: &str, tenant: &str, scopes: &[&str]) -> (String, String) {
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/v1/tenants/{tenant}/api-keys"),
+        Some(admin),
+        Some(json!({"name": "test", "scopes": scopes})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    (
+        body["key"].as_str().expect("key").to_owned(),
+        body["id"].as_str().expect("id").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn login_refresh_rotation_reuse_detection_and_logout() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let (status, body) = login(&app, "ROOT@example.com ", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["user"].get("password_hash").is_none(), "{body}");
+    let access = body["access_token"].as_str().expect("access");
+    let first_refresh = body["refresh_token"].as_str().expect("refresh").to_owned();
+    assert!(first_refresh.starts_with("sbr_"));
+    let (status, me) = call(&app, Method::GET, "/v1/me", Some(access), None).await;
+    assert_eq!(
+        (status, me["user"]["role"].as_str()),
+        (200, Some("super_admin")),
+        "{me}"
+    );
+
+    let (status, next) = call(
+        &app,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": first_refresh})),
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
+    let second_refresh = next["refresh_token"].as_str().expect("rotated").to_owned();
+    assert_ne!(second_refresh, first_refresh);
+    // The first token again: a replay. It fails and takes the whole session with it.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": first_refresh})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": second_refresh})),
+    )
+    .await;
+    assert_eq!(status, 401, "the family is revoked");
+
+    // Logout ends a fresh session's refresh tokens.
+    let (_, body) = login(&app, "root@example.com", PASSWORD).await;
+    let access = body["access_token"].as_str().expect("access");
+    let refresh = body["refresh_token"].as_str().expect("refresh");
+    let (status, _) = call(&app, Method::POST, "/v1/auth/logout", Some(access), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    for (token, why) in [
+        ("", "empty"),
+        ("garbage", "garbage"),
+        ("sbk_abcdefgh_nope", "unknown key"),
+    ] {
+        let (status, body) = call(&app, Method::GET, "/v1/me", Some(token), None).await;
+        assert_eq!(status, 401, "{why}: {body}");
+    }
+    let (status, body) = call(&app, Method::GET, "/v1/me", None, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_and_unknown_emails_look_the_same() {
+    let app = TestApp::spawn_with(|c, _| c.auth.login_per_minute = 1000).await;
+    create_user(&app, "ann@example.com", "admin", Some("demo"), PASSWORD);
+    let (status, unknown) = login(&app, "nobody@example.com", PASSWORD).await;
+    let (_, wrong) = login(&app, "ann@example.com", "wrong password 1").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        unknown, wrong,
+        "the same answer for an unknown email and a wrong password"
+    );
+    for _ in 0..4 {
+        assert_eq!(login(&app, "ann@example.com", "wrong password 1").await.0, 401);
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 429, "locked even with the right password");
+    assert!(res.headers().get("retry-after").is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited_per_client_address() {
+    let app = TestApp::spawn_with(|c, _| c.auth.login_per_minute = 3).await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(login(&app, &format!("x{i}@example.com"), "whatever 123").await.0);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn roles_and_api_key_scopes_decide_what_is_allowed() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let said = app.say("visitor", "hello").await;
+    let conversation = said["conversation_id"].as_str().expect("id").to_owned();
+    let conv = format!("/v1/tenants/demo/conversations/{conversation}");
+
+    // An admin creates people; an agent cannot.
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/demo/users",
+        Some(&root),
+        Some(json!({"email": "adam@example.com", "name": "Adam", "role": "admin", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let admin = token_of(&app, "adam@example.com").await;
+    for (email, role) in [("agnes@example.com", "agent"), ("vic@example.com", "viewer")] {
+        let (status, body) = call(
+            &app,
+            Method::POST,
+            "/v1/tenants/demo/users",
+            Some(&admin),
+            Some(json!({"email": email, "name": "X", "role": role, "password": PASSWORD})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/demo/users",
+        Some(&admin),
+        Some(json!({"email": "boss@example.com", "name": "X", "role": "super_admin", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 422, "an admin cannot make a super admin: {body}");
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/demo/users",
+        Some(&admin),
+        Some(json!({"email": "weak@example.com", "name": "X", "role": "viewer", "password": "short"})),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("weak_password")));
+    let agent = token_of(&app, "agnes@example.com").await;
+    let viewer = token_of(&app, "vic@example.com").await;
+
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/demo/users",
+        Some(&agent),
+        Some(json!({"email": "z@example.com", "name": "X", "role": "viewer", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        call(&app, Method::GET, "/v1/tenants/demo/conversations", Some(&viewer), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(call(&app, Method::GET, &conv, Some(&viewer), None).await.0, 200);
+    assert_eq!(
+        call(&app, Method::POST, &format!("{conv}/close"), Some(&viewer), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/v1/tenants/demo/audit", Some(&agent), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::POST,
+            "/v1/tenants",
+            Some(&admin),
+            Some(json!({"id": "x", "name": "X", "bot": ""}))
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Keys: read-only can read, not act; revoked keys stop working at once.
+    let (read_key, read_id) = new_key(&app, &admin, "demo", &["read"]).await;
+    assert!(read_key.starts_with("sbk_"));
+    let (status, listed) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/conversations",
+        Some(&read_key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        listed["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|c| c["id"] == conversation.as_str())
+    );
+    assert_eq!(
+        call(&app, Method::POST, &format!("{conv}/close"), Some(&read_key), None)
+            .await
+            .0,
+        403
+    );
+    let (agent_key, _) = new_key(&app, &admin, "demo", &["agent"]).await;
+    let (status, closed) = call(&app, Method::POST, &format!("{conv}/close"), Some(&agent_key), None).await;
+    assert_eq!((status, closed["closed"].as_bool()), (200, Some(true)));
+    let (status, keys) = call(&app, Method::GET, "/v1/tenants/demo/api-keys", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        keys.to_string().find("sbk_").is_some() && !keys.to_string().contains(&read_key),
+        "listed by prefix, never whole"
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            &format!("/v1/tenants/demo/api-keys/{read_id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/v1/tenants/demo/conversations",
+            Some(&read_key),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+
+    // Every administrative action is in the audit log, with who did it.
+    let (status, log) = call(&app, Method::GET, "/v1/tenants/demo/audit", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["user.create", "api_key.create", "api_key.revoke", "conversation.close"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_ids_answer_like_nothing_exists() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let demo_conv = app.say("alice", "can i speak to a person").await["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (demo_admin_key, demo_key_id) = new_key(&app, &root, "demo", &["admin"]).await;
+    let (other_key, _) = new_key(&app, &root, "other", &["admin", "agent", "read"]).await;
+    create_user(&app, "olga@example.com", "admin", Some("other"), PASSWORD);
+    let olga = token_of(&app, "olga@example.com").await;
+    let demo_user = create_user(&app, "dan@example.com", "viewer", Some("demo"), PASSWORD);
+
+    let c = format!("/v1/tenants/demo/conversations/{demo_conv}");
+    let attempts: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/v1/tenants/demo".into(), None),
+        (Method::GET, "/v1/tenants/demo/conversations".into(), None),
+        (Method::GET, c.clone(), None),
+        (Method::GET, format!("{c}/messages"), None),
+        (Method::GET, format!("{c}/export"), None),
+        (Method::POST, format!("{c}/close"), None),
+        (Method::POST, format!("{c}/handoff/take"), None),
+        (Method::POST, format!("{c}/handoff/reply"), Some(json!({"text": "hi"}))),
+        (Method::POST, format!("{c}/handoff/release"), None),
+        (Method::GET, "/v1/tenants/demo/consent".into(), None),
+        (Method::GET, "/v1/tenants/demo/users".into(), None),
+        (
+            Method::POST,
+            "/v1/tenants/demo/users".into(),
+            Some(json!({"email": "m@example.com", "name": "M", "role": "admin", "password": PASSWORD})),
+        ),
+        (Method::DELETE, format!("/v1/tenants/demo/users/{demo_user}"), None),
+        (Method::GET, "/v1/tenants/demo/api-keys".into(), None),
+        (
+            Method::POST,
+            "/v1/tenants/demo/api-keys".into(),
+            Some(json!({"name": "m", "scopes": ["admin"]})),
+        ),
+        (Method::DELETE, format!("/v1/tenants/demo/api-keys/{demo_key_id}"), None),
+        (Method::GET, "/v1/tenants/demo/audit".into(), None),
+    ];
+    for token in [&other_key, &olga] {
+        for (method, path, body) in &attempts {
+            let (status, answer) = call(&app, method.clone(), path, Some(token), body.clone()).await;
+            assert_eq!(status, 404, "{method} {path}: {answer}");
+            assert_eq!(answer["error"]["code"], "unknown_tenant", "{method} {path}: {answer}");
+            assert!(!answer.to_string().contains(&demo_conv), "{answer}");
+        }
+        // Their own tenant's listing never shows the demo's conversations.
+        let (_, listed) = call(&app, Method::GET, "/v1/tenants/other/conversations", Some(token), None).await;
+        assert!(!listed.to_string().contains(&demo_conv));
+        let (_, tenants) = call(&app, Method::GET, "/v1/tenants", Some(token), None).await;
+        assert_eq!(tenants["data"].as_array().map(Vec::len), Some(1), "{tenants}");
+    }
+    // Nothing was changed: the demo key, person and conversation are as they were.
+    assert_eq!(
+        call(&app, Method::GET, "/v1/tenants/demo/users", Some(&demo_admin_key), None)
+            .await
+            .0,
+        200
+    );
+    let (_, conv) = call(&app, Method::GET, &c, Some(&demo_admin_key), None).await;
+    assert_eq!(conv["status"], "open");
+    assert_eq!(conv["handoff"]["status"], "pending");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_takes_over_replies_live_and_hands_back_over_http() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (agent, _) = new_key(&app, &root, "demo", &["agent"]).await;
+    let conv = app.say("bea", "can i speak to a person").await["conversation_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, waiting) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/conversations?handed_over=true",
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(waiting["data"][0]["id"], conv.as_str());
+    let base = format!("/v1/tenants/demo/conversations/{conv}/handoff");
+    let (status, taken) = call(&app, Method::POST, &format!("{base}/take"), Some(&agent), None).await;
+    assert_eq!((status, taken["handoff"]["status"].as_str()), (200, Some("assigned")));
+    let (status, sent) = call(
+        &app,
+        Method::POST,
+        &format!("{base}/reply"),
+        Some(&agent),
+        Some(json!({"text": "Hello Bea\u{0}, I'm here."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(
+        sent["content"]["text"], "Hello Bea, I'm here.",
+        "control characters are stripped"
+    );
+    assert_eq!(
+        app.say("bea", "thanks").await["replies"],
+        json!([]),
+        "the bot stays silent"
+    );
+    assert_eq!(
+        call(&app, Method::POST, &format!("{base}/release"), Some(&agent), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&app, Method::POST, &format!("{base}/release"), Some(&agent), None)
+            .await
+            .0,
+        409
+    );
+    assert!(app.say("bea", "hello").await["replies"][0]["text"].is_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_are_rate_limited_with_headers_and_answers_carry_security_headers() {
+    let app = TestApp::spawn_with(|c, _| c.auth.api_per_second = 2).await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (key, _) = new_key(&app, &root, "demo", &["read"]).await;
+    let mut codes = Vec::new();
+    let mut last = None;
+    for _ in 0..6 {
+        let res = app
+            .client
+            .get(app.url("/v1/tenants/demo/conversations"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("send");
+        codes.push(res.status().as_u16());
+        last = Some(res);
+    }
+    assert_eq!(&codes[..4], [200, 200, 200, 200], "a burst of twice the rate");
+    assert_eq!(codes[5], 429, "{codes:?}");
+    let res = last.expect("a response");
+    let h = res.headers();
+    assert!(h.get("retry-after").is_some());
+    assert_eq!(h.get("x-ratelimit-limit").and_then(|v| v.to_str().ok()), Some("4"));
+    assert_eq!(h.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()), Some("0"));
+    assert_eq!(
+        h.get("x-content-type-options").and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert_eq!(h.get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversation_exports_as_json_lines_and_csv() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (key, _) = new_key(&app, &root, "demo", &["read"]).await;
+    let mut conv = String::new();
+    for text in ["hello", "tell me a joke", "thanks, \"great\""] {
+        conv = app.say("exporter", text).await["conversation_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+    }
+    let get = |format: &'static str| {
+        app.client
+            .get(app.url(&format!("/v1/tenants/demo/conversations/{conv}/export?format={format}")))
+            .bearer_auth(&key)
+            .send()
+    };
+    let res = get("jsonl").await.expect("send");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("content-length").is_none(), "streamed");
+    let text = res.text().await.expect("body");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["content"]["text"], "hello");
+    let csv = get("csv").await.expect("send").text().await.expect("body");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "seq,created_at,direction,channel,user,text,intent,handler,status"
+    );
+    assert_eq!(rows.len(), 7);
+    assert!(csv.contains("\"thanks, \"\"great\"\"\""), "{csv}");
+    let bad = get("xml").await.expect("send");
+    assert_eq!(bad.status(), 400);
+    app.stop().await;
+}
