@@ -61,6 +61,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("handoffs_are_owned_beside_the_context", |s| {
         Box::pin(crate::conformance_people::handoffs_are_owned_beside_the_context(s))
     }),
+    ("people_sessions_and_keys", |s| {
+        Box::pin(crate::conformance_people::people_sessions_and_keys(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.

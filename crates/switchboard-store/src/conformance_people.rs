@@ -170,3 +170,113 @@ pub async fn handoffs_are_owned_beside_the_context(store: Arc<dyn Store>) {
         Err(StoreError::Conflict(_))
     ));
 }
+
+pub async fn people_sessions_and_keys(store: Arc<dyn Store>) {
+    use crate::{NewApiKey, NewUser, RefreshUse, Role};
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    let user = |id: &str, email: &str, tenant| NewUser {
+        id: id.into(),
+        tenant,
+        email: email.into(),
+        name: "N".into(),
+        role: Role::Agent,
+        password_hash: "$argon2id$x".into(),
+    };
+    store
+        .create_user(user("u1", "Ann@Example.com", Some(t.clone())))
+        .await
+        .expect("create");
+    assert!(matches!(
+        store
+            .create_user(user("u2", "ann@example.com", Some(other.clone())))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_user(user("u3", "x@example.com", Some(crate::conformance::tid("nope"))))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let found = store
+        .user_by_email("ANN@example.com")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!((found.id.as_str(), found.tenant.as_ref()), ("u1", Some(&t)));
+    assert_eq!(store.users(Some(&t)).await.expect("list").len(), 1);
+    assert!(store.users(Some(&other)).await.expect("list").is_empty());
+
+    store.login_failed("u1", 2, 60_000).await.expect("fail");
+    assert_eq!(store.user("u1").await.expect("read").expect("u").failed_logins, 1);
+    store.login_failed("u1", 2, 60_000).await.expect("fail");
+    let locked = store.user("u1").await.expect("read").expect("u");
+    assert!(locked.locked_until.is_some() && locked.failed_logins == 0, "{locked:?}");
+    store.login_succeeded("u1").await.expect("ok");
+    assert_eq!(store.user("u1").await.expect("read").expect("u").locked_until, None);
+
+    let far = i64::MAX / 2;
+    store.add_refresh_token("h1", "u1", "fam", far).await.expect("add");
+    assert_eq!(
+        store.use_refresh_token("h1").await.expect("use"),
+        RefreshUse::Valid {
+            user_id: "u1".into(),
+            family: "fam".into()
+        }
+    );
+    store.add_refresh_token("h2", "u1", "fam", far).await.expect("add");
+    assert!(matches!(
+        store.use_refresh_token("h1").await.expect("reuse"),
+        RefreshUse::Reused { .. }
+    ));
+    assert_eq!(
+        store.use_refresh_token("h2").await.expect("revoked"),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        store.use_refresh_token("nope").await.expect("unknown"),
+        RefreshUse::Invalid
+    );
+    store.add_refresh_token("h3", "u1", "old", 1).await.expect("add");
+    assert_eq!(
+        store.use_refresh_token("h3").await.expect("expired"),
+        RefreshUse::Invalid
+    );
+
+    let key = store
+        .create_api_key(
+            &t,
+            NewApiKey {
+                id: "k1".into(),
+                name: "ci".into(),
+                prefix: "sbk_abcdefgh".into(),
+                hash: "hash".into(),
+                scopes: vec!["read".into()],
+            },
+        )
+        .await
+        .expect("key");
+    assert_eq!(
+        store.api_key_by_prefix("sbk_abcdefgh").await.expect("read"),
+        Some(key.clone())
+    );
+    assert!(store.api_keys(&other).await.expect("list").is_empty());
+    assert!(!store.revoke_api_key(&other, "k1").await.expect("other tenant"));
+    store.touch_api_key("k1").await.expect("touch");
+    assert!(store.api_keys(&t).await.expect("list")[0].last_used_at.is_some());
+    assert!(store.revoke_api_key(&t, "k1").await.expect("revoke"));
+    assert!(
+        store
+            .api_key_by_prefix("sbk_abcdefgh")
+            .await
+            .expect("read")
+            .expect("k")
+            .revoked_at
+            .is_some()
+    );
+
+    assert!(!store.delete_user(Some(&other), "u1").await.expect("other tenant"));
+    assert!(store.delete_user(Some(&t), "u1").await.expect("delete"));
+    assert!(store.user("u1").await.expect("read").is_none());
+}
