@@ -77,6 +77,8 @@ pub enum HandlerKind {
     Reminders,
     /// Answers from the tenant's knowledge documents (also tried when no intent is confident).
     Knowledge,
+    /// Starts the intent's `form` and, while it is active, collects its slots.
+    Form,
 }
 
 impl HandlerKind {
@@ -87,6 +89,7 @@ impl HandlerKind {
             HandlerKind::Handoff => "handoff",
             HandlerKind::Reminders => "reminders",
             HandlerKind::Knowledge => "knowledge",
+            HandlerKind::Form => "form",
         }
     }
 }
@@ -122,6 +125,9 @@ pub struct IntentSpec {
     /// What an intent of the `reminders` handler does.
     #[serde(default)]
     pub action: Option<crate::ReminderAction>,
+    /// The `[[form]]` an intent of the `form` handler starts.
+    #[serde(default)]
+    pub form: Option<String>,
 }
 
 impl IntentSpec {
@@ -244,6 +250,8 @@ pub struct BotSpec {
     pub reminders: crate::RemindersSpec,
     #[serde(default)]
     pub knowledge: KnowledgeSpec,
+    #[serde(default, rename = "form")]
+    pub forms: Vec<crate::FormSpec>,
 }
 
 /// `[knowledge]`: answering from the documents in the bot's `knowledge/` folder when no intent
@@ -338,6 +346,10 @@ impl BotSpec {
         self.intents.iter().find(|i| i.name == name)
     }
 
+    pub fn form(&self, name: &str) -> Option<&crate::FormSpec> {
+        self.forms.iter().find(|f| f.name == name)
+    }
+
     pub fn threshold_for(&self, intent: &IntentSpec) -> f32 {
         intent.threshold.unwrap_or(self.threshold)
     }
@@ -396,6 +408,40 @@ impl BotSpec {
             }
             if !intent.ask.is_empty() && intent.required.is_empty() {
                 return bad(format!("intent {:?} has `ask` but no `required` entities", intent.name));
+            }
+        }
+        self.validate_forms(&seen)
+    }
+
+    fn validate_forms(&self, entities: &HashSet<&str>) -> Result<(), BotError> {
+        let mut names = HashSet::new();
+        for form in &self.forms {
+            form.validate(entities, &self.languages, &self.default_language)?;
+            if !names.insert(form.name.as_str()) {
+                return Err(BotError::Invalid(format!("form {:?} is defined twice", form.name)));
+            }
+        }
+        for intent in &self.intents {
+            match (intent.handler, intent.form.as_deref()) {
+                (HandlerKind::Form, Some(name)) if self.form(name).is_none() => {
+                    return Err(BotError::Invalid(format!(
+                        "intent {:?} starts form {name:?}, but there is no form of that name",
+                        intent.name
+                    )));
+                }
+                (HandlerKind::Form, None) => {
+                    return Err(BotError::Invalid(format!(
+                        "intent {:?}: `handler = \"form\"` needs `form = \"<name of a [[form]]>\"`",
+                        intent.name
+                    )));
+                }
+                (HandlerKind::Form, Some(_)) | (_, None) => {}
+                (_, Some(_)) => {
+                    return Err(BotError::Invalid(format!(
+                        "intent {:?}: `form` goes with `handler = \"form\"`",
+                        intent.name
+                    )));
+                }
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod clock;
 pub mod context;
+pub mod forms;
 pub mod ids;
 pub mod message;
 pub mod reminders;
@@ -12,6 +13,7 @@ pub use bot::{
 };
 pub use clock::Clock;
 pub use context::{ConversationContext, HistoryEntry, Mode};
+pub use forms::{FormAction, FormSpec, SlotSpec};
 pub use ids::{ConversationId, IdError, MessageId, TenantId};
 pub use message::{
     Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Message,

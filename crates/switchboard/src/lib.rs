@@ -11,6 +11,7 @@ pub mod connectors;
 mod convtest;
 pub mod deliver;
 mod discord_gateway;
+pub mod forms;
 mod handlers;
 pub mod http;
 pub mod hub;

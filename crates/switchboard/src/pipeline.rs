@@ -129,6 +129,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 // Reminders read and write the store, which the plain handlers never do.
                 HandlerKind::Reminders => crate::reminders::handle(app, &turn, &message, &entities, &mut ctx).await?,
                 HandlerKind::Knowledge => crate::knowledge::answer(app, &turn, &message, passages, &mut ctx).await?,
+                HandlerKind::Form => crate::forms::handle(app, &turn, &message, &entities, &mut ctx).await?,
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };
             (
