@@ -111,6 +111,7 @@ pub async fn handle(
             if ctx.mode != Mode::Form {
                 // A person took over (handoff): the form ends here.
                 ctx.state = Value::Null;
+                ctx.handler = None;
                 return Ok(answer);
             }
             replies.extend(answer);
@@ -180,13 +181,18 @@ fn apply(
             continue;
         };
         taken.push(i);
-        if let Answer::Value(v) = slots::check(&form.name, slot, patterns, e.value.clone(), now)
-            && state.values.get(&slot.name) != Some(&v)
-        {
-            effects
-                .corrections
-                .push(texts::corrected(turn.language, &slot.name, &display(&v)));
-            state.values.insert(slot.name.clone(), v);
+        match slots::check(&form.name, slot, patterns, e.value.clone(), now) {
+            Answer::Value(v) if state.values.get(&slot.name) != Some(&v) => {
+                effects
+                    .corrections
+                    .push(texts::corrected(turn.language, &slot.name, &display(&v)));
+                state.values.insert(slot.name.clone(), v);
+            }
+            // A correction is checked like an answer; the value before stays.
+            Answer::Invalid => {
+                effects.invalid.get_or_insert_with(|| slot.name.clone());
+            }
+            Answer::Value(_) | Answer::Nothing => {}
         }
     }
     // A slot without an entity takes the message itself, unless the message did something else

@@ -43,6 +43,11 @@ pub enum Answer {
 
 /// The value an entity slot gets from `entity`, checked. `now_ms` is when the message arrived.
 pub fn check(form: &str, slot: &SlotSpec, patterns: &Patterns, value: Value, now_ms: i64) -> Answer {
+    // Numbers come out of extraction as floats; "4 people" is 4, in templates and payloads.
+    let value = match value.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => Value::from(f as i64),
+        _ => value,
+    };
     if slot.min.is_some() || slot.max.is_some() {
         let Some(n) = number(&value) else {
             return Answer::Invalid;
@@ -159,7 +164,8 @@ mod tests {
     #[test]
     fn numbers_are_bounded() {
         let s = slot("entity = \"number\"\nmin = 1\nmax = 12");
-        assert_eq!(run(&s, json!(4)), Answer::Value(json!(4)));
+        assert_eq!(run(&s, json!(4.0)), Answer::Value(json!(4)));
+        assert_eq!(run(&s, json!(2.5)), Answer::Value(json!(2.5)));
         assert_eq!(run(&s, json!(12)), Answer::Value(json!(12)));
         assert_eq!(run(&s, json!(40)), Answer::Invalid);
         assert_eq!(run(&s, json!(0)), Answer::Invalid);
