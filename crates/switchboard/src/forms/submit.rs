@@ -104,23 +104,21 @@ enum Reply {
 }
 
 async fn attempt(app: &App, s: &Submission, now: i64) -> SendOutcome {
-    let action = app
-        .tenants
-        .get(&s.tenant)
-        .and_then(|bot| bot.spec.form(&s.form).map(|f| f.action.clone()));
-    let (url, secret) = match action {
-        Some(FormAction::Http { url, secret, .. }) => (url, secret),
-        _ => {
-            return SendOutcome::Failed {
-                error: format!("the bot has no form {:?} with an http action any more", s.form),
-            };
-        }
-    };
-    let reply = match resolve_secret(&secret) {
-        Ok(key) => post(app, s, &url, &key, now).await,
-        // The operator can still set it: worth another try later.
-        Err(e) => Reply::Transient {
-            error: format!("{e:#}"),
+    let reply = match app.tenants.get(&s.tenant) {
+        Some(bot) => match bot.spec.form(&s.form).map(|f| &f.action) {
+            Some(FormAction::Http { url, secret, .. }) => match resolve_secret(secret) {
+                Ok(key) => post(app, s, url, &key, now).await,
+                // The operator can still set it: worth another try later.
+                Err(e) => Reply::Transient {
+                    error: format!("{e:#}"),
+                    retry_after_s: 0,
+                },
+            },
+            _ => Reply::Refused(format!("the bot has no form {:?} with an http action any more", s.form)),
+        },
+        // Not loaded here (yet): another round, or another instance, may have it.
+        None => Reply::Transient {
+            error: format!("tenant {} has no bot loaded", s.tenant),
             retry_after_s: 0,
         },
     };
