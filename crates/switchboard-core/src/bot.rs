@@ -410,41 +410,7 @@ impl BotSpec {
                 return bad(format!("intent {:?} has `ask` but no `required` entities", intent.name));
             }
         }
-        self.validate_forms(&seen)
-    }
-
-    fn validate_forms(&self, entities: &HashSet<&str>) -> Result<(), BotError> {
-        let mut names = HashSet::new();
-        for form in &self.forms {
-            form.validate(entities, &self.languages, &self.default_language)?;
-            if !names.insert(form.name.as_str()) {
-                return Err(BotError::Invalid(format!("form {:?} is defined twice", form.name)));
-            }
-        }
-        for intent in &self.intents {
-            match (intent.handler, intent.form.as_deref()) {
-                (HandlerKind::Form, Some(name)) if self.form(name).is_none() => {
-                    return Err(BotError::Invalid(format!(
-                        "intent {:?} starts form {name:?}, but there is no form of that name",
-                        intent.name
-                    )));
-                }
-                (HandlerKind::Form, None) => {
-                    return Err(BotError::Invalid(format!(
-                        "intent {:?}: `handler = \"form\"` needs `form = \"<name of a [[form]]>\"`",
-                        intent.name
-                    )));
-                }
-                (HandlerKind::Form, Some(_)) | (_, None) => {}
-                (_, Some(_)) => {
-                    return Err(BotError::Invalid(format!(
-                        "intent {:?}: `form` goes with `handler = \"form\"`",
-                        intent.name
-                    )));
-                }
-            }
-        }
-        Ok(())
+        crate::forms::validate_all(self, &seen)
     }
 
     fn validate(&self) -> Result<(), BotError> {

@@ -2,7 +2,7 @@
 //! turns (from entities the person mentions, or by asking), optionally confirms them, and ends
 //! with an action: storing the record, or sending it to the tenant's endpoint.
 
-use crate::bot::{BUILTIN_ENTITIES, BotError, Localized};
+use crate::bot::{BUILTIN_ENTITIES, BotError, BotSpec, HandlerKind, Localized};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -201,6 +201,41 @@ impl FormSpec {
         }
         Ok(())
     }
+}
+
+/// Every form, and every intent's link to one.
+pub(crate) fn validate_all(spec: &BotSpec, entities: &HashSet<&str>) -> Result<(), BotError> {
+    let mut names = HashSet::new();
+    for form in &spec.forms {
+        form.validate(entities, &spec.languages, &spec.default_language)?;
+        if !names.insert(form.name.as_str()) {
+            return Err(BotError::Invalid(format!("form {:?} is defined twice", form.name)));
+        }
+    }
+    for intent in &spec.intents {
+        match (intent.handler, intent.form.as_deref()) {
+            (HandlerKind::Form, Some(name)) if spec.form(name).is_none() => {
+                return Err(BotError::Invalid(format!(
+                    "intent {:?} starts form {name:?}, but there is no form of that name",
+                    intent.name
+                )));
+            }
+            (HandlerKind::Form, None) => {
+                return Err(BotError::Invalid(format!(
+                    "intent {:?}: `handler = \"form\"` needs `form = \"<name of a [[form]]>\"`",
+                    intent.name
+                )));
+            }
+            (HandlerKind::Form, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(BotError::Invalid(format!(
+                    "intent {:?}: `form` goes with `handler = \"form\"`",
+                    intent.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

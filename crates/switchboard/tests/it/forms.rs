@@ -186,11 +186,16 @@ ask = ["Your email?"]
 type Received = Arc<Mutex<Vec<(bool, String, Value)>>>;
 
 /// The tenant's endpoint: checks `X-Switchboard-Signature` as the README tells receivers to,
-/// records the call, and answers the next status of `answers` (the last one repeats).
+/// records the call, and answers the next status of `answers` (the last one repeats); a 429
+/// asks to wait ten minutes (`Retry-After: 600`).
 async fn endpoint(answers: Vec<u16>) -> (String, Received) {
     let received: Received = Arc::default();
     let state = (received.clone(), Arc::new(Mutex::new(answers)));
-    async fn hook(State((received, answers)): State<(Received, Arc<Mutex<Vec<u16>>>)>, req: Request) -> StatusCode {
+    async fn hook(
+        State((received, answers)): State<(Received, Arc<Mutex<Vec<u16>>>)>,
+        req: Request,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
         // Read before the body is awaited: the request itself cannot be held across it.
         let (signature, key) = {
             let header = |name: &str| {
@@ -207,8 +212,11 @@ async fn endpoint(answers: Vec<u16>) -> (String, Received) {
         let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
         received.lock().expect("lock").push((verified, key, json));
         let mut a = answers.lock().expect("lock");
-        let status = if a.len() > 1 { a.remove(0) } else { a[0] };
-        StatusCode::from_u16(status).expect("status")
+        let status = StatusCode::from_u16(if a.len() > 1 { a.remove(0) } else { a[0] }).expect("status");
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => (status, [("retry-after", "600")]).into_response(),
+            _ => status.into_response(),
+        }
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/hooks/signup", listener.local_addr().expect("addr"));
@@ -341,4 +349,35 @@ async fn an_endpoint_that_fails_twice_gets_the_submission_once_it_accepts() {
     assert_eq!(received.lock().expect("lock").len(), 3, "sent once it was accepted");
     let all = submissions(&app, "signup").await;
     assert_eq!(all.len(), 1, "one submission");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_and_a_refusal_fails_the_submission_for_good() {
+    let clock = Clock::manual(START);
+    let (url, received) = endpoint(vec![429, 400, 200]).await;
+    let app = spawn_hook_bot(&url, clock.clone()).await;
+    sign_up(&app, "gus").await;
+    assert_eq!(calls(&received, 1).await.len(), 1);
+    let waiting = eventually(15, "the retry to be scheduled", || async {
+        submissions(&app, "signup").await.into_iter().find(|s| s.attempts == 1)
+    })
+    .await;
+    assert!(
+        waiting.next_attempt_at.is_some_and(|t| t >= START + 600_000),
+        "the endpoint asked for ten minutes: {waiting:?}"
+    );
+    // Past the backoff but not the Retry-After: nothing is sent.
+    clock.advance(120_000);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(received.lock().expect("lock").len(), 1, "waits as asked");
+    clock.advance(600_000);
+    let failed = status_becomes(&app, SubmissionStatus::Failed).await;
+    assert_eq!(failed.attempts, 2);
+    assert!(
+        failed.last_error.as_deref().is_some_and(|e| e.starts_with("HTTP 400")),
+        "{failed:?}"
+    );
+    clock.advance(3_600_000);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(received.lock().expect("lock").len(), 2, "a refusal is final");
 }
