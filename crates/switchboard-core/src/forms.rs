@@ -32,9 +32,10 @@ pub struct FormSpec {
 pub struct SlotSpec {
     pub name: String,
     /// A built-in entity (`email`, `phone`, `datetime`, `date`, `time`, `number`, ...) or one of
-    /// the bot's `[[entity]]`; without it the slot takes the message's text.
+    /// the bot's `[[entity]]`, or a list of them (`["email", "phone"]`: whichever is given);
+    /// without it the slot takes the message's text.
     #[serde(default)]
-    pub entity: Option<String>,
+    pub entity: Option<SlotEntity>,
     /// The question that asks for the slot.
     pub ask: Localized,
     /// Said (instead of `ask`) when an answer does not pass the checks below.
@@ -55,6 +56,25 @@ pub struct SlotSpec {
     /// A date or time must lie in the future.
     #[serde(default)]
     pub future: bool,
+}
+
+/// `entity = "email"` or `entity = ["email", "phone"]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SlotEntity {
+    One(String),
+    AnyOf(Vec<String>),
+}
+
+impl SlotSpec {
+    /// The entities that give the slot a value; none for a free-text slot.
+    pub fn entities(&self) -> &[String] {
+        match &self.entity {
+            None => &[],
+            Some(SlotEntity::One(e)) => std::slice::from_ref(e),
+            Some(SlotEntity::AnyOf(all)) => all,
+        }
+    }
 }
 
 /// What happens to a completed form.
@@ -142,16 +162,20 @@ impl FormSpec {
             if s.ask.is_empty() {
                 return bad(format!("slot {slot:?} needs an `ask` text"));
             }
-            let entity = s.entity.as_deref();
-            if let Some(e) = entity
-                && !BUILTIN_ENTITIES.contains(&e)
-                && !entities.contains(e)
+            let used = s.entities();
+            if s.entity.is_some() && used.is_empty() {
+                return bad(format!("slot {slot:?}: `entity` is an empty list"));
+            }
+            if let Some(e) = used
+                .iter()
+                .find(|e| !BUILTIN_ENTITIES.contains(&e.as_str()) && !entities.contains(e.as_str()))
             {
                 return bad(format!(
                     "slot {slot:?} uses entity {e:?}, which is neither built in nor declared with [[entity]]"
                 ));
             }
-            let numeric = entity.is_some_and(|e| NUMERIC.contains(&e));
+            let all_of = |kinds: &[&str]| !used.is_empty() && used.iter().all(|e| kinds.contains(&e.as_str()));
+            let numeric = all_of(NUMERIC);
             if (s.min.is_some() || s.max.is_some()) && !numeric {
                 return bad(format!(
                     "slot {slot:?}: `min` and `max` need a number-like entity ({})",
@@ -163,7 +187,7 @@ impl FormSpec {
             {
                 return bad(format!("slot {slot:?}: `min` {lo} is above `max` {hi}"));
             }
-            if s.future && !entity.is_some_and(|e| MOMENTS.contains(&e)) {
+            if s.future && !all_of(MOMENTS) {
                 return bad(format!("slot {slot:?}: `future` needs entity datetime, date or time"));
             }
             if s.pattern.as_deref().is_some_and(str::is_empty) {
@@ -283,7 +307,11 @@ ask = ["Your name?"]
         assert_eq!(form.slots.len(), 3);
         assert_eq!(form.slot("people").and_then(|s| s.max), Some(12.0));
         assert!(form.slot("when").is_some_and(|s| s.future));
-        assert_eq!(form.slot("name").and_then(|s| s.entity.clone()), None);
+        assert!(form.slot("name").is_some_and(|s| s.entities().is_empty()));
+        assert_eq!(
+            form.slot("when").map(|s| s.entities().to_vec()),
+            Some(vec!["datetime".to_owned()])
+        );
         assert!(matches!(
             &form.action,
             super::FormAction::Http { max_attempts: 8, secret, .. } if secret == "env:HOOK_SECRET"
@@ -301,7 +329,7 @@ ask = ["Your name?"]
                 "neither built in",
             ),
             (
-                BASE.replace("entity = \"datetime\"", "entity = \"email\""),
+                BASE.replace("entity = \"datetime\"", "entity = [\"datetime\", \"email\"]"),
                 "`future` needs",
             ),
             (BASE.replace("min = 1", "min = 20"), "above `max`"),

@@ -13,7 +13,7 @@ pub use bot::{
 };
 pub use clock::Clock;
 pub use context::{ConversationContext, HistoryEntry, Mode};
-pub use forms::{FormAction, FormSpec, SlotSpec};
+pub use forms::{FormAction, FormSpec, SlotEntity, SlotSpec};
 pub use ids::{ConversationId, IdError, MessageId, TenantId};
 pub use message::{
     Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Message,

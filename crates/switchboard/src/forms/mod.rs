@@ -198,7 +198,7 @@ fn apply(
     }
     // A slot without an entity takes the message itself, unless the message did something else
     // (a correction, a value for another slot) or is a question of its own, or started the form.
-    if let Some(slot) = current.filter(|s| s.entity.is_none())
+    if let Some(slot) = current.filter(|s| s.entities().is_empty())
         && !starting
         && !effects.filled
         && effects.corrections.is_empty()

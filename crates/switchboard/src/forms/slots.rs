@@ -87,11 +87,11 @@ pub fn free_text(form: &str, slot: &SlotSpec, patterns: &Patterns, text: &str, n
 
 /// The first entity of the message that gives `slot` a value and is not taken by another slot.
 pub fn entity_for<'e>(slot: &SlotSpec, found: &'e [Entity], taken: &[usize]) -> Option<(usize, &'e Entity)> {
-    let name = slot.entity.as_deref()?;
+    let names = slot.entities();
     found
         .iter()
         .enumerate()
-        .find(|(i, e)| !taken.contains(i) && satisfies(name, e))
+        .find(|(i, e)| !taken.contains(i) && names.iter().any(|n| satisfies(n, e)))
 }
 
 fn number(value: &Value) -> Option<f64> {

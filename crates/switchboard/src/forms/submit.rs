@@ -88,10 +88,10 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
         .increment(1);
         sent += usize::from(matches!(outcome, SendOutcome::Sent));
         let claimed_at = s.claimed_at.unwrap_or(now);
-        app.store
-            .finish_submission(&s.tenant, s.id, claimed_at, outcome)
-            .await
-            .with_context(|| format!("recording the attempt of submission {}", s.id))?;
+        // Not recorded: the claim lapses and the submission is tried again (at least once).
+        if let Err(e) = app.store.finish_submission(&s.tenant, s.id, claimed_at, outcome).await {
+            tracing::warn!(tenant = %s.tenant, submission = s.id, error = %e, "cannot record a sending attempt");
+        }
     }
     Ok(sent)
 }

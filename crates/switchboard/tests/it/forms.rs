@@ -42,11 +42,11 @@ async fn a_booking_takes_what_the_first_message_says_reasks_bad_answers_and_take
     assert_eq!(say("book a table for 4 tomorrow at 8pm").await, ["Under which name?"]);
     assert_eq!(
         say("Ana Smith").await,
-        ["And your email address, for the confirmation?"]
+        ["And an email address or phone number, for the confirmation?"]
     );
     assert_eq!(
         say("ana@example").await,
-        ["That does not look like an email address. What is your email address?"]
+        ["That is neither an email address nor a phone number. How can we reach you?"]
     );
     assert_eq!(
         say("actually make it 40 people").await,
@@ -57,7 +57,7 @@ async fn a_booking_takes_what_the_first_message_says_reasks_bad_answers_and_take
         say("no, make it 5 people").await,
         [
             "Got it: people is now 5.",
-            "And your email address, for the confirmation?"
+            "And an email address or phone number, for the confirmation?"
         ]
     );
     let summary = say("ana@example.com").await;
@@ -77,7 +77,7 @@ async fn a_booking_takes_what_the_first_message_says_reasks_bad_answers_and_take
     assert_eq!(stored[0].user, "ana");
     assert_eq!(stored[0].values["people"], 5);
     assert_eq!(stored[0].values["name"], "Ana Smith");
-    assert_eq!(stored[0].values["email"], "ana@example.com");
+    assert_eq!(stored[0].values["contact"], "ana@example.com");
     assert_eq!(
         stored[0].values["when"]["value"].as_str().map(|v| &v[11..16]),
         Some("20:00")
@@ -123,7 +123,10 @@ async fn a_question_mid_form_is_answered_then_the_form_asks_again_and_finishes()
     let small_talk = say("tell me a joke").await;
     assert_eq!(small_talk.len(), 2, "{small_talk:?}");
     assert_eq!(small_talk[1], "Under which name?");
-    assert_eq!(say("Cem").await, ["And your email address, for the confirmation?"]);
+    assert_eq!(
+        say("Cem").await,
+        ["And an email address or phone number, for the confirmation?"]
+    );
     assert!(say("cem@example.com").await[0].starts_with("A table for 2"));
     assert!(say("yes").await[0].starts_with("Booked:"));
     assert_eq!(submissions(&app, "demo").await[0].values["name"], "Cem");
@@ -139,7 +142,7 @@ async fn a_form_goes_on_after_a_restart_and_a_person_taking_over_silences_it() {
     let app = TestApp::spawn_in(app.stop().await, |_, _| {}).await;
     assert_eq!(
         texts(&app, "demo", "dee", "Dee").await,
-        ["And your email address, for the confirmation?"],
+        ["And an email address or phone number, for the confirmation?"],
         "the form's state lives in the stored context"
     );
 
