@@ -77,6 +77,8 @@ pub enum HandlerKind {
     Reminders,
     /// Answers from the tenant's knowledge documents (also tried when no intent is confident).
     Knowledge,
+    /// Starts the intent's `form` and, while it is active, collects its slots.
+    Form,
 }
 
 impl HandlerKind {
@@ -87,6 +89,7 @@ impl HandlerKind {
             HandlerKind::Handoff => "handoff",
             HandlerKind::Reminders => "reminders",
             HandlerKind::Knowledge => "knowledge",
+            HandlerKind::Form => "form",
         }
     }
 }
@@ -122,6 +125,9 @@ pub struct IntentSpec {
     /// What an intent of the `reminders` handler does.
     #[serde(default)]
     pub action: Option<crate::ReminderAction>,
+    /// The `[[form]]` an intent of the `form` handler starts.
+    #[serde(default)]
+    pub form: Option<String>,
 }
 
 impl IntentSpec {
@@ -244,6 +250,8 @@ pub struct BotSpec {
     pub reminders: crate::RemindersSpec,
     #[serde(default)]
     pub knowledge: KnowledgeSpec,
+    #[serde(default, rename = "form")]
+    pub forms: Vec<crate::FormSpec>,
     /// Consent asked before anything else, and the texts for "stop" and "start".
     #[serde(default)]
     pub consent: crate::ConsentSpec,
@@ -355,6 +363,10 @@ impl BotSpec {
         self.intents.iter().find(|i| i.name == name)
     }
 
+    pub fn form(&self, name: &str) -> Option<&crate::FormSpec> {
+        self.forms.iter().find(|f| f.name == name)
+    }
+
     pub fn threshold_for(&self, intent: &IntentSpec) -> f32 {
         intent.threshold.unwrap_or(self.threshold)
     }
@@ -415,7 +427,7 @@ impl BotSpec {
                 return bad(format!("intent {:?} has `ask` but no `required` entities", intent.name));
             }
         }
-        Ok(())
+        crate::forms::validate_all(self, &seen)
     }
 
     fn validate(&self) -> Result<(), BotError> {

@@ -4,6 +4,7 @@ pub mod bot;
 pub mod clock;
 pub mod consent;
 pub mod context;
+pub mod forms;
 pub mod ids;
 pub mod message;
 pub mod reminders;
@@ -15,6 +16,7 @@ pub use bot::{
 pub use clock::Clock;
 pub use consent::{ConsentSpec, ConsentText, ConsentWord, consent_word};
 pub use context::{ConversationContext, HistoryEntry, Mode};
+pub use forms::{FormAction, FormSpec, SlotEntity, SlotSpec};
 pub use ids::{ConversationId, IdError, MessageId, TenantId};
 pub use message::{
     Button, Channel, Content, Conversation, ConversationStatus, Direction, Entity, EntitySource, Handoff,

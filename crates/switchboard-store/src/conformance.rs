@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use switchboard_core::{Channel, Content, ConversationContext, MessageId, MessageStatus, Mode, Processed, TenantId};
 
+mod forms;
+
 type Check = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every check, by name.
@@ -63,6 +65,12 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("people_sessions_and_keys", |s| {
         Box::pin(crate::conformance_people::people_sessions_and_keys(s))
+    }),
+    ("form_submissions_per_tenant_once_per_message", |s| {
+        Box::pin(forms::form_submissions_per_tenant_once_per_message(s))
+    }),
+    ("a_due_submission_is_claimed_once_and_retried_until_sent", |s| {
+        Box::pin(forms::a_due_submission_is_claimed_once_and_retried_until_sent(s))
     }),
 ];
 

@@ -27,6 +27,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A claim on a reminder older than this is taken again: its instance died before firing it.
 pub const REMINDER_CLAIM_LEASE_MS: i64 = 60_000;
+/// A claim on a form submission older than this is taken again: its sender died mid-send. Longer
+/// than any one send may take.
+pub const SUBMISSION_CLAIM_LEASE_MS: i64 = 120_000;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -231,6 +234,26 @@ pub trait Store: Send + Sync + 'static {
     async fn add_audit(&self, entry: NewAudit) -> Result<()>;
     /// Newest first: a tenant's entries, or all for `None`.
     async fn audit_log(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    /// Stores a completed form for the user of `submission.conversation`. A second add with the
+    /// same `source_message` (a retried turn) returns the first submission.
+    async fn add_form_submission(&self, tenant: &TenantId, submission: NewSubmission) -> Result<Submission>;
+    async fn form_submission(&self, tenant: &TenantId, id: i64) -> Result<Option<Submission>>;
+    /// The tenant's submissions (of `form` when given), newest first.
+    async fn form_submissions(&self, tenant: &TenantId, form: Option<&str>, limit: u32) -> Result<Vec<Submission>>;
+    /// System-wide: claims pending submissions due at `now` (and claims older than
+    /// [`SUBMISSION_CLAIM_LEASE_MS`]) in one statement, so two callers never get the same one.
+    /// Claimed ones have `claimed_at = now`.
+    async fn claim_due_submissions(&self, now: i64, limit: u32) -> Result<Vec<Submission>>;
+    /// Records one attempt to send a submission claimed at `claimed_at`. Returns false when the
+    /// claim no longer holds (another sender took it over).
+    async fn finish_submission(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        claimed_at: i64,
+        outcome: SendOutcome,
+    ) -> Result<bool>;
 
     /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
     /// enqueued by another process, such as a replay from the CLI).

@@ -346,3 +346,84 @@ pub struct LlmUsage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
 }
+
+/// What became of a completed form: `Stored` (its action is to store it), or for an HTTP
+/// action `Pending` until `Sent`, or `Failed` for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmissionStatus {
+    Stored,
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl SubmissionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmissionStatus::Stored => "stored",
+            SubmissionStatus::Pending => "pending",
+            SubmissionStatus::Sent => "sent",
+            SubmissionStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubmissionStatus> {
+        match s {
+            "stored" => Some(SubmissionStatus::Stored),
+            "pending" => Some(SubmissionStatus::Pending),
+            "sent" => Some(SubmissionStatus::Sent),
+            "failed" => Some(SubmissionStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewSubmission {
+    pub conversation: ConversationId,
+    pub form: String,
+    pub values: serde_json::Value,
+    /// `Stored`, or `Pending` to be sent (due at once).
+    pub status: SubmissionStatus,
+    pub max_attempts: u32,
+    /// The inbound message that completed the form; a second add with it returns the first.
+    pub source_message: MessageId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub user: String,
+    pub form: String,
+    pub values: serde_json::Value,
+    pub status: SubmissionStatus,
+    /// Sending attempts made so far.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// When a pending submission may be sent next.
+    pub next_attempt_at: Option<i64>,
+    /// When the current claim was taken (a sender is on it).
+    pub claimed_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub source_message: MessageId,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The outcome of one attempt to send a submission.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SendOutcome {
+    Sent,
+    /// Refused for good (a 4xx other than 408/429, or out of attempts).
+    Failed {
+        error: String,
+    },
+    /// Try again at `at`.
+    Retry {
+        at: i64,
+        error: String,
+    },
+}

@@ -158,3 +158,72 @@ async fn two_instances_never_claim_the_same_reminder() {
     all.sort_unstable();
     assert_eq!(all, ids, "every reminder claimed exactly once");
 }
+
+/// Two instances on one database race to claim the same due form submissions: each goes to
+/// exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_never_claim_the_same_form_submission() {
+    use switchboard_store::{NewInbound, NewSubmission, Priority, SubmissionStatus, TenantRecord};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    let a = Arc::new(SqliteStore::open(&path, SqliteOptions::default()).expect("open"));
+    let b = Arc::new(SqliteStore::open(&path, SqliteOptions::default()).expect("open"));
+    let t = switchboard_core::TenantId::parse("acme").expect("id");
+    a.upsert_tenant(&TenantRecord {
+        id: t.clone(),
+        name: "A".into(),
+        bot_source: String::new(),
+        created_at: 0,
+        updated_at: 0,
+    })
+    .await
+    .expect("tenant");
+    let acc = a
+        .accept_inbound(
+            &t,
+            NewInbound {
+                id: switchboard_core::MessageId::generate(),
+                channel: switchboard_core::Channel::Webchat,
+                user: "ana".into(),
+                content: switchboard_core::Content::text("yes"),
+                metadata: serde_json::json!({}),
+                external_id: None,
+                priority: Priority::Interactive,
+            },
+        )
+        .await
+        .expect("accept");
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let s = a
+            .add_form_submission(
+                &t,
+                NewSubmission {
+                    conversation: acc.conversation.clone(),
+                    form: "signup".into(),
+                    values: serde_json::json!({ "n": i }),
+                    status: SubmissionStatus::Pending,
+                    max_attempts: 8,
+                    source_message: switchboard_core::MessageId::generate(),
+                },
+            )
+            .await
+            .expect("add");
+        ids.push(s.id);
+    }
+    let now = i64::MAX / 4;
+    let claim = |s: Arc<SqliteStore>| async move {
+        let mut mine = Vec::new();
+        loop {
+            let got = s.claim_due_submissions(now, 3).await.expect("claim");
+            if got.is_empty() {
+                return mine;
+            }
+            mine.extend(got.into_iter().map(|x| x.id));
+        }
+    };
+    let (from_a, from_b) = tokio::join!(tokio::spawn(claim(a.clone())), tokio::spawn(claim(b.clone())));
+    let mut all: Vec<i64> = from_a.expect("a").into_iter().chain(from_b.expect("b")).collect();
+    all.sort_unstable();
+    assert_eq!(all, ids, "every submission claimed exactly once");
+}

@@ -318,6 +318,10 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
         set.spawn(async move { crate::reminders::run_loop(&app, &mut stop).await });
     }
     {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move { crate::forms::run_loop(&app, &mut stop).await });
+    }
+    {
         let (app, mut stop) = (app.clone(), stop);
         set.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`,
-//! `nlu` and `kb`.
+//! `nlu`, `kb` and `forms`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -62,6 +62,11 @@ enum Command {
     },
     /// Talk to a bot in the terminal, through the same pipeline as every channel.
     Chat(crate::chat_cli::Args),
+    /// Read completed forms.
+    Forms {
+        #[command(subcommand)]
+        command: crate::forms::cli::FormsCommand,
+    },
     /// Run a bot's scripted conversation tests.
     Test {
         #[command(subcommand)]
@@ -254,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apikey { command } => runtime.block_on(crate::admin_cli::api_key(&config, command)),
         Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
         Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
+        Command::Forms { command } => runtime.block_on(crate::forms::cli::run(&config, command)),
     }
 }
 

@@ -21,6 +21,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub bots: BotsConfig,
     pub reminders: crate::reminders::RemindersConfig,
+    pub forms: crate::forms::FormsConfig,
     pub log: LogConfig,
     pub llm: crate::llm::LlmConfig,
     pub auth: crate::auth::AuthConfig,

@@ -37,6 +37,8 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
         // The knowledge handler searches and may stream from a language model, so the pipeline
         // runs it (`knowledge::answer`); it comes here only when no passage answers.
         HandlerKind::Knowledge => fallback(turn, ctx),
+        // Forms store submissions: the pipeline runs them (`forms::handle`).
+        HandlerKind::Form => Err(anyhow::anyhow!("the form handler runs in the pipeline")),
     }
 }
 

@@ -15,6 +15,7 @@ mod consent;
 mod convtest;
 pub mod deliver;
 mod discord_gateway;
+pub mod forms;
 mod handlers;
 pub mod handoff;
 pub mod http;

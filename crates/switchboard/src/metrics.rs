@@ -15,6 +15,7 @@ pub const WS_CONNECTIONS: &str = "switchboard_websocket_connections";
 pub const BOT_RELOADS: &str = "switchboard_bot_reloads_total";
 pub const LLM_TOKENS: &str = "switchboard_llm_tokens_total";
 pub const LLM_REQUESTS: &str = "switchboard_llm_requests_total";
+pub const FORM_SUBMISSIONS: &str = "switchboard_form_submissions_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -65,6 +66,10 @@ fn describe() {
     describe_counter!(
         LLM_TOKENS,
         "Language model tokens used for knowledge answers, by tenant and kind (prompt, completion)."
+    );
+    describe_counter!(
+        FORM_SUBMISSIONS,
+        "Forms by tenant, form and result: completed, cancelled, and sending attempts (sent, retry, failed)."
     );
     describe_counter!(
         LLM_REQUESTS,

@@ -173,6 +173,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                     crate::smalltalk::reword(app, &turn, &message, &mut replies).await;
                     replies
                 }
+                HandlerKind::Form => crate::forms::handle(app, &turn, &message, &entities, &mut ctx).await?,
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };
             (

@@ -123,9 +123,19 @@ fn active_mode<'a>(ctx: &mut ConversationContext) -> Option<Decision<'a>> {
         Mode::Handoff => Some(Decision::Silent {
             reason: "a human owns the conversation",
         }),
+        // The form handler reads every message while a form runs: values, corrections, cancel,
+        // and questions of their own (answered, then the form goes on).
+        Mode::Form => Some(Decision::Handler {
+            handler: HandlerKind::Form,
+            intent: None,
+            confidence: 1.0,
+            reason: "a form is in progress".to_owned(),
+            entities: Map::new(),
+            missing: Vec::new(),
+        }),
         // No multi-turn handler is loaded for these modes in this build: start over rather than
         // leave the user stuck in a mode nobody answers.
-        Mode::Assessment | Mode::Workflow | Mode::Form => {
+        Mode::Assessment | Mode::Workflow => {
             ctx.reset_flow();
             None
         }
@@ -295,7 +305,7 @@ mod tests {
     fn a_mode_without_its_handler_starts_over() {
         let spec = spec();
         let mut ctx = ConversationContext {
-            mode: Mode::Form,
+            mode: Mode::Workflow,
             handler: Some("signup".into()),
             ..Default::default()
         };

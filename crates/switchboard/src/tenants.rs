@@ -24,6 +24,8 @@ pub struct TenantBot {
     pub spec: BotSpec,
     pub model: IntentModel,
     pub entities: Entities,
+    /// The forms' slot patterns, compiled.
+    pub forms: crate::forms::Patterns,
     pub templates: Environment<'static>,
     /// The definition's text, to tell whether a file on disk changed.
     pub source: String,
@@ -72,8 +74,10 @@ impl TenantBot {
         };
         let responses = spec.intents.iter().map(|i| (i.name.clone(), &i.responses));
         let asks = spec.intents.iter().map(|i| (ask_key(&i.name), &i.ask));
+        let forms = spec.forms.iter().flat_map(|f| f.texts());
         for (key, texts) in responses
             .chain(asks)
+            .chain(forms)
             .chain(std::iter::once(("fallback".to_owned(), &spec.fallback)))
             .chain(std::iter::once((HANDOFF_KEY.to_owned(), &spec.handoff)))
         {
@@ -85,6 +89,7 @@ impl TenantBot {
             }
         }
         let entities = Entities::for_bot(&spec).context("the bot definition's entities")?;
+        let forms = crate::forms::Patterns::compile(&spec).context("the bot definition's forms")?;
         let model = match cache {
             Some(dir) => cached_model(dir, &id, &spec, source),
             None => IntentModel::train(&spec),
@@ -95,6 +100,7 @@ impl TenantBot {
             spec,
             model,
             entities,
+            forms,
             templates,
             source: source.to_owned(),
         })

@@ -17,6 +17,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::auth;
 use super::people;
+
+use super::forms;
 use super::reminders;
 use super::turns::{accept, complete, insert_job, set_message_status};
 use super::usage;
@@ -700,6 +702,46 @@ impl Store for SqliteStore {
     async fn audit_log(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<crate::AuditEntry>> {
         let t = tenant.cloned();
         self.read(move |c| auth::audit_log(c, t.as_ref(), limit)).await
+    }
+
+    async fn add_form_submission(
+        &self,
+        tenant: &TenantId,
+        submission: crate::NewSubmission,
+    ) -> Result<crate::Submission> {
+        let t = tenant.clone();
+        self.write(move |ctx| forms::add(ctx, &t, submission)).await
+    }
+
+    async fn form_submission(&self, tenant: &TenantId, id: i64) -> Result<Option<crate::Submission>> {
+        let t = tenant.clone();
+        self.read(move |c| forms::get(c, &t, id)).await
+    }
+
+    async fn form_submissions(
+        &self,
+        tenant: &TenantId,
+        form: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::Submission>> {
+        let (t, f) = (tenant.clone(), form.map(str::to_owned));
+        self.read(move |c| forms::list(c, &t, f.as_deref(), limit)).await
+    }
+
+    async fn claim_due_submissions(&self, now: i64, limit: u32) -> Result<Vec<crate::Submission>> {
+        self.write(move |ctx| forms::claim_due(ctx.conn, now, limit)).await
+    }
+
+    async fn finish_submission(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        claimed_at: i64,
+        outcome: crate::SendOutcome,
+    ) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| forms::finish(ctx.conn, &t, id, claimed_at, outcome, ctx.now))
+            .await
     }
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {

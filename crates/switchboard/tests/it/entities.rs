@@ -117,10 +117,7 @@ async fn the_demo_bot_asks_for_the_day_of_a_booking() {
         asked["replies"][0]["text"],
         "Happy to book a table. For which day and time?"
     );
+    // The booking is a form: the answer fills its time, and the next question follows.
     let booked = app.say("lea", "tomorrow at 8pm").await;
-    let reply = booked["replies"][0]["text"].as_str().expect("text");
-    assert!(
-        reply.starts_with("Noted: a table on ") && reply.contains(" at 20:00 (terrace)."),
-        "{reply}"
-    );
+    assert_eq!(booked["replies"][0]["text"], "For how many people?");
 }

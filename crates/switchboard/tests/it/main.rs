@@ -10,6 +10,7 @@ mod crash;
 mod delivery;
 mod discord_gateway;
 mod entities;
+mod forms;
 mod helpers;
 mod knowledge;
 mod nlu;
