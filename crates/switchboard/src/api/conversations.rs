@@ -31,9 +31,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/tenants/{tenant}/consent", get(consent))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
     handed_over: Option<bool>,
@@ -71,7 +72,8 @@ fn view(c: &Conversation) -> Value {
     })
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ListQuery), responses((status = 200, description = "A page of conversations, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn list(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
@@ -112,7 +114,8 @@ async fn find(app: &App, t: &TenantId, id: &str) -> Result<Conversation, ApiErro
     app.store.conversation(t, &cid).await?.ok_or_else(missing)
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation with its context", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn read(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -124,14 +127,16 @@ async fn read(
     Ok(Json(v))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct After {
+pub(crate) struct After {
     after: Option<i64>,
     limit: Option<u32>,
 }
 
-async fn messages(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/messages", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id"), After), responses((status = 200, description = "A page of messages, oldest first", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn messages(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -150,7 +155,8 @@ async fn messages(
     Ok(Json(json!({ "data": page, "next_after": next })))
 }
 
-async fn close(
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "Whether it was open", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn close(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -173,9 +179,10 @@ async fn close(
     Ok(Json(json!({ "closed": closed })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ExportQuery {
+pub(crate) struct ExportQuery {
     format: Option<String>,
 }
 
@@ -187,7 +194,8 @@ enum Format {
 
 /// Streams every message, 500 at a time: a conversation of any length is exported without
 /// holding it in memory.
-async fn export(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/export", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id"), ExportQuery), responses((status = 200, description = "Every message, streamed", content((String = "application/x-ndjson"), (String = "text/csv"))), crate::api::openapi::Errors))]
+pub(crate) async fn export(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -287,7 +295,8 @@ fn agent_name(principal: &Principal) -> String {
     }
 }
 
-async fn take(
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/take", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The caller owns the conversation", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn take(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -309,13 +318,14 @@ async fn take(
     Ok(Json(json!({ "handoff": h })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AgentReply {
+pub(crate) struct AgentReply {
     text: String,
 }
 
-async fn reply(
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/reply", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), request_body = AgentReply, responses((status = 201, description = "Stored and sent through the conversation's channel", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn reply(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -340,7 +350,8 @@ async fn reply(
     Ok((StatusCode::CREATED, Json(json!(message))))
 }
 
-async fn release(
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/release", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The bot answers again", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn release(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -366,15 +377,17 @@ async fn release(
     Ok(Json(json!({ "released": true })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ConsentQuery {
+pub(crate) struct ConsentQuery {
     channel: Option<String>,
     user: Option<String>,
     limit: Option<u32>,
 }
 
-async fn consent(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/consent", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ConsentQuery), responses((status = 200, description = "The consent ledger, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn consent(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,

@@ -22,7 +22,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/tenants/{tenant}/audit", get(audit_log))
 }
 
-async fn users(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users", tag = "people", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, description = "The tenant's people", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn users(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
@@ -31,9 +32,9 @@ async fn users(
     Ok(Json(json!({ "data": app.store.users(Some(&t)).await? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewPerson {
+pub(crate) struct NewPerson {
     email: String,
     name: String,
     role: String,
@@ -53,7 +54,8 @@ pub fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-async fn create_user(
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "people", params(("tenant" = String, Path, description = "Tenant id")), request_body = NewPerson, responses((status = 201, description = "Created", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn create_user(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
@@ -100,7 +102,8 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
-async fn delete_user(
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}", tag = "people", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Person id")), responses((status = 204, description = "Deleted, with their sessions"), crate::api::openapi::Errors))]
+pub(crate) async fn delete_user(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -128,7 +131,8 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn keys(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/api-keys", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, description = "The tenant's API keys (prefixes, never the keys)", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn keys(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
@@ -137,14 +141,15 @@ async fn keys(
     Ok(Json(json!({ "data": app.store.api_keys(&t).await? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub(crate) struct NewKey {
     name: String,
     scopes: Vec<String>,
 }
 
-async fn create_key(
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id")), request_body = NewKey, responses((status = 201, description = "Created; `key` is shown this once", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn create_key(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
@@ -188,7 +193,8 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn revoke_key(
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/api-keys/{id}", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "API key id")), responses((status = 204, description = "Revoked"), crate::api::openapi::Errors))]
+pub(crate) async fn revoke_key(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path((tenant, id)): Path<(String, String)>,
@@ -213,12 +219,14 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct Limit {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Limit {
     limit: Option<u32>,
 }
 
-async fn audit_log(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit", tag = "people", params(("tenant" = String, Path, description = "Tenant id"), Limit), responses((status = 200, description = "Administrative actions, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn audit_log(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,

@@ -28,7 +28,8 @@ fn view(t: &TenantRecord, app: &App) -> Value {
     })
 }
 
-async fn list(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/tenants", tag = "tenants", responses((status = 200, description = "The tenants the caller may see", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn list(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
     principal.require(Need::Read)?;
     let all = app.store.list_tenants().await?;
     let visible: Vec<Value> = all
@@ -39,7 +40,8 @@ async fn list(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<
     Ok(Json(json!({ "data": visible })))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, description = "The tenant", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn read(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
@@ -53,16 +55,17 @@ async fn read(
     Ok(Json(view(&record, &app)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewTenant {
+pub(crate) struct NewTenant {
     id: String,
     name: String,
     /// The bot definition (bot.toml text).
     bot: String,
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = NewTenant, responses((status = 201, description = "Created, its bot loaded", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn create(
     State(app): State<Arc<App>>,
     principal: Principal,
     JsonBody(body): JsonBody<NewTenant>,

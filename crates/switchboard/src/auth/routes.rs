@@ -20,9 +20,9 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/me", get(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(crate) struct Login {
     email: String,
     password: String,
 }
@@ -47,7 +47,8 @@ fn limit_ip(app: &App, peer: Option<Extension<Peer>>, what: &str) -> Result<(), 
     })
 }
 
-async fn login(
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", security(()), request_body = Login, responses((status = 200, description = "An access token, a refresh token and the person", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn login(
     State(app): State<Arc<App>>,
     peer: Option<Extension<Peer>>,
     JsonBody(body): JsonBody<Login>,
@@ -117,13 +118,14 @@ async fn session(app: &App, user: &UserRecord, family: &str) -> Result<Value, Ap
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Refresh {
+pub(crate) struct Refresh {
     refresh_token: String,
 }
 
-async fn refresh(
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", security(()), request_body = Refresh, responses((status = 200, description = "A new access token and the next refresh token", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn refresh(
     State(app): State<Arc<App>>,
     peer: Option<Extension<Peer>>,
     JsonBody(body): JsonBody<Refresh>,
@@ -165,7 +167,8 @@ async fn refresh(
 
 /// Ends the caller's session: its refresh tokens stop working. (The access token lives on until
 /// it expires, `auth.access_ttl_s`.)
-async fn logout(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 200, description = "The session's refresh tokens are revoked", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn logout(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
     let Principal::User { session, .. } = &principal else {
         return Err(ApiError::BadRequest(
             "not_a_session",
@@ -176,7 +179,8 @@ async fn logout(State(app): State<Arc<App>>, principal: Principal) -> Result<Jso
     Ok(Json(json!({ "logged_out": true })))
 }
 
-async fn me(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/me", tag = "auth", responses((status = 200, description = "The caller: a person or an API key", body = serde_json::Value), crate::api::openapi::Errors))]
+pub(crate) async fn me(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
     principal.require(Need::Read)?;
     Ok(Json(match &principal {
         Principal::User { id, .. } => json!({ "kind": "user", "user": app.store.user(id).await? }),
