@@ -77,6 +77,10 @@ pub enum HandlerKind {
     Reminders,
     /// Answers from the tenant's knowledge documents (also tried when no intent is confident).
     Knowledge,
+    /// Starts (or resumes) the questionnaire the intent names with `assessment`.
+    Assessment,
+    /// Asks for the person's satisfaction (CSAT), and records answers to it.
+    Feedback,
 }
 
 impl HandlerKind {
@@ -87,6 +91,8 @@ impl HandlerKind {
             HandlerKind::Handoff => "handoff",
             HandlerKind::Reminders => "reminders",
             HandlerKind::Knowledge => "knowledge",
+            HandlerKind::Assessment => "assessment",
+            HandlerKind::Feedback => "feedback",
         }
     }
 }
@@ -122,6 +128,12 @@ pub struct IntentSpec {
     /// What an intent of the `reminders` handler does.
     #[serde(default)]
     pub action: Option<crate::ReminderAction>,
+    /// The `[[assessment]]` an intent of the `assessment` handler starts.
+    #[serde(default)]
+    pub assessment: Option<String>,
+    /// Answering this intent resolves the conversation: `[feedback]` may ask for satisfaction.
+    #[serde(default)]
+    pub resolves: bool,
 }
 
 impl IntentSpec {
@@ -244,6 +256,12 @@ pub struct BotSpec {
     pub reminders: crate::RemindersSpec,
     #[serde(default)]
     pub knowledge: KnowledgeSpec,
+    /// Questionnaires, started by intents of the `assessment` handler.
+    #[serde(default, rename = "assessment")]
+    pub assessments: Vec<crate::AssessmentSpec>,
+    /// Satisfaction questions; none are asked without this section.
+    #[serde(default)]
+    pub feedback: Option<crate::FeedbackSpec>,
 }
 
 /// `[knowledge]`: answering from the documents in the bot's `knowledge/` folder when no intent
@@ -336,6 +354,10 @@ impl BotSpec {
 
     pub fn intent(&self, name: &str) -> Option<&IntentSpec> {
         self.intents.iter().find(|i| i.name == name)
+    }
+
+    pub fn assessment(&self, name: &str) -> Option<&crate::AssessmentSpec> {
+        self.assessments.iter().find(|a| a.name == name)
     }
 
     pub fn threshold_for(&self, intent: &IntentSpec) -> f32 {
@@ -458,6 +480,7 @@ impl BotSpec {
             }
         }
         self.reminders.validate()?;
+        crate::assessment::validate(self)?;
         self.validate_entities()
     }
 }
