@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use switchboard_core::{Channel, Content, ConversationContext, MessageId, MessageStatus, Mode, Processed, TenantId};
 
+mod results;
+
 type Check = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every check, by name.
@@ -54,6 +56,12 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("tasks_per_user_and_tenant", |s| Box::pin(tasks_per_user_and_tenant(s))),
     ("llm_usage_adds_up_per_tenant_and_day", |s| {
         Box::pin(llm_usage_adds_up_per_tenant_and_day(s))
+    }),
+    ("assessment_results_per_user_and_tenant", |s| {
+        Box::pin(results::assessment_results_per_user_and_tenant(s))
+    }),
+    ("feedback_per_tenant_with_daily_figures", |s| {
+        Box::pin(results::feedback_per_tenant_with_daily_figures(s))
     }),
 ];
 

@@ -5,6 +5,7 @@
 //! one transaction (and one fsync), each inside its own savepoint so that one caller's failure
 //! rolls back only its own changes. Callers get their answer only after the commit.
 
+mod feedback;
 mod queries;
 mod reminders;
 mod rows;
@@ -25,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_outbound_status.sql"),
     include_str!("../../migrations/sqlite/0004_reminders.sql"),
     include_str!("../../migrations/sqlite/0005_llm_usage.sql"),
+    include_str!("../../migrations/sqlite/0006_assessments_feedback.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;
