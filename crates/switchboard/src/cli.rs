@@ -1,5 +1,5 @@
 //! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`,
-//! `nlu` and `kb`.
+//! `nlu`, `kb`, `assessment` and `feedback`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -66,6 +66,16 @@ enum Command {
     Test {
         #[command(subcommand)]
         command: crate::convtest::TestCommand,
+    },
+    /// Results of finished assessments (questionnaires).
+    Assessment {
+        #[command(subcommand)]
+        command: crate::assessment::cli::AssessmentCommand,
+    },
+    /// Satisfaction scores, thumbs and comments.
+    Feedback {
+        #[command(subcommand)]
+        command: crate::assessment::cli::FeedbackCommand,
     },
     /// Evaluate, train and try the intent classifier.
     Nlu {
@@ -222,6 +232,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
         Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
         Command::Kb { command } => crate::knowledge::cli::run(&config, command),
+        Command::Assessment { command } => crate::assessment::cli::assessment(&config, command),
+        Command::Feedback { command } => crate::assessment::cli::feedback(&config, command),
     }
 }
 

@@ -33,6 +33,11 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
         // The knowledge handler searches and may stream from a language model, so the pipeline
         // runs it (`knowledge::answer`); it comes here only when no passage answers.
         HandlerKind::Knowledge => fallback(turn, ctx),
+        // Both store what people answer: the pipeline runs them (`assessment::handle`,
+        // `feedback::handle`).
+        HandlerKind::Assessment | HandlerKind::Feedback => {
+            Err(anyhow::anyhow!("the {} handler runs in the pipeline", handler.as_str()))
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! is what the tests call with a port-0 listener and a fresh data directory.
 
 pub mod app;
+pub mod assessment;
 mod chat_cli;
 pub mod cli;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod connectors;
 mod convtest;
 pub mod deliver;
 mod discord_gateway;
+pub mod feedback;
 mod handlers;
 pub mod http;
 pub mod hub;

@@ -76,6 +76,7 @@ impl TenantBot {
             .chain(asks)
             .chain(std::iter::once(("fallback".to_owned(), &spec.fallback)))
             .chain(std::iter::once((HANDOFF_KEY.to_owned(), &spec.handoff)))
+            .chain(crate::assessment::text::templates(&spec))
         {
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for (lang, text) in texts.iter(&spec.default_language) {

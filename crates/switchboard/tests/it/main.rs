@@ -1,6 +1,7 @@
 //! Integration tests: real servers on port 0 with fresh data directories, driven over HTTP,
 //! WebSocket and the CLI. One test binary for the crate keeps link time down.
 
+mod assessment;
 mod authoring;
 mod bad_input;
 mod browser;
