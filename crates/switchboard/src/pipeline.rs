@@ -153,6 +153,12 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
             {
                 replies.push(question);
             }
+            // An assessment the expired context left unfinished: offered once to continue.
+            if handler != HandlerKind::Assessment
+                && let Some(offer) = crate::assessment::offer_resume(&turn, &mut ctx)?
+            {
+                replies.push(offer);
+            }
             (
                 replies,
                 Processed {

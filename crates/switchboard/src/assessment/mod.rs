@@ -34,6 +34,8 @@ struct Progress {
     name: String,
     /// Question id -> answer, as stored in the result.
     answers: Map<String, Value>,
+    /// Continuing was offered since the assessment lost the conversation.
+    offered: bool,
 }
 
 impl Progress {
@@ -99,8 +101,9 @@ pub async fn handle(
         .filter(|p| p.name == a.name)
         .unwrap_or_else(|| Progress {
             name: a.name.clone(),
-            answers: Map::new(),
+            ..Progress::default()
         });
+    progress.offered = false;
     let mut replies = Vec::new();
     if turn.intent.is_some() {
         ctx.mode = Mode::Assessment;
@@ -153,6 +156,42 @@ pub async fn handle(
         }
     }
     Ok(replies)
+}
+
+/// Once after an unfinished assessment lost the conversation (its context expired), a button to
+/// continue it: the command naming the intent that starts it, so pressing it always starts it.
+pub fn offer_resume(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Option<Content>> {
+    let Some(mut progress) = Progress::load(ctx) else {
+        return Ok(None);
+    };
+    let spec = &turn.bot.spec;
+    let starter = spec
+        .intents
+        .iter()
+        .find(|i| i.assessment.as_deref() == Some(progress.name.as_str()));
+    let (Some(a), Some(starter)) = (spec.assessment(&progress.name), starter) else {
+        return Ok(None);
+    };
+    if ctx.mode != Mode::Normal || progress.offered || progress.answers.is_empty() {
+        return Ok(None);
+    }
+    progress.offered = true;
+    progress.save(ctx)?;
+    let answered = a
+        .questions
+        .iter()
+        .filter(|q| progress.answers.contains_key(&q.id))
+        .count();
+    let text = say(Say::Unfinished, turn.language)
+        .replace("{answered}", &answered.to_string())
+        .replace("{total}", &a.questions.len().to_string());
+    Ok(Some(Content::Text {
+        text,
+        buttons: vec![Button {
+            title: say(Say::Continue, turn.language).to_owned(),
+            payload: format!("/{}", starter.name),
+        }],
+    }))
 }
 
 /// The assessment no longer owns the conversation and its answers are forgotten.

@@ -92,6 +92,9 @@ pub enum Say {
     Gone,
     /// The result when the score falls in no band; `{score}` is replaced.
     Score,
+    /// `{answered}` and `{total}` are replaced.
+    Unfinished,
+    Continue,
     FeedbackAsk,
     FeedbackComment,
     FeedbackThanks,
@@ -123,6 +126,16 @@ pub fn say(what: Say, lang: &str) -> &'static str {
         (Say::Score, "es") => "¡Gracias! Esa era la última pregunta. Tu puntuación: {score}.",
         (Say::Score, "de") => "Danke! Das war die letzte Frage. Deine Punktzahl: {score}.",
         (Say::Score, _) => "Thank you, that was the last question. Your score: {score}.",
+        (Say::Unfinished, "es") => {
+            "Tienes un cuestionario sin terminar ({answered} de {total} respondidas). ¿Continuamos?"
+        }
+        (Say::Unfinished, "de") => {
+            "Du hast einen unvollständigen Fragebogen ({answered} von {total} beantwortet). Weitermachen?"
+        }
+        (Say::Unfinished, _) => "You have an unfinished questionnaire ({answered} of {total} answered). Continue?",
+        (Say::Continue, "es") => "Continuar",
+        (Say::Continue, "de") => "Weiter",
+        (Say::Continue, _) => "Continue",
         (Say::FeedbackAsk, "es") => "¿Qué tan satisfecho estás con esta conversación? (1 = nada, 5 = mucho)",
         (Say::FeedbackAsk, "de") => "Wie zufrieden bist du mit diesem Gespräch? (1 = gar nicht, 5 = sehr)",
         (Say::FeedbackAsk, _) => "How satisfied are you with this conversation? (1 = not at all, 5 = very)",

@@ -167,8 +167,17 @@ async fn an_assessment_survives_restarts_and_resumes_after_the_context_expired()
     let app = spawn(dir, &clock).await;
     let joke = app.say("dora", "tell me a joke").await;
     assert!(!texts(&joke)[0].starts_with('['), "not an answer any more: {joke}");
-    // ...but the answers are kept: starting again continues with the unanswered question.
-    let back = app.say("dora", "start the wellbeing check").await;
+    // ...but the answers are kept, and continuing is offered once.
+    assert_eq!(
+        texts(&joke)[1],
+        "You have an unfinished questionnaire (2 of 4 answered). Continue?"
+    );
+    assert_eq!(
+        joke["replies"][1]["buttons"],
+        json!([{"title": "Continue", "payload": "/wellbeing_check"}])
+    );
+    assert_eq!(texts(&app.say("dora", "hello").await).len(), 1, "offered once");
+    let back = press(&app, "demo", "dora", "/wellbeing_check").await;
     assert_eq!(
         texts(&back),
         [
@@ -178,6 +187,11 @@ async fn an_assessment_survives_restarts_and_resumes_after_the_context_expired()
     );
     app.say("dora", "6").await;
     let done = press(&app, "demo", "dora", "nothing").await;
+    assert_eq!(
+        texts(&done).len(),
+        2,
+        "the result and the satisfaction question: {done}"
+    );
     // low (0) + energy 2 + nothing (0) = 2: "low".
     assert!(texts(&done)[0].starts_with("Your wellbeing score is 2 of 12"), "{done}");
     let results = cli_json(&app, &["assessment", "results", "--tenant", "demo"]);
