@@ -52,6 +52,17 @@ impl State {
     }
 }
 
+/// After the context expired, a question left open is no longer what a message answers: "3"
+/// a day later means something else.
+pub fn close_question(ctx: &mut ConversationContext) -> anyhow::Result<()> {
+    let mut state = State::load(ctx);
+    if state.open != Open::Nothing {
+        state.open = Open::Nothing;
+        state.save(ctx)?;
+    }
+    Ok(())
+}
+
 /// A message that answers feedback.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {

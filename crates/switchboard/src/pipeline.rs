@@ -55,6 +55,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         ctx.reset_flow();
         // An intent that waited for an answer is part of the flow, not of what is known.
         ctx.variables.remove(AWAITING);
+        crate::feedback::close_question(&mut ctx)?;
     }
     stages.lap("context");
 
@@ -147,8 +148,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 }
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };
-            // The conversation is resolved: time to ask how it went (once, if the bot asks).
+            // The conversation is resolved: time to ask how it went (once, if the bot asks). An
+            // intent still asking for what it needs has resolved nothing yet.
             if intent.is_some_and(|i| i.resolves)
+                && missing.is_empty()
                 && let Some(question) = crate::feedback::offer(&turn, &mut ctx)?
             {
                 replies.push(question);
