@@ -262,6 +262,8 @@ mod tests {
         assert!(bot.spec.intents.len() >= 5);
         assert!(bot.templates.get_template(&template_name("greeting", "es", 0)).is_ok());
         assert!(bot.templates.get_template(&template_name("fallback", "en", 1)).is_ok());
+        let mood = crate::assessment::text::question_key("wellbeing", "mood");
+        assert!(bot.templates.get_template(&template_name(&mood, "de", 0)).is_ok());
     }
 
     #[test]

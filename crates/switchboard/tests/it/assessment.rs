@@ -197,6 +197,12 @@ async fn an_assessment_survives_restarts_and_resumes_after_the_context_expired()
     let results = cli_json(&app, &["assessment", "results", "--tenant", "demo"]);
     assert_eq!((results.len(), results[0]["band"].as_str()), (1, Some("low")));
     assert_eq!(results[0]["answers"]["sleep"], 6);
+
+    // The satisfaction question is still open; a day later "3" is no answer to it.
+    clock.advance(24 * HOUR);
+    let later = app.say("dora", "3").await;
+    assert!(!texts(&later)[0].contains("Anything we could do better"), "{later}");
+    assert!(cli_json(&app, &["feedback", "list", "--tenant", "demo"]).is_empty());
 }
 
 const SHOP: &str = r#"
