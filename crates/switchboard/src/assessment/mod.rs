@@ -131,15 +131,12 @@ pub async fn handle(
             leave(ctx);
             return Ok(vec![Content::text(say(Say::Cancelled, lang))]);
         }
-        if let Some((_, q)) = progress.next(a) {
+        if let Some((position, q)) = progress.next(a) {
             match answer::read(q, said, found, lang) {
                 Ok(value) => {
                     progress.answers.insert(q.id.clone(), value);
                 }
-                Err(invalid) => {
-                    let (position, q) = progress.next(a).context("a question to ask again")?;
-                    return Ok(vec![ask(turn, ctx, a, position, q, Some(&invalid.message))?]);
-                }
+                Err(invalid) => return Ok(vec![ask(turn, ctx, a, position, q, Some(&invalid.message))?]),
             }
         }
     }
