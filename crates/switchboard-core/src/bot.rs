@@ -79,6 +79,10 @@ pub enum HandlerKind {
     Knowledge,
     /// Starts the intent's `form` and, while it is active, collects its slots.
     Form,
+    /// Starts (or resumes) the questionnaire the intent names with `assessment`.
+    Assessment,
+    /// Asks for the person's satisfaction (CSAT), and records answers to it.
+    Feedback,
 }
 
 impl HandlerKind {
@@ -90,6 +94,8 @@ impl HandlerKind {
             HandlerKind::Reminders => "reminders",
             HandlerKind::Knowledge => "knowledge",
             HandlerKind::Form => "form",
+            HandlerKind::Assessment => "assessment",
+            HandlerKind::Feedback => "feedback",
         }
     }
 }
@@ -128,6 +134,12 @@ pub struct IntentSpec {
     /// The `[[form]]` an intent of the `form` handler starts.
     #[serde(default)]
     pub form: Option<String>,
+    /// The `[[assessment]]` an intent of the `assessment` handler starts.
+    #[serde(default)]
+    pub assessment: Option<String>,
+    /// Answering this intent resolves the conversation: `[feedback]` may ask for satisfaction.
+    #[serde(default)]
+    pub resolves: bool,
 }
 
 impl IntentSpec {
@@ -250,6 +262,12 @@ pub struct BotSpec {
     pub reminders: crate::RemindersSpec,
     #[serde(default)]
     pub knowledge: KnowledgeSpec,
+    /// Questionnaires, started by intents of the `assessment` handler.
+    #[serde(default, rename = "assessment")]
+    pub assessments: Vec<crate::AssessmentSpec>,
+    /// Satisfaction questions; none are asked without this section.
+    #[serde(default)]
+    pub feedback: Option<crate::FeedbackSpec>,
     #[serde(default, rename = "form")]
     pub forms: Vec<crate::FormSpec>,
     /// Consent asked before anything else, and the texts for "stop" and "start".
@@ -365,6 +383,10 @@ impl BotSpec {
 
     pub fn form(&self, name: &str) -> Option<&crate::FormSpec> {
         self.forms.iter().find(|f| f.name == name)
+    }
+
+    pub fn assessment(&self, name: &str) -> Option<&crate::AssessmentSpec> {
+        self.assessments.iter().find(|a| a.name == name)
     }
 
     pub fn threshold_for(&self, intent: &IntentSpec) -> f32 {
@@ -497,6 +519,7 @@ impl BotSpec {
             }
         }
         self.reminders.validate()?;
+        crate::assessment::validate(self)?;
         self.validate_entities()
     }
 }

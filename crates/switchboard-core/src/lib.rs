@@ -1,5 +1,6 @@
 //! Domain types shared by every Switchboard crate. No I/O lives here.
 
+pub mod assessment;
 pub mod bot;
 pub mod clock;
 pub mod consent;
@@ -9,6 +10,7 @@ pub mod ids;
 pub mod message;
 pub mod reminders;
 
+pub use assessment::{AssessmentSpec, BandSpec, FeedbackSpec, OptionSpec, QuestionKind, QuestionSpec};
 pub use bot::{
     BUILTIN_ENTITIES, BotError, BotSpec, EntityKind, EntitySpec, HandlerKind, IntentSpec, Localized, LookupValue,
     SmallTalkSpec,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use switchboard_core::{Channel, Content, ConversationContext, MessageId, MessageStatus, Mode, Processed, TenantId};
 
 mod forms;
+mod results;
 
 type Check = fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -71,6 +72,12 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("a_due_submission_is_claimed_once_and_retried_until_sent", |s| {
         Box::pin(forms::a_due_submission_is_claimed_once_and_retried_until_sent(s))
+    }),
+    ("assessment_results_per_user_and_tenant", |s| {
+        Box::pin(results::assessment_results_per_user_and_tenant(s))
+    }),
+    ("feedback_per_tenant_with_daily_figures", |s| {
+        Box::pin(results::feedback_per_tenant_with_daily_figures(s))
     }),
 ];
 

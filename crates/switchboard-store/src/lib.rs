@@ -255,6 +255,26 @@ pub trait Store: Send + Sync + 'static {
         outcome: SendOutcome,
     ) -> Result<bool>;
 
+    /// Stores a finished assessment for the user of `result.conversation`. A second add with the
+    /// same `source_message` (a retried turn) returns the first result.
+    async fn add_assessment_result(&self, tenant: &TenantId, result: NewAssessmentResult) -> Result<AssessmentResult>;
+    /// The tenant's assessment results, newest first; only `user`'s when given.
+    async fn assessment_results(
+        &self,
+        tenant: &TenantId,
+        user: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AssessmentResult>>;
+    /// Stores a CSAT score or a thumb for the user of `feedback.conversation`. A second add with
+    /// the same `source_message` returns the first.
+    async fn add_feedback(&self, tenant: &TenantId, feedback: NewFeedback) -> Result<Feedback>;
+    /// Adds the person's comment to their feedback. Returns whether the tenant has it.
+    async fn set_feedback_comment(&self, tenant: &TenantId, id: i64, comment: &str) -> Result<bool>;
+    /// The tenant's feedback, newest first.
+    async fn feedback(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Feedback>>;
+    /// The tenant's feedback per UTC day (CSAT count and average, thumbs), newest first.
+    async fn feedback_per_day(&self, tenant: &TenantId, days: u32) -> Result<Vec<FeedbackDay>>;
+
     /// System-wide: jobs with `id > after`, oldest first (queue recovery at start-up and jobs
     /// enqueued by another process, such as a replay from the CLI).
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>>;

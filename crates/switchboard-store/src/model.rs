@@ -427,3 +427,89 @@ pub enum SendOutcome {
         error: String,
     },
 }
+
+/// A finished assessment to store; a second add with the same `source_message` returns the first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAssessmentResult {
+    pub conversation: ConversationId,
+    pub assessment: String,
+    /// Question id -> answer.
+    pub answers: serde_json::Value,
+    pub score: f64,
+    pub band: Option<String>,
+    pub source_message: MessageId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentResult {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub user: String,
+    pub assessment: String,
+    pub answers: serde_json::Value,
+    pub score: f64,
+    pub band: Option<String>,
+    pub created_at: i64,
+}
+
+/// What a feedback answer is: a satisfaction score 1-5, or a thumb (1 up, 0 down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKind {
+    Csat,
+    Thumbs,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Csat => "csat",
+            FeedbackKind::Thumbs => "thumbs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FeedbackKind> {
+        match s {
+            "csat" => Some(FeedbackKind::Csat),
+            "thumbs" => Some(FeedbackKind::Thumbs),
+            _ => None,
+        }
+    }
+}
+
+/// Feedback to store; a second add with the same `source_message` returns the first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewFeedback {
+    pub conversation: ConversationId,
+    pub kind: FeedbackKind,
+    pub score: i64,
+    /// The bot message it is about, when known.
+    pub message: Option<MessageId>,
+    pub source_message: MessageId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub user: String,
+    pub kind: FeedbackKind,
+    pub score: i64,
+    pub comment: Option<String>,
+    pub message: Option<MessageId>,
+    pub created_at: i64,
+}
+
+/// A tenant's feedback on one UTC day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackDay {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub csat_count: u64,
+    /// Average CSAT score of the day; none without CSAT answers.
+    pub csat_average: Option<f64>,
+    pub thumbs_up: u64,
+    pub thumbs_down: u64,
+}

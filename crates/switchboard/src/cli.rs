@@ -1,5 +1,5 @@
 //! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`,
-//! `nlu`, `kb` and `forms`.
+//! `nlu`, `kb`, `forms`, `assessment`, `feedback`, `user`, `tenant`, `apikey`, `handoff` and `consent`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -98,6 +98,16 @@ enum Command {
         tenant: String,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+    },
+    /// Results of finished assessments (questionnaires).
+    Assessment {
+        #[command(subcommand)]
+        command: crate::assessment::cli::AssessmentCommand,
+    },
+    /// Satisfaction scores, thumbs and comments.
+    Feedback {
+        #[command(subcommand)]
+        command: crate::assessment::cli::FeedbackCommand,
     },
     /// Evaluate, train and try the intent classifier.
     Nlu {
@@ -260,6 +270,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
         Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
         Command::Forms { command } => runtime.block_on(crate::forms::cli::run(&config, command)),
+        Command::Assessment { command } => crate::assessment::cli::assessment(&config, command),
+        Command::Feedback { command } => crate::assessment::cli::feedback(&config, command),
     }
 }
 

@@ -39,6 +39,11 @@ pub fn run(handler: HandlerKind, turn: &Turn<'_>, ctx: &mut ConversationContext)
         HandlerKind::Knowledge => fallback(turn, ctx),
         // Forms store submissions: the pipeline runs them (`forms::handle`).
         HandlerKind::Form => Err(anyhow::anyhow!("the form handler runs in the pipeline")),
+        // Both store what people answer: the pipeline runs them (`assessment::handle`,
+        // `feedback::handle`).
+        HandlerKind::Assessment | HandlerKind::Feedback => {
+            Err(anyhow::anyhow!("the {} handler runs in the pipeline", handler.as_str()))
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod admin_cli;
 pub mod api;
 pub mod app;
+pub mod assessment;
 pub mod auth;
 mod chat_cli;
 pub mod cli;
@@ -15,6 +16,7 @@ mod consent;
 mod convtest;
 pub mod deliver;
 mod discord_gateway;
+pub mod feedback;
 pub mod forms;
 mod handlers;
 pub mod handoff;

@@ -57,6 +57,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         ctx.reset_flow();
         // An intent that waited for an answer is part of the flow, not of what is known.
         ctx.variables.remove(AWAITING);
+        crate::feedback::close_question(&mut ctx)?;
     }
     // Whether a person owns the conversation is the store's to say (agents change it between
     // turns); the context's mode follows.
@@ -122,7 +123,19 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         .extract(&text, &entity_context(spec, &ctx, message.created_at, &language)?);
     stages.lap("entities");
 
-    let mut decision = route(spec, &mut ctx, &matches, &entities);
+    // An answer to the satisfaction question (or a thumb) is recorded whatever it resembles.
+    let mut feedback = crate::feedback::take_answer(&mut ctx, &message)?;
+    let mut decision = match feedback {
+        Some(_) => Decision::Handler {
+            handler: HandlerKind::Feedback,
+            intent: None,
+            confidence: 1.0,
+            reason: "an answer to the feedback question".to_owned(),
+            entities: serde_json::Map::new(),
+            missing: Vec::new(),
+        },
+        None => route(spec, &mut ctx, &matches, &entities),
+    };
     if let (Some(intent), Decision::Handler { reason, .. }) = (command, &mut decision) {
         *reason = format!("explicit command /{intent}: {reason}");
     }
@@ -164,7 +177,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                 missing: &missing,
                 matches: &matches,
             };
-            let replies = match handler {
+            let mut replies = match handler {
                 // Reminders read and write the store, which the plain handlers never do.
                 HandlerKind::Reminders => crate::reminders::handle(app, &turn, &message, &entities, &mut ctx).await?,
                 HandlerKind::Knowledge => crate::knowledge::answer(app, &turn, &message, passages, &mut ctx).await?,
@@ -174,8 +187,26 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
                     replies
                 }
                 HandlerKind::Form => crate::forms::handle(app, &turn, &message, &entities, &mut ctx).await?,
+                HandlerKind::Assessment => crate::assessment::handle(app, &turn, &message, &entities, &mut ctx).await?,
+                HandlerKind::Feedback => {
+                    crate::feedback::handle(app, &turn, &message, feedback.take(), &mut ctx).await?
+                }
                 _ => handlers::run(handler, &turn, &mut ctx)?,
             };
+            // The conversation is resolved: time to ask how it went (once, if the bot asks). An
+            // intent still asking for what it needs has resolved nothing yet.
+            if intent.is_some_and(|i| i.resolves)
+                && missing.is_empty()
+                && let Some(question) = crate::feedback::offer(&turn, &mut ctx)?
+            {
+                replies.push(question);
+            }
+            // An assessment the expired context left unfinished: offered once to continue.
+            if handler != HandlerKind::Assessment
+                && let Some(offer) = crate::assessment::offer_resume(&turn, &mut ctx)?
+            {
+                replies.push(offer);
+            }
             (
                 replies,
                 Processed {

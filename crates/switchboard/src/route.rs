@@ -133,9 +133,17 @@ fn active_mode<'a>(ctx: &mut ConversationContext) -> Option<Decision<'a>> {
             entities: Map::new(),
             missing: Vec::new(),
         }),
-        // No multi-turn handler is loaded for these modes in this build: start over rather than
-        // leave the user stuck in a mode nobody answers.
-        Mode::Assessment | Mode::Workflow => {
+        Mode::Assessment => Some(Decision::Handler {
+            handler: HandlerKind::Assessment,
+            intent: None,
+            confidence: 1.0,
+            reason: "an assessment owns the conversation".to_owned(),
+            entities: Map::new(),
+            missing: Vec::new(),
+        }),
+        // No handler runs workflows apart from forms: start over rather than leave the user
+        // stuck in a mode nobody answers.
+        Mode::Workflow => {
             ctx.reset_flow();
             None
         }

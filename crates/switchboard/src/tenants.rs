@@ -80,6 +80,7 @@ impl TenantBot {
             .chain(forms)
             .chain(std::iter::once(("fallback".to_owned(), &spec.fallback)))
             .chain(std::iter::once((HANDOFF_KEY.to_owned(), &spec.handoff)))
+            .chain(crate::assessment::text::templates(&spec))
         {
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for (lang, text) in texts.iter(&spec.default_language) {
@@ -267,6 +268,8 @@ mod tests {
         assert!(bot.spec.intents.len() >= 5);
         assert!(bot.templates.get_template(&template_name("greeting", "es", 0)).is_ok());
         assert!(bot.templates.get_template(&template_name("fallback", "en", 1)).is_ok());
+        let mood = crate::assessment::text::question_key("wellbeing", "mood");
+        assert!(bot.templates.get_template(&template_name(&mood, "de", 0)).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! rolls back only its own changes. Callers get their answer only after the commit.
 
 mod auth;
+mod feedback;
 mod forms;
 mod people;
 mod queries;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_outbound_status.sql"),
     include_str!("../../migrations/sqlite/0004_reminders.sql"),
     include_str!("../../migrations/sqlite/0005_llm_usage.sql"),
+    include_str!("../../migrations/sqlite/0006_assessments_feedback.sql"),
     include_str!("../../migrations/sqlite/0007_forms.sql"),
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
     include_str!("../../migrations/sqlite/0009_auth.sql"),

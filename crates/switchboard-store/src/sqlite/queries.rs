@@ -4,8 +4,9 @@
 use super::SqliteStore;
 use super::rows::*;
 use crate::{
-    Accepted, ConnectorRecord, ConsentRecord, DeadLetter, Job, NewInbound, NewReminder, QueueStats, Reminder,
-    ReminderStatus, Result, Store, StoreError, Task, TaskStatus, TenantRecord, TurnCommit,
+    Accepted, AssessmentResult, ConnectorRecord, ConsentRecord, DeadLetter, Feedback, FeedbackDay, Job,
+    NewAssessmentResult, NewFeedback, NewInbound, NewReminder, QueueStats, Reminder, ReminderStatus, Result, Store,
+    StoreError, Task, TaskStatus, TenantRecord, TurnCommit,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -18,6 +19,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::auth;
 use super::people;
 
+use super::feedback;
 use super::forms;
 use super::reminders;
 use super::turns::{accept, complete, insert_job, set_message_status};
@@ -742,6 +744,41 @@ impl Store for SqliteStore {
         let t = tenant.clone();
         self.write(move |ctx| forms::finish(ctx.conn, &t, id, claimed_at, outcome, ctx.now))
             .await
+    }
+
+    async fn add_assessment_result(&self, tenant: &TenantId, result: NewAssessmentResult) -> Result<AssessmentResult> {
+        let t = tenant.clone();
+        self.write(move |ctx| feedback::add_result(ctx, &t, result)).await
+    }
+
+    async fn assessment_results(
+        &self,
+        tenant: &TenantId,
+        user: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AssessmentResult>> {
+        let (t, u) = (tenant.clone(), user.map(str::to_owned));
+        self.read(move |c| feedback::results(c, &t, u.as_deref(), limit)).await
+    }
+
+    async fn add_feedback(&self, tenant: &TenantId, new: NewFeedback) -> Result<Feedback> {
+        let t = tenant.clone();
+        self.write(move |ctx| feedback::add_feedback(ctx, &t, new)).await
+    }
+
+    async fn set_feedback_comment(&self, tenant: &TenantId, id: i64, comment: &str) -> Result<bool> {
+        let (t, c) = (tenant.clone(), comment.to_owned());
+        self.write(move |ctx| feedback::set_comment(ctx.conn, &t, id, &c)).await
+    }
+
+    async fn feedback(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Feedback>> {
+        let t = tenant.clone();
+        self.read(move |c| feedback::list(c, &t, limit)).await
+    }
+
+    async fn feedback_per_day(&self, tenant: &TenantId, days: u32) -> Result<Vec<FeedbackDay>> {
+        let t = tenant.clone();
+        self.read(move |c| feedback::per_day(c, &t, days)).await
     }
 
     async fn pending_jobs(&self, after: i64, limit: u32) -> Result<Vec<Job>> {

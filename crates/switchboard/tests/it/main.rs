@@ -2,6 +2,7 @@
 //! WebSocket and the CLI. One test binary for the crate keeps link time down.
 
 mod api;
+mod assessment;
 mod authoring;
 mod bad_input;
 mod browser;
