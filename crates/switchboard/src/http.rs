@@ -158,6 +158,33 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
     }
 }
 
+/// Query parameters, with a malformed query answered as a JSON error like every other.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map(Query)
+            .map_err(|e| ApiError::BadRequest("bad_query", format!("the query parameters are not valid: {e}")))
+    }
+}
+
+/// Path parameters, with undecodable ones (bad percent-encoding, not UTF-8) answered as a JSON error.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| ApiError::BadRequest("bad_path", format!("the path is not valid: {e}")))
+    }
+}
+
 /// Reads a whole request body within the configured size and time limits.
 pub async fn read_body(body: axum::body::Body, app: &App) -> Result<Bytes, ApiError> {
     let limit = app.config.server.body_limit_bytes;

@@ -5,9 +5,10 @@ use super::{audit, clean_text, cursor, limit_param, parse_cursor};
 use crate::app::App;
 use crate::auth::{Need, Principal};
 use crate::http::{ApiError, JsonBody};
+use crate::http::{Path, Query};
 use crate::webchat::ServerFrame;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,6 +43,7 @@ pub(crate) struct ListQuery {
     since: Option<String>,
     until: Option<String>,
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -72,7 +74,7 @@ fn view(c: &Conversation) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ListQuery), responses((status = 200, description = "A page of conversations, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ListQuery), responses((status = 200, description = "A page of conversations, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn list(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -81,6 +83,16 @@ pub(crate) async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let t = principal.tenant(&tenant, Need::Read)?;
     let limit = limit_param(q.limit)?;
+    // An empty parameter (`?status=`) means no filter, as forms send it.
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let q = ListQuery {
+        status: given(&q.status),
+        channel: given(&q.channel),
+        since: given(&q.since),
+        until: given(&q.until),
+        cursor: given(&q.cursor),
+        ..q
+    };
     let bad = |what: &str| ApiError::BadRequest("bad_filter", format!("unknown {what}"));
     let filter = ConversationFilter {
         status: q
@@ -114,7 +126,7 @@ async fn find(app: &App, t: &TenantId, id: &str) -> Result<Conversation, ApiErro
     app.store.conversation(t, &cid).await?.ok_or_else(missing)
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation with its context", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The conversation with its context", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn read(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -132,10 +144,11 @@ pub(crate) async fn read(
 #[serde(deny_unknown_fields)]
 pub(crate) struct After {
     after: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/messages", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id"), After), responses((status = 200, description = "A page of messages, oldest first", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/messages", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id"), After), responses((status = 200, description = "A page of messages, oldest first", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn messages(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -155,7 +168,7 @@ pub(crate) async fn messages(
     Ok(Json(json!({ "data": page, "next_after": next })))
 }
 
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "Whether it was open", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/close", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "Whether it was open", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn close(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -194,7 +207,7 @@ enum Format {
 
 /// Streams every message, 500 at a time: a conversation of any length is exported without
 /// holding it in memory.
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/export", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id"), ExportQuery), responses((status = 200, description = "Every message, streamed", content((String = "application/x-ndjson"), (String = "text/csv"))), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/conversations/{id}/export", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id"), ExportQuery), responses((status = 200, description = "Every message, streamed", content((String = "application/x-ndjson"), (String = "text/csv"))), crate::api::openapi::Errors))]
 pub(crate) async fn export(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -295,7 +308,7 @@ fn agent_name(principal: &Principal) -> String {
     }
 }
 
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/take", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The caller owns the conversation", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/take", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The caller owns the conversation", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn take(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -324,7 +337,7 @@ pub(crate) struct AgentReply {
     text: String,
 }
 
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/reply", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), request_body = AgentReply, responses((status = 201, description = "Stored and sent through the conversation's channel", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/reply", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), request_body = AgentReply, responses((status = 201, description = "Stored and sent through the conversation's channel", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn reply(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -350,7 +363,7 @@ pub(crate) async fn reply(
     Ok((StatusCode::CREATED, Json(json!(message))))
 }
 
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/release", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The bot answers again", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/release", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The bot answers again", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn release(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -383,10 +396,11 @@ pub(crate) async fn release(
 pub(crate) struct ConsentQuery {
     channel: Option<String>,
     user: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/consent", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id"), ConsentQuery), responses((status = 200, description = "The consent ledger, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/consent", tag = "conversations", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ConsentQuery), responses((status = 200, description = "The consent ledger, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn consent(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -395,10 +409,13 @@ pub(crate) async fn consent(
 ) -> Result<Json<Value>, ApiError> {
     let t = principal.tenant(&tenant, Need::Read)?;
     let limit = limit_param(q.limit)?;
-    let user = match (&q.channel, &q.user) {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|s| !s.is_empty())
+    }
+    let user = match (given(&q.channel), given(&q.user)) {
         (Some(ch), Some(u)) => Some((
             Channel::parse(ch).ok_or_else(|| ApiError::BadRequest("bad_filter", "unknown channel".into()))?,
-            u.as_str(),
+            u,
         )),
         (None, None) => None,
         _ => {

@@ -4,7 +4,8 @@ use super::{audit, clean_text};
 use crate::app::App;
 use crate::auth::{Need, Principal, SCOPES, tokens};
 use crate::http::{ApiError, JsonBody};
-use axum::extract::{Path, Query, State};
+use crate::http::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -22,7 +23,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/tenants/{tenant}/audit", get(audit_log))
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/users", tag = "people", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, description = "The tenant's people", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/users", tag = "people", params(("tenant" = String, Path, description = "Tenant id", example = "demo")), responses((status = 200, description = "The tenant's people", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn users(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -54,7 +55,7 @@ pub fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "people", params(("tenant" = String, Path, description = "Tenant id")), request_body = NewPerson, responses((status = 201, description = "Created", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/users", tag = "people", params(("tenant" = String, Path, description = "Tenant id", example = "demo")), request_body = NewPerson, responses((status = 201, description = "Created", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn create_user(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -102,7 +103,7 @@ pub(crate) async fn create_user(
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
 
-#[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}", tag = "people", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Person id")), responses((status = 204, description = "Deleted, with their sessions"), crate::api::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/users/{id}", tag = "people", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Person id")), responses((status = 204, description = "Deleted, with their sessions"), crate::api::openapi::Errors))]
 pub(crate) async fn delete_user(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -131,7 +132,7 @@ pub(crate) async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/api-keys", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, description = "The tenant's API keys (prefixes, never the keys)", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/api-keys", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id", example = "demo")), responses((status = 200, description = "The tenant's API keys (prefixes, never the keys)", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn keys(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -148,7 +149,7 @@ pub(crate) struct NewKey {
     scopes: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id")), request_body = NewKey, responses((status = 201, description = "Created; `key` is shown this once", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/api-keys", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id", example = "demo")), request_body = NewKey, responses((status = 201, description = "Created; `key` is shown this once", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn create_key(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -193,7 +194,7 @@ pub(crate) async fn create_key(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[utoipa::path(delete, path = "/v1/tenants/{tenant}/api-keys/{id}", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "API key id")), responses((status = 204, description = "Revoked"), crate::api::openapi::Errors))]
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/api-keys/{id}", tag = "api keys", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "API key id")), responses((status = 204, description = "Revoked"), crate::api::openapi::Errors))]
 pub(crate) async fn revoke_key(
     State(app): State<Arc<App>>,
     principal: Principal,
@@ -222,10 +223,11 @@ pub(crate) async fn revoke_key(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct Limit {
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit", tag = "people", params(("tenant" = String, Path, description = "Tenant id"), Limit), responses((status = 200, description = "Administrative actions, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/audit", tag = "people", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), Limit), responses((status = 200, description = "Administrative actions, newest first", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn audit_log(
     State(app): State<Arc<App>>,
     principal: Principal,

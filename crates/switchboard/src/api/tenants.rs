@@ -3,8 +3,9 @@
 use super::{audit, clean_text};
 use crate::app::App;
 use crate::auth::{Need, Principal};
+use crate::http::Path;
 use crate::http::{ApiError, JsonBody};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -40,7 +41,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, principal: Principal) -> R
     Ok(Json(json!({ "data": visible })))
 }
 
-#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path, description = "Tenant id")), responses((status = 200, description = "The tenant", body = serde_json::Value), crate::api::openapi::Errors))]
+#[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", params(("tenant" = String, Path, description = "Tenant id", example = "demo")), responses((status = 200, description = "The tenant", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn read(
     State(app): State<Arc<App>>,
     principal: Principal,
