@@ -186,6 +186,10 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ConsentRecord>>;
 
+    /// A tenant's traffic per UTC day and channel for messages created in `since..until`.
+    async fn day_stats(&self, tenant: &TenantId, since: i64, until: i64) -> Result<Vec<DayStats>>;
+    /// The most frequent intents of inbound messages created in `since..until`.
+    async fn top_intents(&self, tenant: &TenantId, since: i64, until: i64, limit: u32) -> Result<Vec<IntentCount>>;
     /// A tenant's conversations, newest first, filtered; `limit` at most.
     async fn conversations(
         &self,

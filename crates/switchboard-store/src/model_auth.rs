@@ -133,3 +133,27 @@ pub struct ConversationFilter {
     /// Continue after this (created_at, id), from the previous page's last row.
     pub before: Option<(i64, String)>,
 }
+
+/// One UTC day on one channel of a tenant's traffic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayStats {
+    pub day: String,
+    pub channel: switchboard_core::Channel,
+    pub inbound: u64,
+    pub outbound: u64,
+    /// Conversations with at least one inbound message that day.
+    pub conversations: u64,
+    /// Inbound messages the fallback answered.
+    pub fallbacks: u64,
+    /// Inbound messages that handed the conversation to a person.
+    pub handoffs: u64,
+    /// From an inbound message to its first reply, in milliseconds.
+    pub avg_response_ms: Option<f64>,
+    pub max_response_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntentCount {
+    pub intent: String,
+    pub count: u64,
+}

@@ -5,6 +5,7 @@
 //! one transaction (and one fsync), each inside its own savepoint so that one caller's failure
 //! rolls back only its own changes. Callers get their answer only after the commit.
 
+mod analytics;
 mod auth;
 mod feedback;
 mod forms;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_forms.sql"),
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
     include_str!("../../migrations/sqlite/0009_auth.sql"),
+    include_str!("../../migrations/sqlite/0012_analytics_index.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;

@@ -16,6 +16,7 @@ use switchboard_core::{
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::analytics;
 use super::auth;
 use super::people;
 
@@ -582,6 +583,22 @@ impl Store for SqliteStore {
         let (t, u) = (tenant.clone(), user.map(|(ch, u)| (ch, u.to_owned())));
         self.read(move |c| people::ledger(c, &t, u.as_ref().map(|(ch, u)| (*ch, u.as_str())), limit))
             .await
+    }
+
+    async fn day_stats(&self, tenant: &TenantId, since: i64, until: i64) -> Result<Vec<crate::DayStats>> {
+        let t = tenant.clone();
+        self.read(move |c| analytics::days(c, &t, since, until)).await
+    }
+
+    async fn top_intents(
+        &self,
+        tenant: &TenantId,
+        since: i64,
+        until: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::IntentCount>> {
+        let t = tenant.clone();
+        self.read(move |c| analytics::intents(c, &t, since, until, limit)).await
     }
 
     async fn conversations(

@@ -2,6 +2,7 @@
 //! consent and the audit log. Every route takes a [`Principal`]; the tenant in the path is
 //! checked by [`Principal::tenant`] and the store is only ever called with the tenant it returns.
 
+mod analytics;
 mod conversations;
 pub mod openapi;
 mod people;
@@ -29,6 +30,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .merge(people::router())
         .merge(conversations::router())
         .merge(openapi::router())
+        .merge(analytics::router())
         .layer(axum::middleware::from_fn_with_state(app, limit_and_secure))
 }
 

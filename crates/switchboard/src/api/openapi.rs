@@ -99,6 +99,7 @@ impl Modify for Bearer {
         super::conversations::reply,
         super::conversations::release,
         super::conversations::consent,
+        super::analytics::analytics,
     )
 )]
 pub struct ApiDoc;

@@ -413,6 +413,7 @@ async fn another_tenants_ids_answer_like_nothing_exists() {
         ),
         (Method::DELETE, format!("/v1/tenants/demo/api-keys/{demo_key_id}"), None),
         (Method::GET, "/v1/tenants/demo/audit".into(), None),
+        (Method::GET, "/v1/tenants/demo/analytics".into(), None),
     ];
     for token in [&other_key, &olga] {
         for (method, path, body) in &attempts {
@@ -570,5 +571,63 @@ async fn a_conversation_exports_as_json_lines_and_csv() {
     assert!(csv.contains("\"thanks, \"\"great\"\"\""), "{csv}");
     let bad = get("xml").await.expect("send");
     assert_eq!(bad.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn analytics_count_messages_intents_fallbacks_handoffs_and_latency_per_day_and_channel() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (key, _) = new_key(&app, &root, "demo", &["read"]).await;
+    for (user, text) in [
+        ("a1", "hello"),
+        ("a1", "tell me a joke"),
+        ("a2", "hello"),
+        ("a2", "qwzx vbnm plok"),
+        ("a3", "can i speak to a person"),
+    ] {
+        app.say(user, text).await;
+    }
+    let (status, report) = call(&app, Method::GET, "/v1/tenants/demo/analytics", Some(&key), None).await;
+    assert_eq!(status, 200, "{report}");
+    let totals = &report["totals"];
+    assert_eq!(totals["inbound"], 5, "{report}");
+    assert_eq!(totals["outbound"], 5, "{report}");
+    assert_eq!(totals["conversations"], 3, "{report}");
+    assert_eq!(totals["handoff_rate"].as_f64(), Some(0.2), "{report}");
+    assert!(totals["fallback_rate"].as_f64().is_some_and(|r| r >= 0.2), "{report}");
+    assert!(
+        totals["avg_response_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{report}"
+    );
+    let day = &report["days"][0];
+    assert_eq!(day["channel"], "webchat");
+    let intents: Vec<(&str, u64)> = report["intents"]
+        .as_array()
+        .expect("intents")
+        .iter()
+        .filter_map(|i| Some((i["intent"].as_str()?, i["count"].as_u64()?)))
+        .collect();
+    assert_eq!(intents.first(), Some(&("greeting", 2)), "{intents:?}");
+    // A range before anything happened is empty, a bad one is a 400.
+    let (_, empty) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/analytics?since=2020-01-01&until=2020-01-31",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(empty["totals"]["inbound"], 0, "{empty}");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/analytics?since=yesterday",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
     app.stop().await;
 }
