@@ -49,6 +49,13 @@ pub struct Args {
     /// Texts to send, in turn. Default: phrases the demo bot understands.
     #[arg(long = "text")]
     pub texts: Vec<String>,
+    /// Send `GET <url><path>` instead of chat messages (each "message" is one request), e.g.
+    /// `/v1/tenants/demo/conversations?limit=20`, to measure the management API.
+    #[arg(long, conflicts_with = "webhook")]
+    pub get: Option<String>,
+    /// With `--get`: `Authorization: Bearer <token>` (an access token or an API key).
+    #[arg(long, requires = "get")]
+    pub bearer: Option<String>,
     /// Per-request timeout in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,
@@ -147,7 +154,12 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
         .tcp_nodelay(true)
         .build()
         .context("building the HTTP client")?;
-    let url = format!("{}/v1/chat/{}/messages", args.url.trim_end_matches('/'), args.tenant);
+    let url = match &args.get {
+        Some(path) => format!("{}{path}", args.url.trim_end_matches('/')),
+        None => format!("{}/v1/chat/{}/messages", args.url.trim_end_matches('/'), args.tenant),
+    };
+    let get = args.get.is_some();
+    let bearer = args.bearer.clone();
     let texts: Arc<Vec<String>> = Arc::new(if args.texts.is_empty() {
         DEMO_TEXTS.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -166,6 +178,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     for c in 0..args.conversations {
         let (client, url, texts, tally) = (client.clone(), url.clone(), texts.clone(), tally.clone());
         let hook = hook.clone();
+        let bearer = bearer.clone();
         let permits = permits.clone();
         let user = format!("loadtest-{run_id}-{c}");
         let n = args.messages;
@@ -186,6 +199,10 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                 let t0 = Instant::now();
                 let request = match &hook {
                     Some(h) => h.request(&client, c, i, text),
+                    None if get => match &bearer {
+                        Some(token) => client.get(&url).bearer_auth(token),
+                        None => client.get(&url),
+                    },
                     None => {
                         let body = serde_json::json!({ "user": user, "text": text, "client_msg_id": format!("m{i}") });
                         client.post(&url).json(&body)
@@ -206,7 +223,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                             None => format!("http {status}"),
                         })
                     }
-                    Ok(_) if hook.is_some() => Ok(()),
+                    Ok(_) if hook.is_some() || get => Ok(()),
                     Ok(res) => match res.json::<Answer>().await {
                         Err(_) => Err("bad body".to_owned()),
                         Ok(a) => check(&a, &mut conversation, &mut last_seq),
