@@ -7,6 +7,7 @@ pub mod context;
 pub mod ids;
 pub mod message;
 pub mod reminders;
+pub mod rich;
 
 pub use bot::{
     BUILTIN_ENTITIES, BotError, BotSpec, EntityKind, EntitySpec, HandlerKind, IntentSpec, Localized, LookupValue,
@@ -21,3 +22,4 @@ pub use message::{
     HandoffStatus, Message, MessageStatus, Processed,
 };
 pub use reminders::{QuietHours, ReminderAction, RemindersSpec};
+pub use rich::{Card, ImageSpec, ListItem, ListSpec};

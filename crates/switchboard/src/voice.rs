@@ -110,8 +110,30 @@ pub async fn answer(
             }
         }
     };
-    let said: Vec<String> = replies.iter().map(|m| m.content.understood_text().to_owned()).collect();
+    let said: Vec<String> = replies
+        .iter()
+        .map(|m| spoken(&m.content))
+        .filter(|s| !s.is_empty())
+        .collect();
     Ok(twiml(&said, Some(url)))
+}
+
+/// What a call can say of a reply: its text, and of rich replies the words only (a caption,
+/// card titles, a list's text and its items, numbered so the caller can say one), never a link.
+fn spoken(content: &Content) -> String {
+    match content {
+        Content::Image { caption, .. } => caption.clone().unwrap_or_default(),
+        Content::Cards { cards } => cards.iter().map(|c| c.title.as_str()).collect::<Vec<_>>().join(". "),
+        Content::List { text, items, .. } => {
+            let items: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(n, i)| format!("{}: {}", n + 1, i.title))
+                .collect();
+            format!("{text} {}.", items.join(", "))
+        }
+        Content::Text { .. } | Content::Postback { .. } => content.understood_text().to_owned(),
+    }
 }
 
 #[cfg(test)]
