@@ -16,5 +16,6 @@ mod ops;
 mod people;
 mod queue;
 mod reminders;
+mod rich;
 mod webhooks;
 mod websocket;
