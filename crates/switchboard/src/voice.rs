@@ -141,6 +141,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rich_replies_are_spoken_as_words_never_links() {
+        use switchboard_core::{Card, ListItem};
+        let image = Content::Image {
+            url: "https://example.com/a.png".into(),
+            caption: None,
+        };
+        assert_eq!(spoken(&image), "");
+        let card = |t: &str| Card {
+            title: t.into(),
+            subtitle: None,
+            image_url: Some("https://example.com/a.png".into()),
+            buttons: Vec::new(),
+        };
+        let cards = Content::Cards {
+            cards: vec![card("Tea"), card("Cake")],
+        };
+        assert_eq!(spoken(&cards), "Tea. Cake");
+        let item = |t: &str| ListItem {
+            title: t.into(),
+            description: None,
+            payload: t.to_lowercase(),
+        };
+        let list = Content::List {
+            text: "Pick one.".into(),
+            button: "Options".into(),
+            items: vec![item("Hours"), item("Address")],
+        };
+        assert_eq!(spoken(&list), "Pick one. 1: Hours, 2: Address.");
+    }
+
+    #[test]
     fn calls_and_messages_are_told_apart_and_text_is_escaped() {
         let f = |pairs: &[(&str, &str)]| {
             pairs
