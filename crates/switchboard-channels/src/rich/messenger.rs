@@ -40,12 +40,16 @@ pub(crate) fn render(rich: &Rich, reply: &Reply, to: &Target) -> Vec<Call> {
 
 /// A generic template of up to 10 elements. An element holds 3 postback buttons: a card with
 /// more keeps none on the template and offers them all after it, as quick replies under its
-/// title, so no choice is lost.
+/// title, so no choice is lost. An element needs something besides its title, so a card that
+/// would be a bare title is sent as that text (with its buttons) instead.
 fn generic(cards: &[Card], to: &Target) -> Vec<Call> {
-    let elements: Vec<Value> = cards.iter().map(element).collect();
-    let payload = json!({ "template_type": "generic", "elements": elements });
-    let mut calls = vec![send(to, json!({ "attachment": attachment("template", payload) }))];
-    for c in cards.iter().filter(|c| !fits_element(c)) {
+    let elements: Vec<Value> = cards.iter().filter_map(element).collect();
+    let mut calls = Vec::new();
+    if !elements.is_empty() {
+        let payload = json!({ "template_type": "generic", "elements": elements });
+        calls.push(send(to, json!({ "attachment": attachment("template", payload) })));
+    }
+    for c in cards.iter().filter(|c| !fits_element(c) || element(c).is_none()) {
         let more = Reply {
             text: c.title.clone(),
             buttons: c.buttons.clone(),
@@ -60,13 +64,16 @@ fn fits_element(c: &Card) -> bool {
     c.buttons.len() <= MAX_ELEMENT_BUTTONS && c.buttons.iter().all(|b| b.payload.len() <= QUICK_REPLY_PAYLOAD_LIMIT)
 }
 
-fn element(c: &Card) -> Value {
+fn element(c: &Card) -> Option<Value> {
     let mut e = json!({ "title": clip(&c.title, ELEMENT_TEXT_LIMIT) });
+    let mut more = false;
     if let Some(s) = c.subtitle.as_deref().filter(|s| !s.is_empty()) {
         e["subtitle"] = clip(s, ELEMENT_TEXT_LIMIT).into();
+        more = true;
     }
     if let Some(url) = &c.image_url {
         e["image_url"] = url.as_str().into();
+        more = true;
     }
     if !c.buttons.is_empty() && fits_element(c) {
         let buttons: Vec<Value> = c
@@ -75,8 +82,9 @@ fn element(c: &Card) -> Value {
             .map(|b| json!({ "type": "postback", "title": clip(&b.title, BUTTON_TITLE_LIMIT), "payload": b.payload }))
             .collect();
         e["buttons"] = buttons.into();
+        more = true;
     }
-    e
+    more.then_some(e)
 }
 
 fn attachment(kind: &str, payload: Value) -> Value {

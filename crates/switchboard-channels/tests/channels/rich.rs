@@ -192,6 +192,21 @@ fn messenger_card_with_four_buttons_offers_them_as_quick_replies() {
     assert_eq!(quick["text"], "Tea");
     assert_eq!(quick["quick_replies"].as_array().map(Vec::len), Some(4));
 
+    // An element needs more than its title: a bare card is its title as text.
+    let bare = Card {
+        title: "Just a title".into(),
+        subtitle: None,
+        image_url: None,
+        buttons: (1..=4).map(|n| button(&format!("B{n}"), &format!("b{n}"))).collect(),
+    };
+    let calls = messenger::render(&rich("", Rich::Cards(vec![bare])), &to);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(json(&calls[0])["message"]["text"], "Just a title");
+    assert_eq!(
+        json(&calls[0])["message"]["quick_replies"].as_array().map(Vec::len),
+        Some(4)
+    );
+
     let calls = messenger::render(&list(14), &to);
     let text = json(&calls[0])["message"]["text"].as_str().expect("text");
     assert!(
