@@ -481,11 +481,11 @@ fn strip_mention(content: &str, bot_id: &str) -> String {
 // (discord.com/developers/docs `resources/message#create-message`,
 // `interactions/receiving-and-responding#create-followup-message`).
 
-const CONTENT_MAX: usize = 2_000;
-const BUTTONS_PER_ROW: usize = 5;
-const ROWS_MAX: usize = 5;
+pub(crate) const CONTENT_MAX: usize = 2_000;
+pub(crate) const BUTTONS_PER_ROW: usize = 5;
+pub(crate) const ROWS_MAX: usize = 5;
 const LABEL_MAX: usize = 80;
-const CUSTOM_ID_MAX: usize = 100;
+pub(crate) const CUSTOM_ID_MAX: usize = 100;
 /// Unknown interaction: the token expired or was never valid.
 const UNKNOWN_INTERACTION: i64 = 10_062;
 /// Cannot send messages to this user: they block the bot, or allow no messages from it.
@@ -501,6 +501,9 @@ const CANNOT_MESSAGE_USER: i64 = 50_007;
 /// payload, labels clipped to 80 characters. More than 25 buttons (5 rows), or a payload that
 /// cannot be a `custom_id` (empty or over 100 characters), become numbered options instead.
 pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    if let Some(rich) = &reply.rich {
+        return crate::rich::discord::render(rich, reply, to);
+    }
     let buttons = !reply.buttons.is_empty()
         && reply.buttons.len() <= BUTTONS_PER_ROW * ROWS_MAX
         && reply
@@ -512,13 +515,7 @@ pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
     } else {
         outbound::numbered(reply)
     };
-    let (path, auth) = match &to.interaction {
-        Some(token) => (format!("webhooks/{}/{token}", to.account_id), Auth::None),
-        None => (
-            format!("channels/{}/messages", to.conversation_id),
-            Auth::Bot("bot_token"),
-        ),
-    };
+    let (path, auth) = destination(to);
     let pieces = outbound::split(&text, CONTENT_MAX);
     let count = pieces.len();
     pieces
@@ -542,7 +539,18 @@ pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
         .collect()
 }
 
-fn rows(buttons: &[Button]) -> Value {
+/// Where a message goes: the interaction's follow-up webhook, else the channel.
+pub(crate) fn destination(to: &Target) -> (String, Auth) {
+    match &to.interaction {
+        Some(token) => (format!("webhooks/{}/{token}", to.account_id), Auth::None),
+        None => (
+            format!("channels/{}/messages", to.conversation_id),
+            Auth::Bot("bot_token"),
+        ),
+    }
+}
+
+pub(crate) fn rows(buttons: &[Button]) -> Value {
     buttons
         .chunks(BUTTONS_PER_ROW)
         .map(|row| {

@@ -8,6 +8,7 @@ mod event;
 pub mod messenger;
 pub mod meta;
 pub mod outbound;
+mod rich;
 pub mod signal;
 pub mod slack;
 pub mod teams;
@@ -21,6 +22,7 @@ pub use event::{
     Attachment, AttachmentKind, DeliveryState, DeliveryStatus, EventKind, Fetch, InboundEvent, Interactive, Location,
     Membership, Sender,
 };
+pub use rich::discord::LIST_ID as DISCORD_LIST_ID;
 pub use verify::VerifyError;
 
 /// A payload that verified but cannot be read.

@@ -256,8 +256,8 @@ fn receipt(mid: &str, state: DeliveryState) -> DeliveryStatus {
 /// Send API limits: text length, quick replies per message, quick reply title and payload.
 pub const TEXT_LIMIT: usize = 2000;
 const MAX_QUICK_REPLIES: usize = 13;
-const QUICK_REPLY_TITLE_LIMIT: usize = 20;
-const QUICK_REPLY_PAYLOAD_LIMIT: usize = 1000;
+pub(crate) const QUICK_REPLY_TITLE_LIMIT: usize = 20;
+pub(crate) const QUICK_REPLY_PAYLOAD_LIMIT: usize = 1000;
 
 /// The calls that send `reply` to the person `to.conversation_id` (their page-scoped id) as
 /// `POST me/messages` with the page token, `messaging_type: RESPONSE` (a reply within the
@@ -265,6 +265,9 @@ const QUICK_REPLY_PAYLOAD_LIMIT: usize = 1000;
 /// 13 buttons are quick replies on the last piece (titles cut to 20 characters, the payload as
 /// is); more, or a payload over 1000 characters, become numbered options in the text.
 pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    if let Some(rich) = &reply.rich {
+        return crate::rich::messenger::render(rich, reply, to);
+    }
     let quick = !reply.buttons.is_empty()
         && reply.buttons.len() <= MAX_QUICK_REPLIES
         && reply

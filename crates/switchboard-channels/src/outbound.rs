@@ -4,7 +4,7 @@
 //! shapes below.
 
 use serde_json::Value;
-use switchboard_core::Button;
+use switchboard_core::{Button, Card, ListItem};
 
 /// What the bot wants to say.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -13,6 +13,100 @@ pub struct Reply {
     /// Choices offered with the text; rendered as the richest control the channel has, or as
     /// numbered options in plain text where it has none.
     pub buttons: Vec<Button>,
+    /// Rich content, rendered natively where the channel can and as text where it cannot.
+    pub rich: Option<Rich>,
+}
+
+/// The rich part of a reply. `Reply::text` goes with it: an image's caption, a list's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rich {
+    Image {
+        url: String,
+    },
+    /// One card, or a carousel.
+    Cards(Vec<Card>),
+    /// Choices behind a control labelled `button`.
+    List {
+        button: String,
+        items: Vec<ListItem>,
+    },
+}
+
+impl Reply {
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            ..Reply::default()
+        }
+    }
+}
+
+/// A rich reply as plain replies (text and buttons) for channels or limits that cannot show it:
+/// an image as its caption and link, each card as its own message with its buttons, a list as
+/// its text with a button per item. Plain replies come back unchanged.
+pub fn degrade(reply: &Reply) -> Vec<Reply> {
+    match &reply.rich {
+        None => vec![reply.clone()],
+        Some(Rich::Image { url }) => vec![Reply::text(join_lines([reply.text.as_str(), url]))],
+        Some(Rich::Cards(cards)) => cards
+            .iter()
+            .map(|c| Reply {
+                text: card_text(c),
+                buttons: c.buttons.clone(),
+                rich: None,
+            })
+            .collect(),
+        // Buttons show titles only (and cut them short): descriptions stay out.
+        Some(Rich::List { items, .. }) => vec![Reply {
+            text: reply.text.clone(),
+            buttons: items
+                .iter()
+                .map(|i| Button {
+                    title: i.title.clone(),
+                    payload: i.payload.clone(),
+                })
+                .collect(),
+            rich: None,
+        }],
+    }
+}
+
+/// A card as text: title, subtitle and image link on their own lines.
+pub fn card_text(c: &Card) -> String {
+    join_lines([
+        c.title.as_str(),
+        c.subtitle.as_deref().unwrap_or_default(),
+        c.image_url.as_deref().unwrap_or_default(),
+    ])
+}
+
+fn join_lines<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The target for the second and later messages of one reply: only the first answers the
+/// platform message or acknowledges the interaction.
+pub(crate) fn later(to: &Target) -> Target {
+    Target {
+        reply_to: None,
+        interaction: None,
+        ..to.clone()
+    }
+}
+
+/// Renders a rich reply as plain ones through the channel's own `render`, for the parts a
+/// channel shows as text.
+pub(crate) fn render_degraded(reply: &Reply, to: &Target, render: fn(&Reply, &Target) -> Vec<Call>) -> Vec<Call> {
+    let rest = later(to);
+    degrade(reply)
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| render(r, if i == 0 { to } else { &rest }))
+        .collect()
 }
 
 /// Where a reply goes, from the inbound event it answers.
@@ -166,6 +260,7 @@ mod tests {
                     payload: "N".into(),
                 },
             ],
+            rich: None,
         };
         assert_eq!(numbered(&r), "Pick\n\n1. Yes\n2. No");
         assert_eq!(by_status(429, Some(7)), Some(Outcome::RetryAfter(7)));

@@ -306,8 +306,18 @@ const TEXT_MAX: usize = 2_000;
 /// and the like as Signal text styles. No auth: the REST API sits on a private network.
 pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
     let recipient = recipient(&to.conversation_id);
-    outbound::split(&outbound::numbered(reply), TEXT_MAX)
-        .into_iter()
+    // signal-cli attaches only files it has (base64 in the request), never a URL: a picture
+    // stays a link in the text rather than being downloaded here.
+    let texts: Vec<String> = match &reply.rich {
+        None => vec![outbound::numbered(reply)],
+        Some(rich) => crate::rich::text::pieces(rich, reply, false)
+            .into_iter()
+            .map(|p| p.text)
+            .collect(),
+    };
+    texts
+        .iter()
+        .flat_map(|t| outbound::split(t, TEXT_MAX))
         .map(|piece| Call {
             method: http::Method::POST,
             path: "v2/send".to_owned(),

@@ -468,11 +468,11 @@ fn interaction(i: Interaction) -> Result<Vec<InboundEvent>, ParseError> {
 /// `text` is cut by Slack beyond this many characters.
 const TEXT_MAX: usize = 40_000;
 /// A `section` block's text.
-const SECTION_MAX: usize = 3_000;
+pub(crate) const SECTION_MAX: usize = 3_000;
 /// Elements of one `actions` block.
-const BUTTONS_MAX: usize = 25;
-const BUTTON_TITLE_MAX: usize = 75;
-const BUTTON_VALUE_MAX: usize = 2_000;
+pub(crate) const BUTTONS_MAX: usize = 25;
+pub(crate) const BUTTON_TITLE_MAX: usize = 75;
+pub(crate) const BUTTON_VALUE_MAX: usize = 2_000;
 
 /// The reply as `chat.postMessage` calls (secret `bot_token`), in the thread when the target
 /// has one: one call per 40,000-character piece of text. Buttons go with the last piece as
@@ -481,6 +481,9 @@ const BUTTON_VALUE_MAX: usize = 2_000;
 /// `text` stays as the notification fallback. Titles are clipped to 75 characters. More than 25
 /// buttons, or a payload longer than a button value (2,000), become numbered options instead.
 pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    if let Some(rich) = &reply.rich {
+        return crate::rich::slack::render(rich, reply, to);
+    }
     let buttons = !reply.buttons.is_empty()
         && reply.buttons.len() <= BUTTONS_MAX
         && reply

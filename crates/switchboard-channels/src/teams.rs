@@ -389,17 +389,16 @@ const HERO_CARD: &str = "application/vnd.microsoft.card.hero";
 /// send the payload too: `imBack` when the payload is the title, else `messageBack` showing the
 /// title in the chat. More than 6 buttons become numbered options instead.
 pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
+    if let Some(rich) = &reply.rich {
+        return crate::rich::teams::render(rich, reply, to);
+    }
     let buttons = !reply.buttons.is_empty() && reply.buttons.len() <= BUTTONS_MAX;
     let text = if buttons {
         reply.text.clone()
     } else {
         outbound::numbered(reply)
     };
-    let service = to.endpoint.as_deref().unwrap_or_default().trim_end_matches('/');
-    let mut path = format!("{service}/v3/conversations/{}/activities", escape(&to.conversation_id));
-    if let Some(id) = &to.reply_to {
-        path = format!("{path}/{}", escape(id));
-    }
+    let path = activities_path(to);
     let personal = to.conversation_id.starts_with("a:");
     let pieces = outbound::split(&text, TEXT_MAX);
     let count = pieces.len();
@@ -434,6 +433,16 @@ pub fn render(reply: &Reply, to: &Target) -> Vec<Call> {
             }
         })
         .collect()
+}
+
+/// `{serviceUrl}/v3/conversations/{id}/activities[/{replyToId}]`.
+pub(crate) fn activities_path(to: &Target) -> String {
+    let service = to.endpoint.as_deref().unwrap_or_default().trim_end_matches('/');
+    let path = format!("{service}/v3/conversations/{}/activities", escape(&to.conversation_id));
+    match &to.reply_to {
+        Some(id) => format!("{path}/{}", escape(id)),
+        None => path,
+    }
 }
 
 fn suggested_actions(buttons: &[Button]) -> Value {

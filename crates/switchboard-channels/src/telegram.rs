@@ -304,7 +304,7 @@ pub const CALLBACK_DATA_LIMIT: usize = 64;
 
 /// Telegram ids are integers; send them as numbers when they are, as given otherwise
 /// (`@channelusername`).
-fn id_value(id: &str) -> serde_json::Value {
+pub(crate) fn id_value(id: &str) -> serde_json::Value {
     id.parse::<i64>().map_or_else(|_| id.into(), Into::into)
 }
 
@@ -318,6 +318,9 @@ fn id_value(id: &str) -> serde_json::Value {
 /// one-time reply keyboard of titles instead. Pressing one of those sends its title as an
 /// ordinary text message, which the router matches against the titles it offered.
 pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    if let Some(rich) = &reply.rich {
+        return crate::rich::telegram::render(rich, reply, to);
+    }
     let mut calls = Vec::new();
     if let Some(query) = &to.interaction {
         calls.push(call("answerCallbackQuery", json!({ "callback_query_id": query })));
@@ -342,7 +345,7 @@ pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::C
     calls
 }
 
-fn keyboard(buttons: &[switchboard_core::Button]) -> serde_json::Value {
+pub(crate) fn keyboard(buttons: &[switchboard_core::Button]) -> serde_json::Value {
     if buttons.iter().all(|b| b.payload.len() <= CALLBACK_DATA_LIMIT) {
         let rows: Vec<_> = buttons
             .iter()
@@ -355,7 +358,7 @@ fn keyboard(buttons: &[switchboard_core::Button]) -> serde_json::Value {
     }
 }
 
-fn call(method: &str, body: serde_json::Value) -> outbound::Call {
+pub(crate) fn call(method: &str, body: serde_json::Value) -> outbound::Call {
     outbound::Call {
         method: http::Method::POST,
         path: method.to_owned(),

@@ -389,6 +389,8 @@ const WHATSAPP_PREFIX: &str = "whatsapp:";
 /// `MessagingServiceSid`); without an endpoint the form has no sender and Twilio refuses it.
 /// Buttons become numbered options in the text (SMS has no controls; WhatsApp quick replies
 /// need a Content API template). The text is split at 1600 characters, one message per piece.
+/// Rich replies: an image is an MMS (`MediaUrl`, its caption as `Body`), each card one message
+/// with its picture attached and its buttons numbered, a list numbered options.
 pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
     let sender = to.endpoint.as_deref().map(|from| {
         if from.starts_with("MG") {
@@ -399,22 +401,38 @@ pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::C
             ("From", from.to_owned())
         }
     });
-    outbound::split(&outbound::numbered(reply), TEXT_LIMIT)
-        .into_iter()
-        .map(|piece| {
+    let pieces = match &reply.rich {
+        None => vec![crate::rich::text::Piece {
+            text: outbound::numbered(reply),
+            media: None,
+        }],
+        Some(rich) => crate::rich::text::pieces(rich, reply, true),
+    };
+    let mut calls = Vec::new();
+    for piece in pieces {
+        let texts = outbound::split(&piece.text, TEXT_LIMIT);
+        // A picture goes with the first part of its text, as an MMS (`MediaUrl`).
+        let mut media = piece.media;
+        for text in texts {
             let mut form = vec![("To".to_owned(), to.conversation_id.clone())];
             if let Some((name, value)) = &sender {
                 form.push(((*name).to_owned(), value.clone()));
             }
-            form.push(("Body".to_owned(), piece));
-            outbound::Call {
+            if !text.is_empty() || media.is_none() {
+                form.push(("Body".to_owned(), text));
+            }
+            if let Some(url) = media.take() {
+                form.push(("MediaUrl".to_owned(), url));
+            }
+            calls.push(outbound::Call {
                 method: http::Method::POST,
                 path: format!("Accounts/{}/Messages.json", to.account_id),
                 auth: outbound::Auth::Basic("auth_token"),
                 body: outbound::Body::Form(form),
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    calls
 }
 
 #[derive(Deserialize, Default)]

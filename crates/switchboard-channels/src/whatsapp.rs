@@ -371,18 +371,18 @@ pub fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
 /// Limits of the Cloud API (developers.facebook.com/documentation/business-messaging/whatsapp/
 /// messages/interactive-reply-buttons-messages, …/interactive-list-messages).
 pub const TEXT_LIMIT: usize = 4096;
-const BUTTONS_BODY_LIMIT: usize = 1024;
-const MAX_BUTTONS: usize = 3;
-const BUTTON_TITLE_LIMIT: usize = 20;
-const BUTTON_ID_LIMIT: usize = 256;
-const MAX_ROWS: usize = 10;
-const ROW_TITLE_LIMIT: usize = 24;
-const ROW_ID_LIMIT: usize = 200;
-const ROW_DESCRIPTION_LIMIT: usize = 72;
+pub(crate) const BUTTONS_BODY_LIMIT: usize = 1024;
+pub(crate) const MAX_BUTTONS: usize = 3;
+pub(crate) const BUTTON_TITLE_LIMIT: usize = 20;
+pub(crate) const BUTTON_ID_LIMIT: usize = 256;
+pub(crate) const MAX_ROWS: usize = 10;
+pub(crate) const ROW_TITLE_LIMIT: usize = 24;
+pub(crate) const ROW_ID_LIMIT: usize = 200;
+pub(crate) const ROW_DESCRIPTION_LIMIT: usize = 72;
 /// The label of the button that opens a list.
 pub const LIST_BUTTON: &str = "Options";
 
-fn truncate(s: &str, limit: usize) -> String {
+pub(crate) fn truncate(s: &str, limit: usize) -> String {
     s.chars().take(limit).collect()
 }
 
@@ -400,6 +400,9 @@ fn truncate(s: &str, limit: usize) -> String {
 /// first as plain text messages and the buttons come with its last piece. Only the first message
 /// quotes `to.reply_to` (`context.message_id`).
 pub fn render(reply: &outbound::Reply, to: &outbound::Target) -> Vec<outbound::Call> {
+    if let Some(rich) = &reply.rich {
+        return crate::rich::whatsapp::render(rich, reply, to);
+    }
     let buttons = &reply.buttons;
     let fits =
         |max: usize, id_limit: usize| buttons.len() <= max && buttons.iter().all(|b| b.payload.len() <= id_limit);

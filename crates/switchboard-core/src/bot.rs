@@ -140,6 +140,14 @@ pub struct IntentSpec {
     /// Answering this intent resolves the conversation: `[feedback]` may ask for satisfaction.
     #[serde(default)]
     pub resolves: bool,
+    /// Rich replies sent after the text one: `image = { url, caption }`, `[[intent.card]]`,
+    /// `list = { button, items = [{ title, description, payload }] }`.
+    #[serde(default)]
+    pub image: Option<crate::ImageSpec>,
+    #[serde(default, rename = "card")]
+    pub cards: Vec<crate::Card>,
+    #[serde(default)]
+    pub list: Option<crate::ListSpec>,
 }
 
 impl IntentSpec {
@@ -458,6 +466,9 @@ impl BotSpec {
             return bad("`name` is empty".into());
         }
         self.knowledge.validate()?;
+        for i in &self.intents {
+            crate::rich::validate(&i.name, i.image.as_ref(), &i.cards, i.list.as_ref()).map_err(BotError::Invalid)?;
+        }
         for name in &self.small_talk.intents {
             match self.intent(name) {
                 Some(i) if i.handler == HandlerKind::SmallTalk => {}

@@ -9,6 +9,7 @@ pub mod forms;
 pub mod ids;
 pub mod message;
 pub mod reminders;
+pub mod rich;
 
 pub use assessment::{AssessmentSpec, BandSpec, FeedbackSpec, OptionSpec, QuestionKind, QuestionSpec};
 pub use bot::{
@@ -25,3 +26,4 @@ pub use message::{
     HandoffStatus, Message, MessageStatus, Processed,
 };
 pub use reminders::{QuietHours, ReminderAction, RemindersSpec};
+pub use rich::{Card, ImageSpec, ListItem, ListSpec};

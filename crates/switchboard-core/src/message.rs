@@ -2,6 +2,7 @@
 
 use crate::context::ConversationContext;
 use crate::ids::{ConversationId, MessageId, TenantId};
+use crate::rich::{Card, ListItem};
 use serde::{Deserialize, Serialize};
 
 /// Closed set of channels. Each maps to one module on the channel side.
@@ -142,6 +143,20 @@ pub enum Content {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
+    /// A picture the platform fetches from `url` (https).
+    Image {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+    },
+    /// One card, or several shown as a carousel where the channel can.
+    Cards { cards: Vec<Card> },
+    /// Choices behind a button labelled `button`; choosing one sends its payload.
+    List {
+        text: String,
+        button: String,
+        items: Vec<ListItem>,
+    },
 }
 
 impl Content {
@@ -156,15 +171,24 @@ impl Content {
         match self {
             Content::Text { .. } => "text",
             Content::Postback { .. } => "postback",
+            Content::Image { .. } => "image",
+            Content::Cards { .. } => "cards",
+            Content::List { .. } => "list",
         }
     }
 
     /// The text the understanding stage reads: typed text, or the title/payload of a pressed button.
+    /// For rich replies, what the conversation history and voice keep of them: an image's
+    /// caption (its URL without one), the first card's title, a list's text.
     pub fn understood_text(&self) -> &str {
         match self {
             Content::Text { text, .. } => text,
             Content::Postback { title: Some(t), .. } if !t.is_empty() => t,
             Content::Postback { payload, .. } => payload,
+            Content::Image { caption: Some(c), .. } if !c.is_empty() => c,
+            Content::Image { url, .. } => url,
+            Content::Cards { cards } => cards.first().map_or("", |c| c.title.as_str()),
+            Content::List { text, .. } => text,
         }
     }
 }
@@ -310,6 +334,38 @@ mod tests {
         let p: Content =
             serde_json::from_str(r#"{"type":"postback","payload":"YES","title":"Yes"}"#).expect("postback parses");
         assert_eq!(p.understood_text(), "Yes");
+    }
+
+    #[test]
+    fn rich_content_round_trips_tagged_by_type() {
+        let cases = [
+            serde_json::json!({"type": "image", "url": "https://x.test/a.png", "caption": "A"}),
+            serde_json::json!({"type": "image", "url": "https://x.test/a.png"}),
+            serde_json::json!({"type": "cards", "cards": [
+                {"title": "Tea", "subtitle": "Hot", "image_url": "https://x.test/t.png",
+                 "buttons": [{"title": "Buy", "payload": "BUY_TEA"}]},
+                {"title": "Cake"}
+            ]}),
+            serde_json::json!({"type": "list", "text": "Pick one", "button": "Menu", "items": [
+                {"title": "Hours", "description": "When we are open", "payload": "hours"},
+                {"title": "Address", "payload": "address"}
+            ]}),
+        ];
+        let mut kinds = Vec::new();
+        for json in cases {
+            let c: Content = serde_json::from_value(json.clone()).expect("rich content parses");
+            assert_eq!(serde_json::to_value(&c).ok(), Some(json));
+            kinds.push((c.kind(), c.understood_text().to_owned()));
+        }
+        assert_eq!(
+            kinds,
+            [
+                ("image", "A".to_owned()),
+                ("image", "https://x.test/a.png".to_owned()),
+                ("cards", "Tea".to_owned()),
+                ("list", "Pick one".to_owned()),
+            ]
+        );
     }
 
     #[test]

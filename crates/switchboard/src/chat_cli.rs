@@ -107,9 +107,7 @@ async fn converse(local: &Local, tenant: &TenantId, user: &str, debug: bool) -> 
         buttons.clear();
         for reply in &turn.replies {
             println!("bot: {}", show(&reply.content));
-            if let Content::Text { buttons: b, .. } = &reply.content {
-                buttons.extend(b.iter().cloned());
-            }
+            buttons.extend(crate::local::choices(&reply.content));
         }
         if turn.replies.is_empty() {
             println!("bot: (no reply; mode {:?})", turn.mode);

@@ -182,6 +182,7 @@ pub fn check(turn: &Turn, got: &Exchange) -> Vec<String> {
         .map(|m| match &m.content {
             Content::Text { text, .. } => text.as_str(),
             Content::Postback { payload, .. } => payload.as_str(),
+            rich => rich.understood_text(),
         })
         .collect();
     if let Some(want) = &turn.reply

@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::connectors::{self, Connector};
 use anyhow::{Context as _, anyhow};
 use std::time::Duration;
-use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Target};
+use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Rich, Target};
 use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
 use switchboard_core::{Channel, Content, ConversationStatus, Direction, MessageId, MessageStatus};
 use switchboard_store::Job;
@@ -117,16 +117,7 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
             .map(str::to_owned),
     };
     for reply in replies.iter().filter(|r| r.status == MessageStatus::Queued) {
-        let outgoing = match &reply.content {
-            Content::Text { text, buttons } => Reply {
-                text: text.clone(),
-                buttons: buttons.clone(),
-            },
-            Content::Postback { payload, title } => Reply {
-                text: title.clone().unwrap_or_else(|| payload.clone()),
-                buttons: Vec::new(),
-            },
-        };
+        let outgoing = outgoing(&reply.content);
         let mut sent_id = None;
         let mut failed = None;
         let mut blocked = false;
@@ -193,6 +184,34 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     }
     app.store.finish_job(tenant, job.id).await?;
     Ok(())
+}
+
+/// A stored reply as the channel-neutral reply the channels render.
+fn outgoing(content: &Content) -> Reply {
+    let rich = |text: &str, rich: Rich| Reply {
+        text: text.to_owned(),
+        buttons: Vec::new(),
+        rich: Some(rich),
+    };
+    match content {
+        Content::Text { text, buttons } => Reply {
+            text: text.clone(),
+            buttons: buttons.clone(),
+            rich: None,
+        },
+        Content::Postback { payload, title } => Reply::text(title.clone().unwrap_or_else(|| payload.clone())),
+        Content::Image { url, caption } => {
+            rich(caption.as_deref().unwrap_or_default(), Rich::Image { url: url.clone() })
+        }
+        Content::Cards { cards } => rich("", Rich::Cards(cards.clone())),
+        Content::List { text, button, items } => rich(
+            text,
+            Rich::List {
+                button: button.clone(),
+                items: items.clone(),
+            },
+        ),
+    }
 }
 
 /// The calls for a reply, minding WhatsApp's 24-hour customer-service window: a proactive

@@ -88,6 +88,8 @@ pub fn take_answer(ctx: &mut ConversationContext, message: &Message) -> anyhow::
             Open::Comment(_) if text::is_skip(text) => Some(Answer::Skip),
             Open::Comment(_) => Some(Answer::Comment(text.trim().chars().take(1000).collect())),
         },
+        // Images, cards and lists are what the bot sends, never answers.
+        Content::Image { .. } | Content::Cards { .. } | Content::List { .. } => None,
     };
     if answer.is_none() && state.open != Open::Nothing {
         state.open = Open::Nothing;

@@ -64,10 +64,15 @@ fn small_talk(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<
     }
     ctx.variables.remove(AWAITING);
     let text = render(turn, ctx, &intent.name, &intent.responses)?;
-    Ok(vec![Content::Text {
+    // The text first, then the intent's image, cards and list, each its own message.
+    let rich =
+        switchboard_core::rich::intent_contents(intent.image.as_ref(), &intent.cards, intent.list.as_ref(), &text);
+    let mut replies = vec![Content::Text {
         text,
         buttons: intent.buttons.clone(),
-    }])
+    }];
+    replies.extend(rich);
+    Ok(replies)
 }
 
 fn fallback(turn: &Turn<'_>, ctx: &mut ConversationContext) -> anyhow::Result<Vec<Content>> {

@@ -6,7 +6,7 @@ use crate::config::Config;
 use anyhow::{Context as _, anyhow};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_core::{Channel, Clock, Content, Message, MessageId, Mode, TenantId};
+use switchboard_core::{Button, Channel, Clock, Content, Message, MessageId, Mode, TenantId};
 use switchboard_store::{NewInbound, Priority};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -104,17 +104,47 @@ impl Drop for ScratchDir {
     }
 }
 
-/// Text of a reply as a terminal shows it: buttons as a numbered list.
+/// Text of a reply as a terminal shows it: buttons (and card buttons, list items) as a
+/// numbered list, pictures as their link.
 pub fn show(content: &Content) -> String {
-    match content {
-        Content::Text { text, buttons } if buttons.is_empty() => text.clone(),
-        Content::Text { text, buttons } => {
-            let mut out = text.clone();
-            for (i, b) in buttons.iter().enumerate() {
-                out.push_str(&format!("\n  [{}] {}", i + 1, b.title));
-            }
-            out
-        }
+    let mut out = match content {
+        Content::Text { text, .. } => text.clone(),
         Content::Postback { payload, title } => title.clone().unwrap_or_else(|| payload.clone()),
+        Content::Image { url, caption } => match caption {
+            Some(c) => format!("{c}\n  [image] {url}"),
+            None => format!("[image] {url}"),
+        },
+        Content::Cards { cards } => cards
+            .iter()
+            .map(|c| {
+                let mut line = format!("[card] {}", c.title);
+                if let Some(s) = &c.subtitle {
+                    line.push_str(&format!(" – {s}"));
+                }
+                line
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Content::List { text, .. } => text.clone(),
+    };
+    for (i, b) in choices(content).iter().enumerate() {
+        out.push_str(&format!("\n  [{}] {}", i + 1, b.title));
+    }
+    out
+}
+
+/// What a person can press in a reply, in order: buttons, card buttons, list items.
+pub fn choices(content: &Content) -> Vec<Button> {
+    match content {
+        Content::Text { buttons, .. } => buttons.clone(),
+        Content::Cards { cards } => cards.iter().flat_map(|c| c.buttons.iter().cloned()).collect(),
+        Content::List { items, .. } => items
+            .iter()
+            .map(|i| Button {
+                title: i.title.clone(),
+                payload: i.payload.clone(),
+            })
+            .collect(),
+        Content::Postback { .. } | Content::Image { .. } => Vec::new(),
     }
 }

@@ -110,13 +110,66 @@ pub async fn answer(
             }
         }
     };
-    let said: Vec<String> = replies.iter().map(|m| m.content.understood_text().to_owned()).collect();
+    let said: Vec<String> = replies
+        .iter()
+        .map(|m| spoken(&m.content))
+        .filter(|s| !s.is_empty())
+        .collect();
     Ok(twiml(&said, Some(url)))
+}
+
+/// What a call can say of a reply: its text, and of rich replies the words only (a caption,
+/// card titles, a list's text and its items, numbered so the caller can say one), never a link.
+fn spoken(content: &Content) -> String {
+    match content {
+        Content::Image { caption, .. } => caption.clone().unwrap_or_default(),
+        Content::Cards { cards } => cards.iter().map(|c| c.title.as_str()).collect::<Vec<_>>().join(". "),
+        Content::List { text, items, .. } => {
+            let items: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(n, i)| format!("{}: {}", n + 1, i.title))
+                .collect();
+            format!("{text} {}.", items.join(", "))
+        }
+        Content::Text { .. } | Content::Postback { .. } => content.understood_text().to_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rich_replies_are_spoken_as_words_never_links() {
+        use switchboard_core::{Card, ListItem};
+        let image = Content::Image {
+            url: "https://example.com/a.png".into(),
+            caption: None,
+        };
+        assert_eq!(spoken(&image), "");
+        let card = |t: &str| Card {
+            title: t.into(),
+            subtitle: None,
+            image_url: Some("https://example.com/a.png".into()),
+            buttons: Vec::new(),
+        };
+        let cards = Content::Cards {
+            cards: vec![card("Tea"), card("Cake")],
+        };
+        assert_eq!(spoken(&cards), "Tea. Cake");
+        let item = |t: &str| ListItem {
+            title: t.into(),
+            description: None,
+            payload: t.to_lowercase(),
+        };
+        let list = Content::List {
+            text: "Pick one.".into(),
+            button: "Options".into(),
+            items: vec![item("Hours"), item("Address")],
+        };
+        assert_eq!(spoken(&list), "Pick one. 1: Hours, 2: Address.");
+    }
 
     #[test]
     fn calls_and_messages_are_told_apart_and_text_is_escaped() {

@@ -302,7 +302,15 @@ pub(crate) async fn accept(
         }
         let content = match (&event.kind, &event.interactive) {
             (EventKind::Interactive, Some(i)) => Content::Postback {
-                payload: i.payload.clone(),
+                // A choice from a rich list's select menu on Discord arrives as
+                // `sb_list:<payload>`: the item's payload is what was chosen.
+                payload: i
+                    .payload
+                    .strip_prefix(switchboard_channels::DISCORD_LIST_ID)
+                    .and_then(|p| p.strip_prefix(':'))
+                    .filter(|_| record.channel == Channel::Discord)
+                    .unwrap_or(&i.payload)
+                    .to_owned(),
                 title: i.title.clone(),
             },
             (EventKind::Message, _) => Content::text(event.text.clone().unwrap_or_default()),

@@ -8,6 +8,7 @@ mod messenger;
 mod meta;
 mod outbound_a;
 mod outbound_b;
+mod rich;
 mod signal;
 mod slack;
 mod snapshots;

@@ -52,6 +52,7 @@ fn reply(text: &str, buttons: Vec<Button>) -> Reply {
     Reply {
         text: text.into(),
         buttons,
+        rich: None,
     }
 }
 

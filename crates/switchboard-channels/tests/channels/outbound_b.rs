@@ -28,6 +28,7 @@ fn reply(text: &str, buttons: Vec<Button>) -> Reply {
     Reply {
         text: text.into(),
         buttons,
+        rich: None,
     }
 }
 

@@ -7,7 +7,7 @@ use switchboard_channels::outbound::{Body, Call, Reply, Target};
 use switchboard_channels::{discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
 use switchboard_core::Button;
 
-fn view(calls: Vec<Call>) -> Value {
+pub fn view(calls: Vec<Call>) -> Value {
     Value::Array(
         calls
             .into_iter()
@@ -43,6 +43,7 @@ fn replies() -> [(&'static str, Reply); 3] {
             Reply {
                 text: "I'm a demo. Pick one:".into(),
                 buttons,
+                rich: None,
             },
         ),
         (
@@ -50,6 +51,7 @@ fn replies() -> [(&'static str, Reply); 3] {
             Reply {
                 text: "We're open Monday to Friday, 9:00 to 18:00.".into(),
                 buttons: Vec::new(),
+                rich: None,
             },
         ),
         (
@@ -57,12 +59,13 @@ fn replies() -> [(&'static str, Reply); 3] {
             Reply {
                 text: "word ".repeat(1000).trim().to_owned(),
                 buttons: Vec::new(),
+                rich: None,
             },
         ),
     ]
 }
 
-fn target(conversation: &str, account: &str) -> Target {
+pub fn target(conversation: &str, account: &str) -> Target {
     Target {
         account_id: account.into(),
         conversation_id: conversation.into(),
@@ -73,10 +76,10 @@ fn target(conversation: &str, account: &str) -> Target {
     }
 }
 
-type Render = fn(&Reply, &Target) -> Vec<Call>;
+pub type Render = fn(&Reply, &Target) -> Vec<Call>;
 
-#[test]
-fn rendered_replies_per_channel() {
+/// Every channel with its render function and a target like the ones its inbound events give.
+pub fn channels() -> [(&'static str, Render, Target); 8] {
     let twilio_target = Target {
         endpoint: Some("+15550001111".into()),
         ..target("+15557654321", "AC00000000000000000000000000000001")
@@ -85,7 +88,7 @@ fn rendered_replies_per_channel() {
         endpoint: Some("https://smba.trafficmanager.net/teams/".into()),
         ..target("a:1FAKEconversation", "28:00000000-1111-2222-3333-444444444444")
     };
-    let channels: [(&str, Render, Target); 8] = [
+    [
         ("telegram", telegram::render, target("100000001", "7000000001")),
         ("whatsapp", whatsapp::render, target("15557654321", "200000000000002")),
         (
@@ -113,8 +116,12 @@ fn rendered_replies_per_channel() {
             signal::render,
             target("11111111-2222-4333-8444-555555555555", "+15550002222"),
         ),
-    ];
-    for (name, render, to) in channels {
+    ]
+}
+
+#[test]
+fn rendered_replies_per_channel() {
+    for (name, render, to) in channels() {
         for (kind, reply) in replies() {
             insta::assert_json_snapshot!(format!("{name}_{kind}"), view(render(&reply, &to)));
         }

@@ -125,7 +125,8 @@ pub async fn handle(
     } else {
         let said = match &message.content {
             Content::Postback { payload, .. } => payload.as_str(),
-            Content::Text { text, .. } => text.as_str(),
+            // People send text or press buttons; anything else reads as its text.
+            other => other.understood_text(),
         };
         if text::is_cancel(said) {
             leave(ctx);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_core::clock::rfc3339;
-use switchboard_core::{Button, Channel, Content, ConversationId, Message, MessageId, TenantId};
+use switchboard_core::{Button, Card, Channel, Content, ConversationId, ListItem, Message, MessageId, TenantId};
 use tokio::sync::broadcast;
 
 /// Frames the server sends on the WebSocket (protocol `switchboard.webchat.v1`).
@@ -45,6 +45,16 @@ pub enum ServerFrame {
         quick_replies: Vec<Button>,
         #[serde(skip_serializing_if = "Option::is_none")]
         payload: Option<String>,
+        /// A picture (`text` is its caption).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image: Option<Box<ImageView>>,
+        /// Cards, shown as a carousel when there are several (`text` has their titles, for
+        /// clients that show text only).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        cards: Vec<Card>,
+        /// A list of choices behind a button (`text` introduces it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        list: Option<Box<ListView>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         in_reply_to: Option<MessageId>,
     },
@@ -72,6 +82,9 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     pub fn message(m: &Message) -> ServerFrame {
+        let mut image = None;
+        let mut cards = Vec::new();
+        let mut list = None;
         let (text, quick_replies, payload) = match &m.content {
             Content::Text { text, buttons } => (text.clone(), buttons.clone(), None),
             Content::Postback { payload, title } => (
@@ -79,6 +92,22 @@ impl ServerFrame {
                 Vec::new(),
                 Some(payload.clone()),
             ),
+            Content::Image { url, caption } => {
+                image = Some(Box::new(ImageView { url: url.clone() }));
+                (caption.clone().unwrap_or_default(), Vec::new(), None)
+            }
+            Content::Cards { cards: c } => {
+                cards = c.clone();
+                let titles: Vec<&str> = c.iter().map(|c| c.title.as_str()).collect();
+                (titles.join("\n"), Vec::new(), None)
+            }
+            Content::List { text, button, items } => {
+                list = Some(Box::new(ListView {
+                    button: button.clone(),
+                    items: items.clone(),
+                }));
+                (text.clone(), Vec::new(), None)
+            }
         };
         ServerFrame::Message {
             id: m.id.clone(),
@@ -89,6 +118,9 @@ impl ServerFrame {
             text,
             quick_replies,
             payload,
+            image,
+            cards,
+            list,
             in_reply_to: m.in_reply_to.clone(),
         }
     }
@@ -101,6 +133,18 @@ impl ServerFrame {
             _ => None,
         }
     }
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct ImageView {
+    pub url: String,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct ListView {
+    /// The label of the control that opens the list.
+    pub button: String,
+    pub items: Vec<ListItem>,
 }
 
 /// Frames the browser sends.

@@ -190,5 +190,25 @@ async fn a_person_chats_with_the_demo_bot_in_the_browser() {
     let again = browser.wait_for_bot_messages(3).await;
     assert_eq!(again, bot);
     assert_eq!(browser.messages("in").await.len(), 3);
+
+    // Rich replies: cards side by side and a list; a card's button sends its payload.
+    browser.type_text("#input", "what are today's specials").await;
+    browser.click("#send").await;
+    let rich = "return [document.querySelectorAll('.rich-card .title').length, \
+                document.querySelectorAll('.rich-list .list-item').length]";
+    eventually(20, "the cards and the list on the page", || async {
+        (browser.script(rich).await == json!([2, 3])).then_some(())
+    })
+    .await;
+    let titles = browser
+        .script("return [...document.querySelectorAll('.rich-card .title')].map(e => e.textContent)")
+        .await;
+    assert_eq!(titles, json!(["Lemon tart", "Iced green tea"]));
+    browser.click(".rich-card .card-button").await;
+    eventually(20, "the card's button to be sent", || async {
+        let sent = browser.messages("in").await;
+        (sent.last().map(String::as_str) == Some("Book a table")).then_some(())
+    })
+    .await;
     browser.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -4,9 +4,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp, query: &str) -> Ws {
+pub async fn connect(app: &TestApp, query: &str) -> Ws {
     let url = format!("ws://{}/v1/chat/demo/ws?{query}", app.addr);
     tokio_tungstenite::connect_async(url)
         .await
@@ -14,7 +14,7 @@ async fn connect(app: &TestApp, query: &str) -> Ws {
         .0
 }
 
-async fn next_frame(ws: &mut Ws) -> Value {
+pub async fn next_frame(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -28,7 +28,7 @@ async fn next_frame(ws: &mut Ws) -> Value {
 }
 
 /// Frames until (and including) the first one `stop` accepts.
-async fn frames_until(ws: &mut Ws, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub async fn frames_until(ws: &mut Ws, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut out = Vec::new();
     loop {
         let f = next_frame(ws).await;
