@@ -186,6 +186,17 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ConsentRecord>>;
 
+    /// Keeps an uploaded bot definition (not yet running).
+    async fn add_bot_version(&self, tenant: &TenantId, source: &str, created_by: &str) -> Result<BotVersion>;
+    /// Newest first.
+    async fn bot_versions(&self, tenant: &TenantId, limit: u32) -> Result<Vec<BotVersion>>;
+    async fn bot_version(&self, tenant: &TenantId, id: i64) -> Result<Option<BotVersion>>;
+    /// Records that the version became the running bot.
+    async fn mark_bot_version_active(&self, tenant: &TenantId, id: i64) -> Result<bool>;
+    /// A tenant's end users, most recently active first.
+    async fn contacts(&self, tenant: &TenantId, limit: u32) -> Result<Vec<Contact>>;
+    /// Messages containing `text`, newest first.
+    async fn search_messages(&self, tenant: &TenantId, text: &str, limit: u32) -> Result<Vec<Message>>;
     /// A tenant's traffic per UTC day and channel for messages created in `since..until`.
     async fn day_stats(&self, tenant: &TenantId, since: i64, until: i64) -> Result<Vec<DayStats>>;
     /// The most frequent intents of inbound messages created in `since..until`.

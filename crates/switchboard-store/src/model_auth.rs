@@ -157,3 +157,27 @@ pub struct IntentCount {
     pub intent: String,
     pub count: u64,
 }
+
+/// An end user as the tenant knows them: one channel identity and their conversations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub channel: switchboard_core::Channel,
+    pub user: String,
+    pub conversations: u64,
+    /// The language of their latest conversation.
+    pub language: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BotVersion {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub source: String,
+    /// `user:<id>`, `key:<id>` or `cli`.
+    pub created_by: String,
+    pub created_at: i64,
+    /// When it was last made the running bot.
+    pub activated_at: Option<i64>,
+}

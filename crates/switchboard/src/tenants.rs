@@ -213,6 +213,14 @@ impl Tenants {
 
     /// Reinstalls every watched bot whose definition file changed. A definition that does not
     /// load leaves the running bot in place and is reported once.
+    /// Stops watching a tenant's folder: a version activated over the API runs until the next
+    /// start (which loads the folder again), not until the folder's file is next read.
+    pub fn unwatch(&self, tenant: &TenantId) {
+        if let Ok(mut d) = self.dirs.write() {
+            d.remove(tenant);
+        }
+    }
+
     pub async fn reload_changed(&self, store: &dyn Store) {
         let watched: Vec<(TenantId, PathBuf, String)> = match self.dirs.read() {
             Ok(d) => d

@@ -18,6 +18,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::analytics;
 use super::auth;
+use super::contacts;
 use super::people;
 
 use super::feedback;
@@ -583,6 +584,38 @@ impl Store for SqliteStore {
         let (t, u) = (tenant.clone(), user.map(|(ch, u)| (ch, u.to_owned())));
         self.read(move |c| people::ledger(c, &t, u.as_ref().map(|(ch, u)| (*ch, u.as_str())), limit))
             .await
+    }
+
+    async fn add_bot_version(&self, tenant: &TenantId, source: &str, created_by: &str) -> Result<crate::BotVersion> {
+        let (t, src, by) = (tenant.clone(), source.to_owned(), created_by.to_owned());
+        self.write(move |ctx| contacts::add_version(ctx.conn, &t, &src, &by, ctx.now))
+            .await
+    }
+
+    async fn bot_versions(&self, tenant: &TenantId, limit: u32) -> Result<Vec<crate::BotVersion>> {
+        let t = tenant.clone();
+        self.read(move |c| contacts::versions(c, &t, limit)).await
+    }
+
+    async fn bot_version(&self, tenant: &TenantId, id: i64) -> Result<Option<crate::BotVersion>> {
+        let t = tenant.clone();
+        self.read(move |c| contacts::version(c, &t, id)).await
+    }
+
+    async fn mark_bot_version_active(&self, tenant: &TenantId, id: i64) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| contacts::mark_activated(ctx.conn, &t, id, ctx.now))
+            .await
+    }
+
+    async fn contacts(&self, tenant: &TenantId, limit: u32) -> Result<Vec<crate::Contact>> {
+        let t = tenant.clone();
+        self.read(move |c| contacts::contacts(c, &t, limit)).await
+    }
+
+    async fn search_messages(&self, tenant: &TenantId, text: &str, limit: u32) -> Result<Vec<Message>> {
+        let (t, q) = (tenant.clone(), text.to_owned());
+        self.read(move |c| contacts::search(c, &t, &q, limit)).await
     }
 
     async fn day_stats(&self, tenant: &TenantId, since: i64, until: i64) -> Result<Vec<crate::DayStats>> {

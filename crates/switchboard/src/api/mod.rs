@@ -3,9 +3,13 @@
 //! checked by [`Principal::tenant`] and the store is only ever called with the tenant it returns.
 
 mod analytics;
+mod bots;
+mod connectors;
 mod conversations;
 pub mod openapi;
 mod people;
+mod records;
+mod results;
 pub use people::valid_email;
 mod tenants;
 
@@ -31,6 +35,10 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .merge(conversations::router())
         .merge(openapi::router())
         .merge(analytics::router())
+        .merge(results::router())
+        .merge(connectors::router())
+        .merge(records::router())
+        .merge(bots::router())
         .layer(axum::middleware::from_fn_with_state(app, limit_and_secure))
 }
 

@@ -100,6 +100,22 @@ impl Modify for Bearer {
         super::conversations::release,
         super::conversations::consent,
         super::analytics::analytics,
+        super::results::assessments,
+        super::results::forms,
+        super::results::feedback,
+        super::connectors::list,
+        super::connectors::save,
+        super::connectors::remove,
+        super::records::contacts,
+        super::records::contact,
+        super::records::search,
+        super::records::dead_letters,
+        super::records::replay,
+        super::bots::active,
+        super::bots::validate,
+        super::bots::versions,
+        super::bots::upload,
+        super::bots::activate,
     )
 )]
 pub struct ApiDoc;

@@ -414,6 +414,36 @@ async fn another_tenants_ids_answer_like_nothing_exists() {
         (Method::DELETE, format!("/v1/tenants/demo/api-keys/{demo_key_id}"), None),
         (Method::GET, "/v1/tenants/demo/audit".into(), None),
         (Method::GET, "/v1/tenants/demo/analytics".into(), None),
+        (Method::GET, "/v1/tenants/demo/connectors".into(), None),
+        (
+            Method::PUT,
+            "/v1/tenants/demo/connectors/tg".into(),
+            Some(
+                json!({"channel": "telegram", "account_id": "1", "secrets": {"bot_token": "x", "webhook_secret": "y"}}),
+            ),
+        ),
+        (Method::DELETE, "/v1/tenants/demo/connectors/tg".into(), None),
+        (Method::GET, "/v1/tenants/demo/assessment-results".into(), None),
+        (Method::GET, "/v1/tenants/demo/form-submissions".into(), None),
+        (Method::GET, "/v1/tenants/demo/feedback".into(), None),
+        (Method::GET, "/v1/tenants/demo/contacts".into(), None),
+        (Method::GET, "/v1/tenants/demo/contacts/webchat/alice".into(), None),
+        (Method::GET, "/v1/tenants/demo/messages?q=person".into(), None),
+        (Method::GET, "/v1/tenants/demo/dead-letters".into(), None),
+        (Method::POST, "/v1/tenants/demo/dead-letters/1/replay".into(), None),
+        (Method::GET, "/v1/tenants/demo/bot".into(), None),
+        (
+            Method::POST,
+            "/v1/tenants/demo/bot/validate".into(),
+            Some(json!({"source": "name = \"x\"\nfallback = [\"?\"]"})),
+        ),
+        (Method::GET, "/v1/tenants/demo/bot/versions".into(), None),
+        (
+            Method::POST,
+            "/v1/tenants/demo/bot/versions".into(),
+            Some(json!({"source": "name = \"x\"\nfallback = [\"?\"]"})),
+        ),
+        (Method::POST, "/v1/tenants/demo/bot/versions/1/activate".into(), None),
     ];
     for token in [&other_key, &olga] {
         for (method, path, body) in &attempts {
@@ -629,5 +659,284 @@ async fn analytics_count_messages_intents_fallbacks_handoffs_and_latency_per_day
     )
     .await;
     assert_eq!(status, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn assessment_results_form_submissions_and_feedback_are_readable_per_tenant() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (key, _) = new_key(&app, &root, "demo", &["read"]).await;
+    let (other, _) = new_key(&app, &root, "other", &["read"]).await;
+    let button = |user: &'static str, payload: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app.post("demo", json!({"user": user, "payload": payload})).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    app.say("wendy", "start the wellbeing check").await;
+    button("wendy", "okay").await;
+    button("wendy", "5").await;
+    app.say("wendy", "seven").await;
+    app.say("wendy", "1, 2").await;
+    button("wendy", "csat:5").await;
+    app.say("wendy", "skip").await;
+    for text in ["book a table for 4 tomorrow at 8pm", "Ana Smith", "ana@example.com"] {
+        app.say("fred", text).await;
+    }
+    button("fred", "yes").await;
+
+    let (status, results) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/assessment-results?user=wendy",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(results["data"][0]["score"], 9.0, "{results}");
+    assert_eq!(results["data"][0]["assessment"], "wellbeing");
+    let (_, forms) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/form-submissions?form=booking",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(forms["data"].as_array().map(Vec::len), Some(1), "{forms}");
+    assert_eq!(forms["data"][0]["values"]["name"], "Ana Smith", "{forms}");
+    let (_, feedback) = call(&app, Method::GET, "/v1/tenants/demo/feedback", Some(&key), None).await;
+    assert_eq!(feedback["data"][0]["score"], 5, "{feedback}");
+    for path in ["assessment-results", "form-submissions", "feedback"] {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            &format!("/v1/tenants/demo/{path}"),
+            Some(&other),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "{body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connectors_are_managed_over_the_api_and_their_secrets_never_come_back() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (admin, _) = new_key(&app, &root, "demo", &["admin"]).await;
+    let (reader, _) = new_key(&app, &root, "demo", &["read"]).await;
+    let body = json!({
+        "channel": "telegram",
+        "account_id": "7000000001",
+        "secrets": {"bot_token": "7000000001:FAKE", "webhook_secret": "fake_Secret-Token_0001"},
+        "settings": {"api_base": "http://127.0.0.1:9"},
+    });
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/v1/tenants/demo/connectors/tg",
+        Some(&reader),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, saved) = call(
+        &app,
+        Method::PUT,
+        "/v1/tenants/demo/connectors/tg",
+        Some(&admin),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["secrets"], json!(["bot_token", "webhook_secret"]));
+    assert!(
+        saved["webhook_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/v1/webhooks/demo/tg")),
+        "{saved}"
+    );
+    let (_, listed) = call(&app, Method::GET, "/v1/tenants/demo/connectors", Some(&admin), None).await;
+    assert!(
+        !listed.to_string().contains("FAKE") && !listed.to_string().contains("fake_Secret"),
+        "{listed}"
+    );
+    // The connector works: a webhook with its secret is accepted, a wrong one is not.
+    let hook = |secret: &'static str| {
+        app.client
+            .post(app.url("/v1/webhooks/demo/tg"))
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .header("content-type", "application/json")
+            .body(channel_fixture("telegram/text_message.json"))
+            .send()
+    };
+    assert_eq!(hook("fake_Secret-Token_0001").await.expect("send").status(), 200);
+    assert_eq!(hook("wrong").await.expect("send").status(), 401);
+    // Missing secrets are a clear 422.
+    let (status, bad) = call(
+        &app,
+        Method::PUT,
+        "/v1/tenants/demo/connectors/sl",
+        Some(&admin),
+        Some(json!({"channel": "slack", "account_id": "T1", "secrets": {}})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (422, Some("invalid_connector")),
+        "{bad}"
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            "/v1/tenants/demo/connectors/tg",
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::DELETE,
+            "/v1/tenants/demo/connectors/tg",
+            Some(&admin),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn contacts_and_message_search_show_the_tenants_end_users() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (key, _) = new_key(&app, &root, "demo", &["read"]).await;
+    app.say("carmen", "hola").await;
+    app.say("carmen", "cuéntame un chiste").await;
+    app.say("dirk", "tell me a joke").await;
+    let (status, contacts) = call(&app, Method::GET, "/v1/tenants/demo/contacts", Some(&key), None).await;
+    assert_eq!(status, 200, "{contacts}");
+    let users: Vec<&str> = contacts["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|c| c["user"].as_str())
+        .collect();
+    assert_eq!(users, ["dirk", "carmen"], "most recent first");
+    let (status, carmen) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/contacts/webchat/carmen",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{carmen}");
+    assert_eq!(carmen["language"], "es", "{carmen}");
+    assert_eq!(carmen["conversations"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/v1/tenants/demo/contacts/webchat/nobody",
+            Some(&key),
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    let (_, found) = call(&app, Method::GET, "/v1/tenants/demo/messages?q=JOKE", Some(&key), None).await;
+    let texts: Vec<&str> = found["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["content"]["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"tell me a joke"), "{texts:?}");
+    let (_, none) = call(
+        &app,
+        Method::GET,
+        "/v1/tenants/demo/messages?q=100%25_sure",
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(none["data"], json!([]), "LIKE wildcards are taken literally");
+    let (status, dead) = call(&app, Method::GET, "/v1/tenants/demo/dead-letters", Some(&key), None).await;
+    assert_eq!((status, dead["data"].clone()), (200, json!([])));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bot_version_is_validated_uploaded_and_activated_over_the_api() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (admin, _) = new_key(&app, &root, "other", &["admin"]).await;
+    let broken = json!({"source": "name = \"x\"\n[[intent]]\nname = 3"});
+    let (status, checked) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/other/bot/validate",
+        Some(&admin),
+        Some(broken.clone()),
+    )
+    .await;
+    assert_eq!((status, checked["valid"].as_bool()), (200, Some(false)), "{checked}");
+    assert!(checked["error"].as_str().is_some_and(|e| !e.is_empty()));
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/other/bot/versions",
+        Some(&admin),
+        Some(broken),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let source = "name = \"Other v2\"\nfallback = [\"v2 fallback\"]\n[[intent]]\nname = \"greeting\"\nexamples = [\"hello\", \"hi\"]\nresponses = [\"Hello from version two\"]\n";
+    let (status, uploaded) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/other/bot/versions",
+        Some(&admin),
+        Some(json!({"source": source})),
+    )
+    .await;
+    assert_eq!(status, 201, "{uploaded}");
+    let id = uploaded["id"].as_i64().expect("id");
+    // Uploaded is not running yet.
+    let (_, before) = app.post("other", json!({"user": "u", "text": "hello"})).await;
+    assert_eq!(before["replies"][0]["text"], "Hello from the other tenant");
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/v1/tenants/other/bot/versions/{id}/activate"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, after) = app.post("other", json!({"user": "u", "text": "hello"})).await;
+    assert_eq!(after["replies"][0]["text"], "Hello from version two", "{after}");
+    let (_, versions) = call(&app, Method::GET, "/v1/tenants/other/bot/versions", Some(&admin), None).await;
+    assert!(versions["data"][0]["activated_at"].is_i64(), "{versions}");
+    let (_, running) = call(&app, Method::GET, "/v1/tenants/other/bot", Some(&admin), None).await;
+    assert_eq!(running["source"], source);
     app.stop().await;
 }
