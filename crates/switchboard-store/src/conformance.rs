@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use switchboard_core::{Channel, Content, ConversationContext, MessageId, MessageStatus, Mode, Processed, TenantId};
 
+mod events;
 mod forms;
 mod results;
 
@@ -78,6 +79,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("feedback_per_tenant_with_daily_figures", |s| {
         Box::pin(results::feedback_per_tenant_with_daily_figures(s))
+    }),
+    ("event_endpoints_fan_out_per_tenant", |s| {
+        Box::pin(events::event_endpoints_fan_out_per_tenant(s))
+    }),
+    ("a_due_event_delivery_is_claimed_once_and_retried_until_sent", |s| {
+        Box::pin(events::a_due_event_delivery_is_claimed_once_and_retried_until_sent(s))
+    }),
+    ("a_gone_endpoint_is_disabled_with_its_pending_deliveries", |s| {
+        Box::pin(events::a_gone_endpoint_is_disabled_with_its_pending_deliveries(s))
     }),
 ];
 

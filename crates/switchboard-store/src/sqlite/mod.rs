@@ -6,6 +6,7 @@
 //! rolls back only its own changes. Callers get their answer only after the commit.
 
 mod auth;
+mod events;
 mod feedback;
 mod forms;
 mod people;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_forms.sql"),
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
     include_str!("../../migrations/sqlite/0009_auth.sql"),
+    include_str!("../../migrations/sqlite/0010_event_webhooks.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;
