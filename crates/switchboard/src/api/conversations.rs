@@ -4,6 +4,7 @@
 use super::{audit, clean_text, cursor, limit_param, parse_cursor};
 use crate::app::App;
 use crate::auth::{Need, Principal};
+use crate::events::{self, Event, EventType};
 use crate::http::{ApiError, JsonBody};
 use crate::webchat::ServerFrame;
 use axum::body::{Body, Bytes};
@@ -165,6 +166,8 @@ pub(crate) async fn close(
     let c = find(&app, &t, &id).await?;
     let closed = app.store.close_conversation(&t, &c.id).await?;
     if closed {
+        let data = events::conversation_data(&c, json!({"reason": "closed", "by": principal.actor()}));
+        events::emit(&app, &t, vec![Event::new(EventType::ConversationEnded, data)]).await;
         audit(
             &app,
             &principal,
@@ -305,6 +308,8 @@ pub(crate) async fn take(
     let c = find(&app, &t, &id).await?;
     let agent = agent_name(&principal);
     let h = app.store.take_handoff(&t, &c.id, &agent).await?;
+    let data = events::conversation_data(&c, json!({"agent": agent}));
+    events::emit(&app, &t, vec![Event::new(EventType::HandoffTaken, data)]).await;
     audit(
         &app,
         &principal,
@@ -364,6 +369,8 @@ pub(crate) async fn release(
             format!("conversation {id} is not handed to a person"),
         ));
     }
+    let data = events::conversation_data(&c, json!({"by": principal.actor()}));
+    events::emit(&app, &t, vec![Event::new(EventType::HandoffReleased, data)]).await;
     audit(
         &app,
         &principal,

@@ -1,8 +1,10 @@
 //! The management REST API under `/v1/`: tenants, people, API keys, conversations, handoffs,
-//! consent and the audit log. Every route takes a [`Principal`]; the tenant in the path is
-//! checked by [`Principal::tenant`] and the store is only ever called with the tenant it returns.
+//! consent, outbound event webhooks and the audit log. Every route takes a [`Principal`]; the
+//! tenant in the path is checked by [`Principal::tenant`] and the store is only ever called
+//! with the tenant it returns.
 
 mod conversations;
+mod events;
 pub mod openapi;
 mod people;
 pub use people::valid_email;
@@ -28,6 +30,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .merge(tenants::router())
         .merge(people::router())
         .merge(conversations::router())
+        .merge(events::router())
         .merge(openapi::router())
         .layer(axum::middleware::from_fn_with_state(app, limit_and_secure))
 }

@@ -99,6 +99,11 @@ impl Modify for Bearer {
         super::conversations::reply,
         super::conversations::release,
         super::conversations::consent,
+        super::events::list,
+        super::events::create,
+        super::events::remove,
+        super::events::deliveries,
+        super::events::test,
     )
 )]
 pub struct ApiDoc;
@@ -137,6 +142,7 @@ mod tests {
         );
         let paths = doc["paths"].as_object().expect("paths");
         assert!(paths.contains_key("/v1/tenants/{tenant}/conversations/{id}/export"));
+        assert!(paths.contains_key("/v1/tenants/{tenant}/webhooks/{id}/deliveries"));
         assert!(paths.len() >= 15, "{}", paths.len());
     }
 }
