@@ -627,30 +627,36 @@ async fn platform_replies_go_through_the_outbox(store: Arc<dyn Store>) {
     );
 
     let apply = |s: MessageStatus| store.apply_platform_status(&t, Channel::Telegram, "501", s);
-    assert!(apply(MessageStatus::Read).await.expect("read"));
-    assert!(apply(MessageStatus::Delivered).await.expect("late delivered"));
+    assert_eq!(
+        apply(MessageStatus::Read).await.expect("read"),
+        Some(replies[0].id.clone())
+    );
+    assert!(apply(MessageStatus::Delivered).await.expect("late delivered").is_some());
     assert_eq!(
         store.message(&t, &replies[0].id).await.expect("read").map(|m| m.status),
         Some(MessageStatus::Read),
         "never backwards"
     );
     assert!(
-        !store
+        store
             .apply_platform_status(&t, Channel::Telegram, "999", MessageStatus::Read)
             .await
             .expect("unknown")
+            .is_none()
     );
     assert!(
-        !store
+        store
             .apply_platform_status(&t, Channel::Whatsapp, "501", MessageStatus::Read)
             .await
             .expect("other channel")
+            .is_none()
     );
     assert!(
-        !store
+        store
             .apply_platform_status(&other, Channel::Telegram, "501", MessageStatus::Read)
             .await
             .expect("other tenant")
+            .is_none()
     );
 
     assert!(store.finish_job(&other, deliver.id).await.is_err());

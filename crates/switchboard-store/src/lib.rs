@@ -98,15 +98,15 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
     ) -> Result<()>;
     /// A platform's delivery status for a message we sent, found by its platform id. Statuses
-    /// only move forward (sent -> delivered -> read); `failed` always applies. Returns whether
-    /// such a message exists.
+    /// only move forward (sent -> delivered -> read); `failed` always applies. Returns the
+    /// message's id, `None` when there is no such message.
     async fn apply_platform_status(
         &self,
         tenant: &TenantId,
         channel: Channel,
         platform_id: &str,
         status: MessageStatus,
-    ) -> Result<bool>;
+    ) -> Result<Option<MessageId>>;
     /// Records a failed attempt; the job runs again at `run_at`.
     async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str) -> Result<()>;
     /// Moves a job that failed for good to the dead letters and marks its message failed.

@@ -308,15 +308,15 @@ async fn finish(
     mut stages: Stages,
 ) -> anyhow::Result<Arc<Vec<Message>>> {
     let tenant = &job.tenant;
-    let changes = before.changes(&commit);
+    let mut changes = Some(before.changes(&commit));
     let stored = match app.store.complete_turn(tenant, commit).await {
-        Ok(stored) => {
-            crate::events::turn_completed(app, message, &stored, changes).await;
-            stored
-        }
+        Ok(stored) => stored,
         // Completed earlier (by an attempt whose answer was lost): those replies stand, and
         // their events were emitted then.
-        Err(StoreError::Conflict(_)) => app.store.replies_to(tenant, &job.message).await?,
+        Err(StoreError::Conflict(_)) => {
+            changes = None;
+            app.store.replies_to(tenant, &job.message).await?
+        }
         Err(e) => return Err(e.into()),
     };
     stages.lap("persist");
@@ -324,6 +324,10 @@ async fn finish(
     let stored = Arc::new(stored);
     deliver(app, message, &stored, Ok(stored.clone()));
     stages.lap("deliver");
+    // After the person has the replies: the webhooks' write never delays them.
+    if let Some(changes) = changes {
+        crate::events::turn_completed(app, message, &stored, changes).await;
+    }
     ::metrics::histogram!(metrics::TURN_SECONDS)
         .record((app.clock.now_ms() - message.created_at).max(0) as f64 / 1000.0);
     Ok(stored)

@@ -297,9 +297,10 @@ pub(crate) async fn accept(
                 .store
                 .apply_platform_status(tenant, record.channel, &st.message_id, status)
                 .await?;
-            if known && status == MessageStatus::Delivered {
-                let data = serde_json::json!({"channel": record.channel, "platform_message_id": st.message_id});
-                crate::events::emit(app, tenant, vec![Event::new(EventType::MessageDelivered, data)]).await;
+            if let Some(id) = known
+                && status == MessageStatus::Delivered
+            {
+                crate::events::delivered(app, tenant, &id).await;
             }
             continue;
         }

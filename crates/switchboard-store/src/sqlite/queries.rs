@@ -334,7 +334,7 @@ impl Store for SqliteStore {
         channel: Channel,
         platform_id: &str,
         status: MessageStatus,
-    ) -> Result<bool> {
+    ) -> Result<Option<MessageId>> {
         let (t, p) = (tenant.clone(), platform_id.to_owned());
         self.write(move |ctx| {
             let current: Option<(String, String)> = ctx
@@ -345,7 +345,7 @@ impl Store for SqliteStore {
                 )?
                 .query_row(params![t.as_str(), channel.as_str(), p], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let Some((id, current)) = current else { return Ok(false) };
+            let Some((id, current)) = current else { return Ok(None) };
             let rank = |s: &str| match s {
                 "queued" => 0,
                 "sent" => 1,
@@ -358,7 +358,7 @@ impl Store for SqliteStore {
                     .prepare_cached("UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1")?
                     .execute(params![id, status.as_str(), ctx.now])?;
             }
-            Ok(true)
+            message_id(id).map(Some)
         })
         .await
     }

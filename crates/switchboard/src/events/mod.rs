@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use switchboard_core::clock::rfc3339;
-use switchboard_core::{Conversation, Message, MessageStatus, TenantId};
+use switchboard_core::{Conversation, Message, MessageId, MessageStatus, TenantId};
 use switchboard_store::NewEvent;
 
 pub use send::run_loop;
@@ -181,6 +181,36 @@ impl Subscriptions {
             c.insert(tenant.clone(), (types.clone(), now));
         }
         Ok(types)
+    }
+}
+
+/// Whether some endpoint of the tenant wants `kind`: worth a read to build its data.
+async fn wanted(app: &App, tenant: &TenantId, kind: EventType) -> bool {
+    match app.events.of(app, tenant).await {
+        Ok(w) => w.contains(kind.as_str()),
+        Err(e) => {
+            dropped(tenant, 1, &e);
+            false
+        }
+    }
+}
+
+/// `message.delivered`: a platform reports one of our messages delivered.
+pub async fn delivered(app: &App, tenant: &TenantId, id: &MessageId) {
+    if !wanted(app, tenant, EventType::MessageDelivered).await {
+        return;
+    }
+    match app.store.message(tenant, id).await {
+        Ok(Some(m)) => {
+            emit(
+                app,
+                tenant,
+                vec![Event::new(EventType::MessageDelivered, message_data(&m))],
+            )
+            .await
+        }
+        Ok(None) => {}
+        Err(e) => dropped(tenant, 1, &e),
     }
 }
 

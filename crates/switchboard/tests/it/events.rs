@@ -437,3 +437,53 @@ async fn only_admins_manage_webhooks_and_bad_subscriptions_are_refused() {
         "{actions:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_reply_is_emitted_once_sent_and_again_once_delivered() {
+    use crate::delivery::{fake_api, post};
+    let (url, received) = receiver(SECRET, vec![200]).await;
+    let app = spawn(Clock::System).await;
+    let (admin, _) = keys(&app).await;
+    subscribe(&app, &admin, &url, &["message.sent", "message.delivered"]).await;
+    let ok: Value = serde_json::from_slice(&channel_fixture("whatsapp/outbound/response_ok.json")).expect("json");
+    let (api, _) = fake_api(vec![(200, ok)]).await;
+    add_connector(
+        &app,
+        "wa",
+        "whatsapp",
+        "200000000000002",
+        &[
+            "access_token=EAAfake",
+            &format!("app_secret={META_APP_SECRET}"),
+            "verify_token=v",
+        ],
+        &[&format!("api_base={api}")],
+    );
+    let text = channel_fixture("whatsapp/text_message.json");
+    let signed = [("X-Hub-Signature-256", meta_signature(&text))];
+    let headers: Vec<(&str, &str)> = signed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(post(&app, "/v1/webhooks/demo/wa", &headers, text).await, 200);
+    let got = calls_until(&received, "the reply sent", |c| c.len() == 1).await;
+    let sent = &got[0].body["data"]["message"];
+    assert_eq!(
+        (got[0].event.as_str(), sent["channel"].as_str(), sent["status"].as_str()),
+        ("message.sent", Some("whatsapp"), Some("sent")),
+        "emitted once the platform took it, not when it was queued"
+    );
+
+    let delivered = channel_fixture("whatsapp/status_delivered.json");
+    let signed = meta_signature(&delivered);
+    let status = post(
+        &app,
+        "/v1/webhooks/demo/wa",
+        &[("X-Hub-Signature-256", &signed)],
+        delivered,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = calls_until(&received, "the delivered status", |c| c.len() == 2).await;
+    assert_eq!(got[1].event, "message.delivered");
+    assert_eq!(got[1].body["data"]["message"]["id"], sent["id"]);
+    assert_eq!(got[1].body["data"]["message"]["status"], "delivered");
+    assert!(got.iter().all(|c| c.verified));
+}
