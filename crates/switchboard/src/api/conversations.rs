@@ -352,6 +352,11 @@ pub(crate) async fn reply(
     if matches!(c.channel, Channel::Webchat | Channel::Api) {
         app.hub.publish(&t, &c.user, ServerFrame::message(&message));
     }
+    // A platform's copy is announced once the platform takes it (deliver.rs).
+    if message.status == switchboard_core::MessageStatus::Sent {
+        let data = events::message_data(&message);
+        events::emit(&app, &t, vec![Event::new(EventType::MessageSent, data)]).await;
+    }
     Ok((StatusCode::CREATED, Json(json!(message))))
 }
 

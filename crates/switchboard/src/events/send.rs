@@ -32,8 +32,9 @@ pub async fn run_loop(app: &App, stop: &mut watch::Receiver<bool>) {
     }
 }
 
-/// One round: claims what is due and tries each once, in the order the events happened.
-/// Returns how many were sent.
+/// One round: claims what is due and tries each once. Endpoints are served side by side, so
+/// that a slow one does not hold up the others; each endpoint's deliveries go one after the
+/// other, in the order the events happened. Returns how many were sent.
 pub async fn send_due(app: &App) -> anyhow::Result<usize> {
     let now = app.clock.now_ms();
     let claimed = app
@@ -41,8 +42,20 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
         .claim_due_event_deliveries(now, CLAIM_BATCH)
         .await
         .context("claiming due event deliveries")?;
-    let mut sent = 0;
+    let mut per_endpoint: Vec<Vec<EventDelivery>> = Vec::new();
     for d in claimed {
+        match per_endpoint.iter_mut().find(|g| g[0].endpoint == d.endpoint) {
+            Some(group) => group.push(d),
+            None => per_endpoint.push(vec![d]),
+        }
+    }
+    let rounds = per_endpoint.into_iter().map(|group| send_in_order(app, group, now));
+    Ok(futures_util::future::join_all(rounds).await.into_iter().sum())
+}
+
+async fn send_in_order(app: &App, deliveries: Vec<EventDelivery>, now: i64) -> usize {
+    let mut sent = 0;
+    for d in deliveries {
         let attempt = attempt(app, &d, now).await;
         let result = match (&attempt.outcome, attempt.disable_endpoint) {
             (_, true) => "gone",
@@ -69,7 +82,7 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
             tracing::warn!(tenant = %d.tenant, delivery = d.id, error = %e, "cannot record a delivery attempt");
         }
     }
-    Ok(sent)
+    sent
 }
 
 async fn attempt(app: &App, d: &EventDelivery, now: i64) -> DeliveryAttempt {

@@ -207,10 +207,16 @@ async fn turns_handoffs_and_closing_reach_the_endpoint_signed() {
     // A person is asked for, an agent takes the conversation, hands it back and closes it.
     app.say("ana", "can i speak to a person").await;
     let c = format!("/v1/tenants/demo/conversations/{conv}");
-    for action in ["handoff/take", "handoff/release", "close"] {
-        let (status, body) = call(&app, Method::POST, &format!("{c}/{action}"), Some(&agent), None).await;
-        assert_eq!(status, 200, "{action}: {body}");
+    for (action, body, expected) in [
+        ("handoff/take", None, 200),
+        ("handoff/reply", Some(json!({"text": "Hi Ana, Sam here"})), 201),
+        ("handoff/release", None, 200),
+        ("close", None, 200),
+    ] {
+        let (status, answer) = call(&app, Method::POST, &format!("{c}/{action}"), Some(&agent), body).await;
+        assert_eq!(status, expected, "{action}: {answer}");
     }
+    let agent_said = |c: &Call| c.body["data"]["message"]["content"]["text"] == "Hi Ana, Sam here";
     let got = calls_until(&received, "the handoff and the end", |c| {
         [
             "handoff.requested",
@@ -220,6 +226,7 @@ async fn turns_handoffs_and_closing_reach_the_endpoint_signed() {
         ]
         .iter()
         .all(|k| of_type(c, k).len() == 1)
+            && of_type(c, "message.sent").into_iter().any(agent_said)
     })
     .await;
     assert_eq!(
