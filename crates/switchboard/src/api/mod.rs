@@ -5,6 +5,7 @@
 
 mod conversations;
 mod events;
+mod handoff;
 pub mod openapi;
 mod people;
 pub use people::valid_email;
@@ -30,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .merge(tenants::router())
         .merge(people::router())
         .merge(conversations::router())
+        .merge(handoff::router())
         .merge(events::router())
         .merge(openapi::router())
         .layer(axum::middleware::from_fn_with_state(app, limit_and_secure))

@@ -11,6 +11,7 @@ mod crash;
 mod delivery;
 mod discord_gateway;
 mod entities;
+mod event_receiver;
 mod events;
 mod forms;
 mod helpers;
