@@ -13,6 +13,7 @@ mod discord_gateway;
 mod entities;
 mod event_receiver;
 mod events;
+mod events_platforms;
 mod forms;
 mod helpers;
 mod knowledge;
