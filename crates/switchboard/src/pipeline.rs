@@ -294,6 +294,7 @@ impl Before {
         crate::events::TurnChanges {
             handoff: commit.handoff.clone(),
             updated: (!updated.is_empty()).then_some(updated.into()),
+            erased: commit.erase != Erase::Nothing,
         }
     }
 }

@@ -255,6 +255,10 @@ fn dropped(tenant: &TenantId, n: usize, e: &switchboard_store::StoreError) {
 /// its first message), a handoff the turn asked for, the replies already sent (web chat; a
 /// platform's are emitted once delivered to it), and what changed in the conversation.
 pub async fn turn_completed(app: &App, inbound: &Message, replies: &[Message], turn: TurnChanges) {
+    // What the person asked to be forgotten is not handed to anyone else either.
+    if turn.erased {
+        return;
+    }
     let mut events = Vec::with_capacity(replies.len() + 3);
     let conversation = || {
         json!({
@@ -293,6 +297,8 @@ pub struct TurnChanges {
     pub handoff: Option<String>,
     /// The conversation's fields that changed (mode, language), with their new values.
     pub updated: Option<Value>,
+    /// The turn erased the person's messages (they refused consent or said "stop").
+    pub erased: bool,
 }
 
 #[cfg(test)]

@@ -348,3 +348,23 @@ async fn only_admins_manage_webhooks_and_bad_subscriptions_are_refused() {
         "{actions:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_person_who_said_stop_writes_is_not_sent_on() {
+    let (url, received) = receiver(SECRET, vec![200]).await;
+    let app = spawn(Clock::System).await;
+    let (admin, _) = keys(&app).await;
+    subscribe(&app, &admin, &url, &["message.received"]).await;
+    app.say("carla", "STOP").await;
+    app.say("carla", "my secret address is 1 Elm Street").await;
+    app.say("dan", "hello").await;
+    let got = calls_until(&received, "the next person's message", |c| {
+        c.iter().any(|c| c.body["data"]["message"]["user"] == "dan")
+    })
+    .await;
+    let texts: Vec<_> = got
+        .iter()
+        .filter_map(|c| c.body["data"]["message"]["content"]["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["STOP", "hello"], "the erased message went nowhere");
+}
