@@ -273,7 +273,12 @@ pub async fn turn_completed(app: &App, inbound: &Message, replies: &[Message], t
     if inbound.seq == 1 {
         events.push(Event::new(EventType::ConversationStarted, conversation()));
     }
-    events.push(Event::new(EventType::MessageReceived, message_data(inbound)));
+    // As the turn left it in the store: processed.
+    let handled = Message {
+        status: MessageStatus::Processed,
+        ..inbound.clone()
+    };
+    events.push(Event::new(EventType::MessageReceived, message_data(&handled)));
     if let Some(reason) = turn.handoff {
         let mut data = conversation();
         data["reason"] = json!(reason);

@@ -97,6 +97,7 @@ async fn turns_handoffs_and_closing_reach_the_endpoint_signed() {
         (Some("message.received"), Some("demo"), Some("hello"))
     );
     assert_eq!(first["data"]["message"]["direction"], "in");
+    assert_eq!(first["data"]["message"]["status"], "processed");
     assert!(
         first["created_at"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{first}"
