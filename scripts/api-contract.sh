@@ -33,9 +33,11 @@ token="$(curl -fsS -X POST "http://127.0.0.1:$port/v1/auth/login" -H 'content-ty
 curl -fsS -X POST "http://127.0.0.1:$port/v1/chat/demo/messages" -H 'content-type: application/json' \
   -d '{"user":"contract","text":"hello"}' >/dev/null
 
+# One worker: CPython 3.11 can fail parsing lambdas in two threads at once ("AST constructor
+# recursion depth mismatch"), an error of the tool, not of the API.
 # positive_data_acceptance is left out: some rules cannot be said in JSON Schema (a bot
 # definition that trains, the password policy), so schema-valid values may rightly get a 422.
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks all --exclude-checks positive_data_acceptance \
-  --max-examples "${CONTRACT_EXAMPLES:-25}" --workers 2 --seed 1 --no-color
+  --max-examples "${CONTRACT_EXAMPLES:-25}" --workers 1 --seed 1 --no-color

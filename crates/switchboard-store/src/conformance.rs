@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use switchboard_core::{Channel, Content, ConversationContext, MessageId, MessageStatus, Mode, Processed, TenantId};
 
+mod events;
 mod forms;
 mod results;
 
@@ -78,6 +79,15 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("feedback_per_tenant_with_daily_figures", |s| {
         Box::pin(results::feedback_per_tenant_with_daily_figures(s))
+    }),
+    ("event_endpoints_fan_out_per_tenant", |s| {
+        Box::pin(events::event_endpoints_fan_out_per_tenant(s))
+    }),
+    ("a_due_event_delivery_is_claimed_once_and_retried_until_sent", |s| {
+        Box::pin(events::a_due_event_delivery_is_claimed_once_and_retried_until_sent(s))
+    }),
+    ("a_gone_endpoint_is_disabled_with_its_pending_deliveries", |s| {
+        Box::pin(events::a_gone_endpoint_is_disabled_with_its_pending_deliveries(s))
     }),
 ];
 
@@ -617,30 +627,36 @@ async fn platform_replies_go_through_the_outbox(store: Arc<dyn Store>) {
     );
 
     let apply = |s: MessageStatus| store.apply_platform_status(&t, Channel::Telegram, "501", s);
-    assert!(apply(MessageStatus::Read).await.expect("read"));
-    assert!(apply(MessageStatus::Delivered).await.expect("late delivered"));
+    assert_eq!(
+        apply(MessageStatus::Read).await.expect("read"),
+        Some(replies[0].id.clone())
+    );
+    assert!(apply(MessageStatus::Delivered).await.expect("late delivered").is_some());
     assert_eq!(
         store.message(&t, &replies[0].id).await.expect("read").map(|m| m.status),
         Some(MessageStatus::Read),
         "never backwards"
     );
     assert!(
-        !store
+        store
             .apply_platform_status(&t, Channel::Telegram, "999", MessageStatus::Read)
             .await
             .expect("unknown")
+            .is_none()
     );
     assert!(
-        !store
+        store
             .apply_platform_status(&t, Channel::Whatsapp, "501", MessageStatus::Read)
             .await
             .expect("other channel")
+            .is_none()
     );
     assert!(
-        !store
+        store
             .apply_platform_status(&other, Channel::Telegram, "501", MessageStatus::Read)
             .await
             .expect("other tenant")
+            .is_none()
     );
 
     assert!(store.finish_job(&other, deliver.id).await.is_err());

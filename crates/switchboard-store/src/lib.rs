@@ -12,11 +12,13 @@ mod conformance_people;
 mod error;
 mod model;
 mod model_auth;
+mod model_events;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::*;
 pub use model_auth::*;
+pub use model_events::*;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
@@ -30,6 +32,9 @@ pub const REMINDER_CLAIM_LEASE_MS: i64 = 60_000;
 /// A claim on a form submission older than this is taken again: its sender died mid-send. Longer
 /// than any one send may take.
 pub const SUBMISSION_CLAIM_LEASE_MS: i64 = 120_000;
+/// A claim on an event delivery older than this is taken again: its sender died mid-send.
+/// Longer than any one send may take.
+pub const EVENT_CLAIM_LEASE_MS: i64 = 120_000;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -93,15 +98,15 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
     ) -> Result<()>;
     /// A platform's delivery status for a message we sent, found by its platform id. Statuses
-    /// only move forward (sent -> delivered -> read); `failed` always applies. Returns whether
-    /// such a message exists.
+    /// only move forward (sent -> delivered -> read); `failed` always applies. Returns the
+    /// message's id, `None` when there is no such message.
     async fn apply_platform_status(
         &self,
         tenant: &TenantId,
         channel: Channel,
         platform_id: &str,
         status: MessageStatus,
-    ) -> Result<bool>;
+    ) -> Result<Option<MessageId>>;
     /// Records a failed attempt; the job runs again at `run_at`.
     async fn retry_job(&self, tenant: &TenantId, job_id: i64, attempts: u32, run_at: i64, error: &str) -> Result<()>;
     /// Moves a job that failed for good to the dead letters and marks its message failed.
@@ -269,6 +274,33 @@ pub trait Store: Send + Sync + 'static {
         claimed_at: i64,
         outcome: SendOutcome,
     ) -> Result<bool>;
+
+    /// Subscribes a tenant's URL to event types.
+    async fn create_event_endpoint(&self, tenant: &TenantId, endpoint: NewEventEndpoint) -> Result<EventEndpoint>;
+    /// The tenant's endpoints, oldest first.
+    async fn event_endpoints(&self, tenant: &TenantId) -> Result<Vec<EventEndpoint>>;
+    async fn event_endpoint(&self, tenant: &TenantId, id: &str) -> Result<Option<EventEndpoint>>;
+    /// Removes an endpoint and its delivery log. Returns whether the tenant had it.
+    async fn delete_event_endpoint(&self, tenant: &TenantId, id: &str) -> Result<bool>;
+    /// Queues every event for each enabled endpoint of the tenant subscribed to its type (or
+    /// only for the endpoint `only`, whatever it subscribed to), in one write, due at once.
+    /// Returns how many deliveries were queued.
+    async fn enqueue_events(&self, tenant: &TenantId, only: Option<&str>, events: Vec<NewEvent>) -> Result<usize>;
+    /// System-wide: claims pending deliveries due at `now` (and claims older than
+    /// [`EVENT_CLAIM_LEASE_MS`]) in one statement, so two callers never get the same one.
+    /// Claimed ones have `claimed_at = now`.
+    async fn claim_due_event_deliveries(&self, now: i64, limit: u32) -> Result<Vec<EventDelivery>>;
+    /// Records one attempt to send a delivery claimed at `claimed_at`. Returns false when the
+    /// claim no longer holds (another sender took it over).
+    async fn finish_event_delivery(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        claimed_at: i64,
+        attempt: DeliveryAttempt,
+    ) -> Result<bool>;
+    /// The delivery log of an endpoint, newest first.
+    async fn event_deliveries(&self, tenant: &TenantId, endpoint: &str, limit: u32) -> Result<Vec<EventDelivery>>;
 
     /// Stores a finished assessment for the user of `result.conversation`. A second add with the
     /// same `source_message` (a retried turn) returns the first result.

@@ -42,6 +42,8 @@ pub struct App {
     pub pacer: crate::ratelimit::Pacer,
     /// Request limits of the management API (per client IP on login, per key or person).
     pub limiter: crate::ratelimit::Limiter,
+    /// Which events each tenant's webhooks want, so that emitting costs nothing without them.
+    pub events: crate::events::Subscriptions,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -150,6 +152,7 @@ impl App {
             hub: Arc::new(Hub::default()),
             sealer,
             limiter: Default::default(),
+            events: Default::default(),
             teams_keys: crate::teams_keys::KeyCache::new()?,
             teams_tokens: Default::default(),
             pacer: Default::default(),
@@ -320,6 +323,10 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
     {
         let (app, mut stop) = (app.clone(), stop.clone());
         set.spawn(async move { crate::forms::run_loop(&app, &mut stop).await });
+    }
+    {
+        let (app, mut stop) = (app.clone(), stop.clone());
+        set.spawn(async move { crate::events::run_loop(&app, &mut stop).await });
     }
     {
         let (app, mut stop) = (app.clone(), stop);

@@ -22,6 +22,7 @@ pub struct Config {
     pub bots: BotsConfig,
     pub reminders: crate::reminders::RemindersConfig,
     pub forms: crate::forms::FormsConfig,
+    pub events: crate::events::EventsConfig,
     pub log: LogConfig,
     pub llm: crate::llm::LlmConfig,
     pub auth: crate::auth::AuthConfig,

@@ -5,11 +5,12 @@
 
 use crate::app::App;
 use crate::connectors::{self, Connector};
+use crate::events::{Event, EventType};
 use anyhow::{Context as _, anyhow};
 use std::time::Duration;
 use switchboard_channels::outbound::{Auth, Body, Call, Outcome, Reply, Rich, Target};
 use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, teams, telegram, twilio, whatsapp};
-use switchboard_core::{Channel, Content, ConversationStatus, Direction, MessageId, MessageStatus};
+use switchboard_core::{Channel, Content, ConversationStatus, Direction, Message, MessageId, MessageStatus};
 use switchboard_store::Job;
 
 /// The platform asked us to wait (429): the job runs again after this many seconds.
@@ -152,6 +153,12 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
                     .record_delivery(tenant, &reply.id, MessageStatus::Sent, sent_id.as_deref(), None)
                     .await?;
                 crate::metrics::message(tenant.as_str(), channel, "out", "sent");
+                let sent = Message {
+                    status: MessageStatus::Sent,
+                    ..reply.clone()
+                };
+                let data = crate::events::message_data(&sent);
+                crate::events::emit(app, tenant, vec![Event::new(EventType::MessageSent, data)]).await;
             }
             Some(e) => {
                 tracing::warn!(%tenant, channel, message = %reply.id, error = %e, "the platform refused a reply");

@@ -16,6 +16,8 @@ pub const BOT_RELOADS: &str = "switchboard_bot_reloads_total";
 pub const LLM_TOKENS: &str = "switchboard_llm_tokens_total";
 pub const LLM_REQUESTS: &str = "switchboard_llm_requests_total";
 pub const FORM_SUBMISSIONS: &str = "switchboard_form_submissions_total";
+pub const EVENT_DELIVERIES: &str = "switchboard_event_deliveries_total";
+pub const EVENTS_DROPPED: &str = "switchboard_events_dropped_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -70,6 +72,14 @@ fn describe() {
     describe_counter!(
         FORM_SUBMISSIONS,
         "Forms by tenant, form and result: completed, cancelled, and sending attempts (sent, retry, failed)."
+    );
+    describe_counter!(
+        EVENT_DELIVERIES,
+        "Attempts to send events to tenants' webhooks, by result (sent, retry, failed, gone)."
+    );
+    describe_counter!(
+        EVENTS_DROPPED,
+        "Events that could not be queued for tenants' webhooks, by tenant."
     );
     describe_counter!(
         LLM_REQUESTS,

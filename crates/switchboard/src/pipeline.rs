@@ -52,6 +52,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     stages.lap("language");
 
     let now = app.clock.now_ms();
+    let before = Before {
+        mode: conversation.context.mode,
+        language: conversation.context.language.clone(),
+    };
     let mut ctx = conversation.context;
     if ctx.is_expired(now) {
         ctx.reset_flow();
@@ -98,7 +102,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
             erase,
             ..turn_commit(job, &message, processed, replies, ctx)
         };
-        return finish(app, job, &message, commit, stages).await;
+        return finish(app, job, &message, commit, before, stages).await;
     }
     // "/joke" (or "/joke@SomeBot" in a Telegram group) names an intent: no need to guess.
     let command = crate::route::command(&text, spec);
@@ -243,7 +247,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         handoff,
         ..turn_commit(job, &message, processed, replies, ctx)
     };
-    finish(app, job, &message, commit, stages).await
+    finish(app, job, &message, commit, before, stages).await
 }
 
 fn turn_commit(
@@ -271,19 +275,49 @@ fn turn_commit(
     }
 }
 
-/// Stores the turn and pushes its replies.
+/// What the conversation was before the turn, to tell what the turn changed.
+struct Before {
+    mode: Mode,
+    language: Option<String>,
+}
+
+impl Before {
+    fn changes(&self, commit: &TurnCommit) -> crate::events::TurnChanges {
+        let after = &commit.context;
+        let mut updated = serde_json::Map::new();
+        if after.mode != self.mode {
+            updated.insert("mode".into(), serde_json::json!(after.mode));
+        }
+        if after.language != self.language {
+            updated.insert("language".into(), serde_json::json!(after.language));
+        }
+        crate::events::TurnChanges {
+            handoff: commit.handoff.clone(),
+            updated: (!updated.is_empty()).then_some(updated.into()),
+            erased: commit.erase != Erase::Nothing,
+        }
+    }
+}
+
+/// Stores the turn, tells the tenant's webhooks and pushes its replies.
 async fn finish(
     app: &App,
     job: &Job,
     message: &Message,
     commit: TurnCommit,
+    before: Before,
     mut stages: Stages,
 ) -> anyhow::Result<Arc<Vec<Message>>> {
     let tenant = &job.tenant;
+    let mut changes = Some(before.changes(&commit));
     let stored = match app.store.complete_turn(tenant, commit).await {
         Ok(stored) => stored,
-        // Completed earlier (by an attempt whose answer was lost): those replies stand.
-        Err(StoreError::Conflict(_)) => app.store.replies_to(tenant, &job.message).await?,
+        // Completed earlier (by an attempt whose answer was lost): those replies stand, and
+        // their events were emitted then.
+        Err(StoreError::Conflict(_)) => {
+            changes = None;
+            app.store.replies_to(tenant, &job.message).await?
+        }
         Err(e) => return Err(e.into()),
     };
     stages.lap("persist");
@@ -291,6 +325,10 @@ async fn finish(
     let stored = Arc::new(stored);
     deliver(app, message, &stored, Ok(stored.clone()));
     stages.lap("deliver");
+    // After the person has the replies: the webhooks' write never delays them.
+    if let Some(changes) = changes {
+        crate::events::turn_completed(app, message, &stored, changes).await;
+    }
     ::metrics::histogram!(metrics::TURN_SECONDS)
         .record((app.clock.now_ms() - message.created_at).max(0) as f64 / 1000.0);
     Ok(stored)

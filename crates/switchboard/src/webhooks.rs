@@ -7,6 +7,7 @@
 
 use crate::app::App;
 use crate::connectors::{self, Connector};
+use crate::events::{Event, EventType};
 use crate::http::{ApiError, read_body};
 use crate::webchat::{bad_path, tenant_of};
 use axum::extract::rejection::PathRejection;
@@ -219,8 +220,11 @@ pub(crate) async fn end_conversation(
     chat: &str,
 ) -> Result<(), ApiError> {
     let user = format!("{}:{chat}", record.id);
-    if let Some(conv) = app.store.open_conversation(tenant, record.channel, &user).await? {
-        app.store.close_conversation(tenant, &conv.id).await?;
+    if let Some(conv) = app.store.open_conversation(tenant, record.channel, &user).await?
+        && app.store.close_conversation(tenant, &conv.id).await?
+    {
+        let data = crate::events::conversation_data(&conv, serde_json::json!({"reason": "blocked"}));
+        crate::events::emit(app, tenant, vec![Event::new(EventType::ConversationEnded, data)]).await;
     }
     Ok(())
 }
@@ -289,9 +293,15 @@ pub(crate) async fn accept(
                 DeliveryState::Read => MessageStatus::Read,
                 DeliveryState::Failed => MessageStatus::Failed,
             };
-            app.store
+            let known = app
+                .store
                 .apply_platform_status(tenant, record.channel, &st.message_id, status)
                 .await?;
+            if let Some(id) = known
+                && status == MessageStatus::Delivered
+            {
+                crate::events::delivered(app, tenant, &id).await;
+            }
             continue;
         }
         if matches!(event.membership, Some(Membership::Blocked | Membership::BotRemoved)) {

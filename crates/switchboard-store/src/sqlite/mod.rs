@@ -8,6 +8,7 @@
 mod analytics;
 mod auth;
 mod contacts;
+mod events;
 mod feedback;
 mod forms;
 mod people;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_forms.sql"),
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
     include_str!("../../migrations/sqlite/0009_auth.sql"),
+    include_str!("../../migrations/sqlite/0010_event_webhooks.sql"),
     include_str!("../../migrations/sqlite/0012_analytics_index.sql"),
     include_str!("../../migrations/sqlite/0013_bot_versions.sql"),
 ];

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::analytics;
 use super::auth;
 use super::contacts;
+use super::events;
 use super::people;
 
 use super::feedback;
@@ -335,7 +336,7 @@ impl Store for SqliteStore {
         channel: Channel,
         platform_id: &str,
         status: MessageStatus,
-    ) -> Result<bool> {
+    ) -> Result<Option<MessageId>> {
         let (t, p) = (tenant.clone(), platform_id.to_owned());
         self.write(move |ctx| {
             let current: Option<(String, String)> = ctx
@@ -346,7 +347,7 @@ impl Store for SqliteStore {
                 )?
                 .query_row(params![t.as_str(), channel.as_str(), p], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let Some((id, current)) = current else { return Ok(false) };
+            let Some((id, current)) = current else { return Ok(None) };
             let rank = |s: &str| match s {
                 "queued" => 0,
                 "sent" => 1,
@@ -359,7 +360,7 @@ impl Store for SqliteStore {
                     .prepare_cached("UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1")?
                     .execute(params![id, status.as_str(), ctx.now])?;
             }
-            Ok(true)
+            message_id(id).map(Some)
         })
         .await
     }
@@ -794,6 +795,68 @@ impl Store for SqliteStore {
         let t = tenant.clone();
         self.write(move |ctx| forms::finish(ctx.conn, &t, id, claimed_at, outcome, ctx.now))
             .await
+    }
+
+    async fn create_event_endpoint(
+        &self,
+        tenant: &TenantId,
+        endpoint: crate::NewEventEndpoint,
+    ) -> Result<crate::EventEndpoint> {
+        let t = tenant.clone();
+        self.write(move |ctx| events::create_endpoint(ctx.conn, &t, endpoint, ctx.now))
+            .await
+    }
+
+    async fn event_endpoints(&self, tenant: &TenantId) -> Result<Vec<crate::EventEndpoint>> {
+        let t = tenant.clone();
+        self.read(move |c| events::endpoints(c, &t)).await
+    }
+
+    async fn event_endpoint(&self, tenant: &TenantId, id: &str) -> Result<Option<crate::EventEndpoint>> {
+        let (t, id) = (tenant.clone(), id.to_owned());
+        self.read(move |c| events::get_endpoint(c, &t, &id)).await
+    }
+
+    async fn delete_event_endpoint(&self, tenant: &TenantId, id: &str) -> Result<bool> {
+        let (t, id) = (tenant.clone(), id.to_owned());
+        self.write(move |ctx| events::delete_endpoint(ctx.conn, &t, &id)).await
+    }
+
+    async fn enqueue_events(
+        &self,
+        tenant: &TenantId,
+        only: Option<&str>,
+        events: Vec<crate::NewEvent>,
+    ) -> Result<usize> {
+        let (t, only) = (tenant.clone(), only.map(str::to_owned));
+        self.write(move |ctx| events::enqueue(ctx, &t, only.as_deref(), events))
+            .await
+    }
+
+    async fn claim_due_event_deliveries(&self, now: i64, limit: u32) -> Result<Vec<crate::EventDelivery>> {
+        self.write(move |ctx| events::claim_due(ctx.conn, now, limit)).await
+    }
+
+    async fn finish_event_delivery(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        claimed_at: i64,
+        attempt: crate::DeliveryAttempt,
+    ) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| events::finish(ctx.conn, &t, id, claimed_at, attempt, ctx.now))
+            .await
+    }
+
+    async fn event_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::EventDelivery>> {
+        let (t, e) = (tenant.clone(), endpoint.to_owned());
+        self.read(move |c| events::deliveries(c, &t, &e, limit)).await
     }
 
     async fn add_assessment_result(&self, tenant: &TenantId, result: NewAssessmentResult) -> Result<AssessmentResult> {

@@ -1,15 +1,16 @@
 //! A tenant's conversations: list with filters, read, messages, close, export (JSON Lines or
-//! CSV, streamed page by page), the agent's handoff actions, and the consent ledger.
+//! CSV, streamed page by page) and the consent ledger; the agent's handoff actions are in
+//! `handoff.rs`.
 
-use super::{audit, clean_text, cursor, limit_param, parse_cursor};
+use super::{audit, cursor, limit_param, parse_cursor};
 use crate::app::App;
 use crate::auth::{Need, Principal};
-use crate::http::{ApiError, JsonBody};
+use crate::events::{self, Event, EventType};
+use crate::http::ApiError;
 use crate::http::{Path, Query};
-use crate::webchat::ServerFrame;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,9 +27,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/v1/tenants/{tenant}/conversations/{id}/messages", get(messages))
         .route("/v1/tenants/{tenant}/conversations/{id}/close", post(close))
         .route("/v1/tenants/{tenant}/conversations/{id}/export", get(export))
-        .route("/v1/tenants/{tenant}/conversations/{id}/handoff/take", post(take))
-        .route("/v1/tenants/{tenant}/conversations/{id}/handoff/reply", post(reply))
-        .route("/v1/tenants/{tenant}/conversations/{id}/handoff/release", post(release))
         .route("/v1/tenants/{tenant}/consent", get(consent))
 }
 
@@ -120,7 +118,7 @@ pub(crate) async fn list(
     })))
 }
 
-async fn find(app: &App, t: &TenantId, id: &str) -> Result<Conversation, ApiError> {
+pub(super) async fn find(app: &App, t: &TenantId, id: &str) -> Result<Conversation, ApiError> {
     let missing = || ApiError::NotFound("not_found", format!("no conversation {id}"));
     let cid = ConversationId::parse(id).map_err(|_| missing())?;
     app.store.conversation(t, &cid).await?.ok_or_else(missing)
@@ -178,6 +176,8 @@ pub(crate) async fn close(
     let c = find(&app, &t, &id).await?;
     let closed = app.store.close_conversation(&t, &c.id).await?;
     if closed {
+        let data = events::conversation_data(&c, json!({"reason": "closed", "by": principal.actor()}));
+        events::emit(&app, &t, vec![Event::new(EventType::ConversationEnded, data)]).await;
         audit(
             &app,
             &principal,
@@ -299,95 +299,6 @@ fn csv_row(m: &Message) -> String {
     let mut row = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     row.push('\n');
     row
-}
-
-fn agent_name(principal: &Principal) -> String {
-    match principal {
-        Principal::User { id, .. } => id.clone(),
-        Principal::Key { id, .. } => format!("key:{id}"),
-    }
-}
-
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/take", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The caller owns the conversation", body = serde_json::Value), crate::api::openapi::Errors))]
-pub(crate) async fn take(
-    State(app): State<Arc<App>>,
-    principal: Principal,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let t = principal.tenant(&tenant, Need::Agent)?;
-    let c = find(&app, &t, &id).await?;
-    let agent = agent_name(&principal);
-    let h = app.store.take_handoff(&t, &c.id, &agent).await?;
-    audit(
-        &app,
-        &principal,
-        Some(&t),
-        "handoff.take",
-        format!("conversation:{id}"),
-        json!(c.handoff).into(),
-        Some(json!(h)),
-    )
-    .await?;
-    Ok(Json(json!({ "handoff": h })))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AgentReply {
-    text: String,
-}
-
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/reply", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), request_body = AgentReply, responses((status = 201, description = "Stored and sent through the conversation's channel", body = serde_json::Value), crate::api::openapi::Errors))]
-pub(crate) async fn reply(
-    State(app): State<Arc<App>>,
-    principal: Principal,
-    Path((tenant, id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<AgentReply>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let t = principal.tenant(&tenant, Need::Agent)?;
-    let c = find(&app, &t, &id).await?;
-    let text = clean_text(&body.text);
-    if text.is_empty() || text.chars().count() > app.config.chat.max_text_chars {
-        return Err(ApiError::Unprocessable(
-            "bad_text",
-            format!("`text` must be 1 to {} characters", app.config.chat.max_text_chars),
-        ));
-    }
-    let message = crate::handoff::reply(app.store.as_ref(), &t, &c.id, &agent_name(&principal), &text)
-        .await
-        .map_err(|e| ApiError::Clash("not_handed_over", format!("{e:#}")))?;
-    // Web chat is live: the person sees the agent's words at once.
-    if matches!(c.channel, Channel::Webchat | Channel::Api) {
-        app.hub.publish(&t, &c.user, ServerFrame::message(&message));
-    }
-    Ok((StatusCode::CREATED, Json(json!(message))))
-}
-
-#[utoipa::path(post, path = "/v1/tenants/{tenant}/conversations/{id}/handoff/release", tag = "handoff", params(("tenant" = String, Path, description = "Tenant id", example = "demo"), ("id" = String, Path, description = "Conversation id")), responses((status = 200, description = "The bot answers again", body = serde_json::Value), crate::api::openapi::Errors))]
-pub(crate) async fn release(
-    State(app): State<Arc<App>>,
-    principal: Principal,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let t = principal.tenant(&tenant, Need::Agent)?;
-    let c = find(&app, &t, &id).await?;
-    if !app.store.release_handoff(&t, &c.id).await? {
-        return Err(ApiError::Clash(
-            "not_handed_over",
-            format!("conversation {id} is not handed to a person"),
-        ));
-    }
-    audit(
-        &app,
-        &principal,
-        Some(&t),
-        "handoff.release",
-        format!("conversation:{id}"),
-        json!(c.handoff).into(),
-        None,
-    )
-    .await?;
-    Ok(Json(json!({ "released": true })))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -1,11 +1,14 @@
 //! The management REST API under `/v1/`: tenants, people, API keys, conversations, handoffs,
-//! consent and the audit log. Every route takes a [`Principal`]; the tenant in the path is
-//! checked by [`Principal::tenant`] and the store is only ever called with the tenant it returns.
+//! consent, outbound event webhooks and the audit log. Every route takes a [`Principal`]; the
+//! tenant in the path is checked by [`Principal::tenant`] and the store is only ever called
+//! with the tenant it returns.
 
 mod analytics;
 mod bots;
 mod connectors;
 mod conversations;
+mod events;
+mod handoff;
 pub mod openapi;
 mod people;
 mod records;
@@ -33,6 +36,8 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .merge(tenants::router())
         .merge(people::router())
         .merge(conversations::router())
+        .merge(handoff::router())
+        .merge(events::router())
         .merge(openapi::router())
         .merge(analytics::router())
         .merge(results::router())

@@ -95,9 +95,9 @@ impl Modify for Bearer {
         super::conversations::messages,
         super::conversations::close,
         super::conversations::export,
-        super::conversations::take,
-        super::conversations::reply,
-        super::conversations::release,
+        super::handoff::take,
+        super::handoff::reply,
+        super::handoff::release,
         super::conversations::consent,
         super::analytics::analytics,
         super::results::assessments,
@@ -116,6 +116,11 @@ impl Modify for Bearer {
         super::bots::versions,
         super::bots::upload,
         super::bots::activate,
+        super::events::list,
+        super::events::create,
+        super::events::remove,
+        super::events::deliveries,
+        super::events::test,
     )
 )]
 pub struct ApiDoc;
@@ -154,6 +159,7 @@ mod tests {
         );
         let paths = doc["paths"].as_object().expect("paths");
         assert!(paths.contains_key("/v1/tenants/{tenant}/conversations/{id}/export"));
+        assert!(paths.contains_key("/v1/tenants/{tenant}/webhooks/{id}/deliveries"));
         assert!(paths.len() >= 15, "{}", paths.len());
     }
 }

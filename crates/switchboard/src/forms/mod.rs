@@ -14,8 +14,9 @@ mod slots;
 mod submit;
 mod texts;
 
+pub use crate::signed::signature;
 pub use slots::Patterns;
-pub use submit::{FormsConfig, run_loop, send_due, signature};
+pub use submit::{FormsConfig, run_loop, send_due};
 
 use crate::app::App;
 use crate::handlers::{self, Turn};

@@ -2,15 +2,13 @@
 //! each), POSTed signed to the tenant's endpoint, and marked sent, retried later with backoff,
 //! or failed for good.
 //!
-//! The body is JSON `{form, tenant, conversation, user, values, submitted_at, id}`; the header
-//! `X-Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` lets the
-//! receiver check that it comes from us and is recent, and `Idempotency-Key: <id>` that a
-//! retry it already handled is the same submission.
+//! The body is JSON `{form, tenant, conversation, user, values, submitted_at, id}`, signed as
+//! [`crate::signed`] says; `Idempotency-Key: <id>` tells the receiver that a retry it already
+//! handled is the same submission.
 
 use crate::app::App;
-use crate::queue::backoff_ms;
+use crate::signed::{Backoff, Post, Reply, outcome};
 use anyhow::Context as _;
-use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use switchboard_core::FormAction;
@@ -33,20 +31,6 @@ pub struct FormsConfig {
 
 /// Submissions claimed per round.
 const CLAIM_BATCH: u32 = 20;
-/// Longest part of an endpoint's error answer kept with the submission.
-const ERROR_BODY_MAX: usize = 200;
-
-/// `X-Switchboard-Signature` for `body` sent at `t` (unix seconds).
-pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
-    // HMAC accepts keys of any length; an empty key is refused when the bot loads.
-    let mut mac = match <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => return format!("t={t},v1="),
-    };
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 /// Sends due submissions every `forms.poll_interval_ms` until `stop`.
 pub async fn run_loop(app: &App, stop: &mut watch::Receiver<bool>) {
@@ -96,13 +80,6 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
     Ok(sent)
 }
 
-/// What an endpoint's answer means for the submission.
-enum Reply {
-    Ok,
-    Refused(String),
-    Transient { error: String, retry_after_s: u64 },
-}
-
 async fn attempt(app: &App, s: &Submission, now: i64) -> SendOutcome {
     let reply = match app.tenants.get(&s.tenant) {
         Some(bot) => match bot.spec.form(&s.form).map(|f| &f.action) {
@@ -110,34 +87,30 @@ async fn attempt(app: &App, s: &Submission, now: i64) -> SendOutcome {
                 Ok(key) => post(app, s, url, &key, now).await,
                 // The operator can still set it: worth another try later.
                 Err(e) => Reply::Transient {
+                    status: None,
                     error: format!("{e:#}"),
                     retry_after_s: 0,
                 },
             },
-            _ => Reply::Refused(format!("the bot has no form {:?} with an http action any more", s.form)),
+            _ => Reply::Refused {
+                status: None,
+                error: format!("the bot has no form {:?} with an http action any more", s.form),
+            },
         },
         // Not loaded here (yet): another round, or another instance, may have it.
         None => Reply::Transient {
+            status: None,
             error: format!("tenant {} has no bot loaded", s.tenant),
             retry_after_s: 0,
         },
     };
-    let attempt = s.attempts + 1;
-    match reply {
-        Reply::Ok => SendOutcome::Sent,
-        Reply::Refused(error) => SendOutcome::Failed { error },
-        Reply::Transient { error, .. } if attempt >= s.max_attempts => SendOutcome::Failed {
-            error: format!("gave up after {attempt} attempts: {error}"),
-        },
-        Reply::Transient { error, retry_after_s } => {
-            let cfg = &app.config.forms;
-            let wait = backoff_ms(attempt, cfg.backoff_base_ms, cfg.backoff_max_ms).max(retry_after_s * 1000);
-            SendOutcome::Retry {
-                at: now + wait as i64,
-                error,
-            }
-        }
-    }
+    let cfg = &app.config.forms;
+    let backoff = Backoff {
+        base_ms: cfg.backoff_base_ms,
+        max_ms: cfg.backoff_max_ms,
+        max_attempts: s.max_attempts,
+    };
+    outcome(reply, s.attempts + 1, backoff, now)
 }
 
 /// `env:NAME` is read from the environment when sending, so the key need not be in the file.
@@ -164,63 +137,27 @@ async fn post(app: &App, s: &Submission, url: &str, key: &[u8], now: i64) -> Rep
     });
     let body = match serde_json::to_vec(&body) {
         Ok(b) => b,
-        Err(e) => return Reply::Refused(format!("cannot encode the submission: {e}")),
-    };
-    let sent = app
-        .http
-        .post(url)
-        .timeout(Duration::from_millis(app.config.forms.timeout_ms))
-        .header("content-type", "application/json")
-        .header("x-switchboard-signature", signature(key, now.div_euclid(1000), &body))
-        .header("idempotency-key", s.id.to_string())
-        .body(body)
-        .send()
-        .await;
-    let res = match sent {
-        Ok(res) => res,
         Err(e) => {
-            return Reply::Transient {
-                error: format!("{url}: {e}"),
-                retry_after_s: 0,
+            return Reply::Refused {
+                status: None,
+                error: format!("cannot encode the submission: {e}"),
             };
         }
     };
-    let status = res.status();
-    if status.is_success() {
-        return Reply::Ok;
-    }
-    let retry_after_s = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        .min(86_400);
-    let text = res.text().await.unwrap_or_default();
-    let error = format!(
-        "HTTP {}: {}",
-        status.as_u16(),
-        text.chars().take(ERROR_BODY_MAX).collect::<String>()
-    );
-    match status.as_u16() {
-        408 | 429 => Reply::Transient { error, retry_after_s },
-        400..=499 => Reply::Refused(error),
-        _ => Reply::Transient { error, retry_after_s },
-    }
+    let post = Post {
+        url,
+        secret: key,
+        body,
+        headers: &[("idempotency-key", s.id.to_string())],
+        timeout: Duration::from_millis(app.config.forms.timeout_ms),
+        now,
+    };
+    crate::signed::post(&app.http, post).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_signature_is_an_hmac_of_the_time_and_the_body() {
-        // Checked against `printf '1795168800.{"a":1}' | openssl dgst -sha256 -hmac s3cret`.
-        assert_eq!(
-            signature(b"s3cret", 1_795_168_800, br#"{"a":1}"#),
-            "t=1795168800,v1=d2798453b753e709e87ffdf615db2bf502265325f19190981ad55a2f9cb1e6b3"
-        );
-    }
 
     #[test]
     fn secrets_come_from_the_file_or_the_environment() {
