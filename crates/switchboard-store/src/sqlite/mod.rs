@@ -12,6 +12,7 @@ mod people;
 mod queries;
 mod reminders;
 mod rows;
+mod tenants;
 mod turns;
 mod usage;
 
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_forms.sql"),
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
     include_str!("../../migrations/sqlite/0009_auth.sql"),
+    include_str!("../../migrations/sqlite/0011_tenant_settings.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;
