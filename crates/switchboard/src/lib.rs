@@ -37,6 +37,7 @@ pub mod secrets;
 mod server;
 mod smalltalk;
 pub mod teams_keys;
+pub mod tenant_data;
 pub mod tenants;
 pub mod tls;
 pub mod voice;

@@ -72,13 +72,26 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     // The conversation's language unless the message is reliably in another one.
     let prefer = preferred_language(guess.as_ref(), ctx.language.as_deref(), &spec.default_language);
 
+    let settings = app.store.tenant_settings(tenant).await?;
+    if settings.suspended_at.is_some() {
+        // Turns queued before the suspension are processed without replies: the message is
+        // kept, nothing is said, and nothing is left in the queue to run on resume.
+        let processed = Processed {
+            handler: "suspended".into(),
+            route_reason: "the tenant is suspended".into(),
+            ..processed(&guess, &[], prefer)
+        };
+        let commit = turn_commit(job, &message, processed, Vec::new(), ctx);
+        return finish(app, job, &message, commit, stages).await;
+    }
+    let consent_required = settings.consent_required.unwrap_or(spec.consent.required);
     let latest = app.store.latest_consent(tenant, message.channel, &message.user).await?;
     if let Gate::Done {
         replies,
         record,
         erase,
         reason,
-    } = consent::gate(spec, latest.as_ref(), &text, prefer)
+    } = consent::gate(spec, consent_required, latest.as_ref(), &text, prefer)
     {
         let prefer = prefer.to_owned();
         stages.lap("consent");

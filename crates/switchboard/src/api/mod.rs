@@ -6,6 +6,7 @@ mod conversations;
 pub mod openapi;
 mod people;
 pub use people::valid_email;
+mod tenant_admin;
 mod tenants;
 
 use crate::app::App;
@@ -26,6 +27,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .merge(crate::auth::routes::router())
         .merge(tenants::router())
+        .merge(tenant_admin::router())
         .merge(people::router())
         .merge(conversations::router())
         .merge(openapi::router())

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 use std::io::Write as _;
 use std::process::Stdio;
 
-const PASSWORD: &str = "correct horse battery 9";
+pub(crate) const PASSWORD: &str = "correct horse battery 9";
 
 /// `switchboard user create` with the password on standard input.
-fn create_user(app: &TestApp, email: &str, role: &str, tenant: Option<&str>, password: &str) -> String {
+pub(crate) fn create_user(app: &TestApp, email: &str, role: &str, tenant: Option<&str>, password: &str) -> String {
     let mut cmd = std::process::Command::new(binary());
     cmd.arg("--data-dir").arg(app.dir.path().join("data"));
     cmd.args([
@@ -43,7 +43,13 @@ fn create_user(app: &TestApp, email: &str, role: &str, tenant: Option<&str>, pas
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-async fn call(app: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = app.client.request(method, app.url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -56,7 +62,7 @@ async fn call(app: &TestApp, method: Method, path: &str, token: Option<&str>, bo
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+pub(crate) async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
     call(
         app,
         Method::POST,
@@ -67,13 +73,13 @@ async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
     .await
 }
 
-async fn token_of(app: &TestApp, email: &str) -> String {
+pub(crate) async fn token_of(app: &TestApp, email: &str) -> String {
     let (status, body) = login(app, email, PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     body["access_token"].as_str().expect("token").to_owned()
 }
 
-async fn new_key(app: &TestApp, admin: &str, tenant: &str, scopes: &[&str]) -> (String, String) {
+pub(crate) async fn new_key(app: &TestApp, admin: &str, tenant: &str, scopes: &[&str]) -> (String, String) {
     let (status, body) = call(
         app,
         Method::POST,
@@ -413,6 +419,16 @@ async fn another_tenants_ids_answer_like_nothing_exists() {
         ),
         (Method::DELETE, format!("/v1/tenants/demo/api-keys/{demo_key_id}"), None),
         (Method::GET, "/v1/tenants/demo/audit".into(), None),
+        (Method::GET, "/v1/tenants/demo/settings".into(), None),
+        (
+            Method::PATCH,
+            "/v1/tenants/demo/settings".into(),
+            Some(json!({"monthly_message_quota": 1})),
+        ),
+        (Method::POST, "/v1/tenants/demo/suspend".into(), None),
+        (Method::POST, "/v1/tenants/demo/resume".into(), None),
+        (Method::GET, "/v1/tenants/demo/export".into(), None),
+        (Method::DELETE, "/v1/tenants/demo?confirm=demo".into(), None),
     ];
     for token in [&other_key, &olga] {
         for (method, path, body) in &attempts {

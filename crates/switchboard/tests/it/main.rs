@@ -19,5 +19,6 @@ mod ops;
 mod people;
 mod queue;
 mod reminders;
+mod tenants;
 mod webhooks;
 mod websocket;
