@@ -78,8 +78,15 @@ pub(crate) async fn update_settings(
     State(app): State<Arc<App>>,
     principal: Principal,
     Path(tenant): Path<String>,
-    JsonBody(patch): JsonBody<SettingsPatch>,
+    JsonBody(body): JsonBody<serde_json::Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
+    // Read as an object first: serde would also take a struct of optional fields from an array.
+    let patch: SettingsPatch = serde_json::from_value(Value::Object(body)).map_err(|e| {
+        ApiError::BadRequest(
+            "invalid_json",
+            format!("the request body is not the expected JSON: {e}"),
+        )
+    })?;
     let t = existing(&app, &principal, &tenant, Need::Admin).await?;
     let old = app.store.tenant_settings(&t).await?;
     let mut new = old.clone();
@@ -93,6 +100,13 @@ pub(crate) async fn update_settings(
         new.consent_required = required;
     }
     if let Some(quota) = patch.monthly_message_quota {
+        // The document promises a 64-bit signed integer; the store keeps one.
+        if quota.is_some_and(|q| q > i64::MAX as u64) {
+            return Err(ApiError::Unprocessable(
+                "bad_quota",
+                "`monthly_message_quota` is larger than a 64-bit signed integer".into(),
+            ));
+        }
         new.monthly_message_quota = quota;
     }
     if let Some(origins) = patch.allowed_origins {
