@@ -131,9 +131,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         ctx.language.as_deref(),
         &spec.default_language,
     );
-    let entities = bot
-        .entities
-        .extract(&text, &entity_context(spec, &ctx, message.created_at, &language)?);
+    let entities = bot.entities.extract(
+        &text,
+        &entity_context(spec, settings.time_zone.as_deref(), &ctx, message.created_at, &language)?,
+    );
     stages.lap("entities");
 
     // An answer to the satisfaction question (or a thumb) is recorded whatever it resembles.
@@ -349,10 +350,12 @@ fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &
 }
 
 /// Dates and times are understood in the user's time zone when the conversation knows it
-/// (`vars.timezone`, set by whatever learnt it), else in the bot's. "Now" is when the message
-/// arrived, so a retried turn reads "tomorrow" as the user meant it.
+/// (`vars.timezone`, set by whatever learnt it), else in the tenant's (its settings), else in
+/// the bot's. "Now" is when the message arrived, so a retried turn reads "tomorrow" as the user
+/// meant it.
 fn entity_context(
     spec: &BotSpec,
+    tenant_zone: Option<&str>,
     ctx: &ConversationContext,
     now_ms: i64,
     language: &str,
@@ -361,6 +364,7 @@ fn entity_context(
     let country = spec.country_code();
     user_zone
         .into_iter()
+        .chain(tenant_zone)
         .chain([spec.timezone.as_str(), "UTC"])
         .find_map(|zone| EntityContext::new(now_ms, zone, language, country).ok())
         .ok_or_else(|| anyhow!("no time zone can be loaded, not even UTC"))

@@ -98,6 +98,21 @@ async fn settings_are_validated_audited_and_override_the_bots_consent() {
     assert!(patch(&app, &admin, json!({"monthly_message_quota": -1})).await.0 / 100 == 4);
     assert_eq!(patch(&app, &admin, json!({"colour": "red"})).await.0 / 100, 4);
 
+    // The tenant's time zone is the default in which "9am" is meant (the bot says Berlin).
+    assert_eq!(patch(&app, &admin, json!({"time_zone": "Asia/Tokyo"})).await.0, 200);
+    let said = app.say("hana", "remind me to call mum tomorrow at 9am").await;
+    assert_eq!(said["status"], "answered", "{said}");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    let pending = store
+        .reminders(&demo, "hana", switchboard_store::ReminderStatus::Pending, 10)
+        .await
+        .expect("reminders");
+    assert_eq!(
+        pending.iter().map(|r| r.time_zone.as_str()).collect::<Vec<_>>(),
+        ["Asia/Tokyo"]
+    );
+
     let (status, body) = patch(
         &app,
         &admin,
