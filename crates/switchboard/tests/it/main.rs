@@ -19,6 +19,7 @@ mod ops;
 mod people;
 mod queue;
 mod reminders;
+mod tenant_access;
 mod tenants;
 mod webhooks;
 mod websocket;
