@@ -123,8 +123,14 @@ pub(super) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
             .into_response();
     }
     let mut res = next.run(req).await;
-    if let Check::Allowed(origin) = checked {
-        allow(&mut res, origin);
+    match checked {
+        Check::Allowed(origin) => allow(&mut res, origin),
+        // The answer depends on the origin: a shared cache must not hand it to another.
+        Check::NotAllowed { configured: true } => {
+            res.headers_mut()
+                .append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        Check::NoOrigin | Check::SameOrigin | Check::NotAllowed { configured: false } => {}
     }
     res
 }
