@@ -48,7 +48,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
 
     let text = message.content.understood_text().to_owned();
     let spec = &bot.spec;
-    let guess = detect_language(&text, &spec.languages);
+    let settings = app.store.tenant_settings(tenant).await?;
+    let guess = detect_language(&text, &served_languages(&spec.languages, &settings.languages));
     stages.lap("language");
 
     let now = app.clock.now_ms();
@@ -72,7 +73,6 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     // The conversation's language unless the message is reliably in another one.
     let prefer = preferred_language(guess.as_ref(), ctx.language.as_deref(), &spec.default_language);
 
-    let settings = app.store.tenant_settings(tenant).await?;
     if settings.suspended_at.is_some() {
         // Turns queued before the suspension are processed without replies: the message is
         // kept, nothing is said, and nothing is left in the queue to run on resume.
@@ -347,6 +347,13 @@ fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &
         entities: Vec::new(),
         missing_entities: Vec::new(),
     }
+}
+
+/// The bot's languages the tenant serves: all of them unless its settings name some (a list
+/// naming none of the bot's would leave nothing to detect, so it is ignored).
+fn served_languages(bot: &[String], tenant: &[String]) -> Vec<String> {
+    let served: Vec<String> = bot.iter().filter(|l| tenant.contains(l)).cloned().collect();
+    if served.is_empty() { bot.to_vec() } else { served }
 }
 
 /// Dates and times are understood in the user's time zone when the conversation knows it

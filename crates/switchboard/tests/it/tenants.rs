@@ -146,6 +146,19 @@ async fn settings_are_validated_audited_and_override_the_bots_consent() {
     let said = app.say("carla", "hello").await;
     let buttons = said["replies"][0]["buttons"].as_array().map(Vec::len);
     assert_eq!(buttons, Some(2), "the consent question: {said}");
+
+    // Languages the bot speaks but the tenant does not serve are not detected.
+    assert_eq!(patch(&app, &admin, json!({"languages": ["en"]})).await.0, 200);
+    let said = app
+        .say("diego", "hola, quiero reservar una mesa para mañana por la noche")
+        .await;
+    let id = said["message_id"].as_str().expect("id");
+    let message = store
+        .message(&demo, &switchboard_core::MessageId::parse(id).expect("id"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(message.processed.expect("processed").language, "en");
     app.stop().await;
 }
 
