@@ -89,6 +89,18 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("a_gone_endpoint_is_disabled_with_its_pending_deliveries", |s| {
         Box::pin(events::a_gone_endpoint_is_disabled_with_its_pending_deliveries(s))
     }),
+    ("settings_round_trip_per_tenant", |s| {
+        Box::pin(crate::conformance_tenants::settings_round_trip_per_tenant(s))
+    }),
+    ("inbound_messages_count_against_the_monthly_quota", |s| {
+        Box::pin(crate::conformance_tenants::inbound_messages_count_against_the_monthly_quota(s))
+    }),
+    ("export_pages_through_every_table_without_credentials", |s| {
+        Box::pin(crate::conformance_tenants::export_pages_through_every_table_without_credentials(s))
+    }),
+    ("deleting_a_tenant_leaves_nothing_of_it", |s| {
+        Box::pin(crate::conformance_tenants::deleting_a_tenant_leaves_nothing_of_it(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.

@@ -8,6 +8,9 @@ pub enum StoreError {
     Database(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The tenant's monthly inbound message quota is used up; nothing was stored.
+    #[error("the monthly quota of {0} inbound messages is used up")]
+    QuotaExceeded(u64),
     #[error("the store is closed")]
     Closed,
 }

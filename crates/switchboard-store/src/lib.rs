@@ -9,16 +9,19 @@
 
 pub mod conformance;
 mod conformance_people;
+mod conformance_tenants;
 mod error;
 mod model;
 mod model_auth;
 mod model_events;
+mod model_tenant;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::*;
 pub use model_auth::*;
 pub use model_events::*;
+pub use model_tenant::*;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use async_trait::async_trait;
@@ -35,6 +38,9 @@ pub const SUBMISSION_CLAIM_LEASE_MS: i64 = 120_000;
 /// A claim on an event delivery older than this is taken again: its sender died mid-send.
 /// Longer than any one send may take.
 pub const EVENT_CLAIM_LEASE_MS: i64 = 120_000;
+
+/// Turns one sealed secret into its re-encrypted form (see [`Store::reseal_secrets`]).
+pub type Reseal = Box<dyn Fn(&[u8]) -> std::result::Result<Vec<u8>, String> + Send>;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -54,9 +60,34 @@ pub trait Store: Send + Sync + 'static {
     /// Returns whether there was such a connector.
     async fn delete_connector(&self, tenant: &TenantId, id: &str) -> Result<bool>;
 
+    /// The tenant's settings; the defaults when none were ever set.
+    async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings>;
+    /// Replaces the tenant's settings. `NotFound` when there is no such tenant.
+    async fn set_tenant_settings(&self, tenant: &TenantId, settings: TenantSettings) -> Result<()>;
+    /// Inbound messages accepted for the tenant in the UTC calendar month of `at` (epoch ms).
+    async fn monthly_messages(&self, tenant: &TenantId, at: i64) -> Result<u64>;
+    /// Deletes every row of the tenant (the tenant, its settings, conversations, messages, people,
+    /// keys, audit entries...) in one transaction. Returns whether the tenant existed.
+    async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool>;
+    /// How many rows of each table belong to the tenant (only tables that have some).
+    async fn tenant_row_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u64)>>;
+    /// One page of a tenant's rows of `table` as JSON objects (column name to value), with
+    /// the position to pass as `after` for the next page; rows after `after`, `limit` at most.
+    async fn export_page(
+        &self,
+        tenant: &TenantId,
+        table: ExportTable,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>>;
+    /// System-wide: re-encrypts every sealed secret with `reseal` (old ciphertext in, new out) in
+    /// one transaction; any failure changes nothing. Returns how many were re-encrypted.
+    async fn reseal_secrets(&self, reseal: Reseal) -> Result<u64>;
+
     /// Stores an inbound message and enqueues its turn in one transaction. A message whose
     /// `external_id` was already accepted is not stored again: the first copy is returned with
-    /// `duplicate = true` and no job.
+    /// `duplicate = true` and no job. Each new message counts against the tenant's monthly
+    /// quota; past it, nothing is stored and the answer is `QuotaExceeded`.
     async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted>;
 
     async fn conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<Option<Conversation>>;

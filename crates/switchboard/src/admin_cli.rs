@@ -45,6 +45,20 @@ pub enum TenantCommand {
         bot: std::path::PathBuf,
     },
     List,
+    /// Every record of the tenant as JSON Lines (credentials left out), on standard output.
+    Export {
+        #[arg(long)]
+        id: String,
+    },
+    /// Delete every record of the tenant, in one transaction. A running server keeps serving
+    /// its loaded bot until restarted; delete through the API to stop it at once.
+    Delete {
+        #[arg(long)]
+        id: String,
+        /// Confirms: nothing of the tenant can be recovered afterwards.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +151,39 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
                 println!("{}\t{}", t.id, t.name);
             }
         }
+        TenantCommand::Export { id } => {
+            let t = TenantId::parse(&id).with_context(|| format!("tenant {id:?}"))?;
+            if store.tenant(&t).await?.is_none() {
+                bail!("no tenant {id}");
+            }
+            let store: std::sync::Arc<dyn switchboard_store::Store> = std::sync::Arc::new(store);
+            export(store.clone(), t).await?;
+            store.close();
+            return Ok(ExitCode::SUCCESS);
+        }
+        TenantCommand::Delete { id, yes } => {
+            let t = TenantId::parse(&id).with_context(|| format!("tenant {id:?}"))?;
+            if !yes {
+                bail!("deleting every record of {id} cannot be undone: add --yes");
+            }
+            let counts = store.tenant_row_counts(&t).await?;
+            if !store.delete_tenant(&t).await? {
+                bail!("no tenant {id}");
+            }
+            let rows: serde_json::Map<String, serde_json::Value> =
+                counts.into_iter().map(|(k, n)| (k, n.into())).collect();
+            store
+                .add_audit(NewAudit {
+                    tenant: None,
+                    actor: "cli".into(),
+                    action: "tenant.delete".into(),
+                    target: format!("tenant:{t}"),
+                    old_value: Some(serde_json::Value::Object(rows)),
+                    new_value: None,
+                })
+                .await?;
+            println!("deleted {id}");
+        }
     }
     store.close();
     Ok(ExitCode::SUCCESS)
@@ -175,4 +222,104 @@ pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<
     println!("{key}");
     store.close();
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every sealed secret under a new master key: the one in
+    /// SWITCHBOARD_NEW_MASTER_KEY, or (for a file-based key) a new one generated into the key
+    /// file. Stop the servers first; they hold the old key until restarted.
+    Rotate,
+}
+
+pub async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<ExitCode> {
+    let SecretsCommand::Rotate = command;
+    use crate::secrets::{KEY_FILE, MASTER_KEY_ENV, NEW_MASTER_KEY_ENV, Sealer, decode_key, write_key_file};
+    let data_dir = &config.store.data_dir;
+    let key_file = data_dir.join(KEY_FILE);
+    let from_env = std::env::var_os(MASTER_KEY_ENV).is_some();
+    if !from_env && !key_file.exists() {
+        bail!(
+            "no master key in {MASTER_KEY_ENV} or {}: nothing is sealed yet",
+            key_file.display()
+        );
+    }
+    let old = Sealer::load(data_dir)?;
+    let (new_key, pending) = match std::env::var(NEW_MASTER_KEY_ENV) {
+        Ok(b64) => (decode_key(&b64, NEW_MASTER_KEY_ENV)?, None),
+        Err(_) if from_env => {
+            bail!("{MASTER_KEY_ENV} is set: give the new key in {NEW_MASTER_KEY_ENV} (32 random bytes, base64)")
+        }
+        Err(_) => {
+            // Written beside the old key before anything is re-encrypted, so that a crash after
+            // the commit still leaves the key the secrets now need.
+            let key: [u8; 32] = rand::random();
+            let pending = data_dir.join(format!("{KEY_FILE}.new"));
+            write_key_file(&pending, &key).with_context(|| {
+                format!(
+                    "{} exists: a rotation was interrupted; move it back or delete it",
+                    pending.display()
+                )
+            })?;
+            (key, Some(pending))
+        }
+    };
+    let new = Sealer::from_key(&new_key)?;
+    let store = crate::app::open_store(config, Clock::System)?;
+    let reseal = Box::new(move |sealed: &[u8]| {
+        let plain = old.open(sealed).map_err(|e| format!("{e:#}"))?;
+        new.seal(&plain).map_err(|e| format!("{e:#}"))
+    });
+    let result = store.reseal_secrets(reseal).await;
+    let count = match result {
+        Ok(n) => n,
+        Err(e) => {
+            if let Some(p) = &pending {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(anyhow::Error::from(e).context("re-encrypting the secrets; nothing was changed"));
+        }
+    };
+    store
+        .add_audit(NewAudit {
+            tenant: None,
+            actor: "cli".into(),
+            action: "secrets.rotate".into(),
+            target: "master_key".into(),
+            old_value: None,
+            new_value: Some(serde_json::json!({ "secrets": count })),
+        })
+        .await?;
+    store.close();
+    println!("re-encrypted {count} secret(s) under the new master key");
+    match pending {
+        Some(p) => {
+            std::fs::rename(&p, &key_file)
+                .with_context(|| format!("moving {} to {}; do it by hand", p.display(), key_file.display()))?;
+            println!(
+                "the new key is in {}; restart every server using it",
+                key_file.display()
+            );
+        }
+        None => println!(
+            "next: set {MASTER_KEY_ENV} to the value of {NEW_MASTER_KEY_ENV} on every instance, unset \
+             {NEW_MASTER_KEY_ENV} and restart; the old key no longer opens anything"
+        ),
+    }
+    println!("access tokens signed under the old key stop working: people sign in again (or refresh)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every record of a tenant, as JSON Lines on standard output.
+async fn export(store: std::sync::Arc<dyn switchboard_store::Store>, tenant: TenantId) -> anyhow::Result<()> {
+    use futures_util::StreamExt as _;
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut lines = std::pin::pin!(crate::tenant_data::export(store, tenant.clone()));
+    while let Some(chunk) = lines.next().await {
+        out.write_all(&chunk.with_context(|| format!("exporting tenant {tenant}"))?)
+            .context("writing the export")?;
+    }
+    out.flush().context("writing the export")?;
+    Ok(())
 }

@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::admin_cli::TenantCommand,
     },
+    /// The master key that seals integration secrets: `secrets rotate`.
+    Secrets {
+        #[command(subcommand)]
+        command: crate::admin_cli::SecretsCommand,
+    },
     /// API keys of a tenant.
     Apikey {
         #[command(subcommand)]
@@ -267,6 +272,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User { command } => runtime.block_on(crate::admin_cli::user(&config, command)),
         Command::Tenant { command } => runtime.block_on(crate::admin_cli::tenant(&config, command)),
         Command::Apikey { command } => runtime.block_on(crate::admin_cli::api_key(&config, command)),
+        Command::Secrets { command } => runtime.block_on(crate::admin_cli::secrets(&config, command)),
         Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
         Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
         Command::Forms { command } => runtime.block_on(crate::forms::cli::run(&config, command)),

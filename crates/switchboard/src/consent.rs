@@ -21,7 +21,8 @@ pub enum Gate {
     },
 }
 
-pub fn gate(spec: &BotSpec, latest: Option<&ConsentRecord>, text: &str, lang: &str) -> Gate {
+/// `required` is the bot's `[consent] required` unless the tenant's settings override it.
+pub fn gate(spec: &BotSpec, required: bool, latest: Option<&ConsentRecord>, text: &str, lang: &str) -> Gate {
     let consent = &spec.consent;
     let word = consent_word(text);
     let state = latest.map(|r| r.decision);
@@ -48,7 +49,7 @@ pub fn gate(spec: &BotSpec, latest: Option<&ConsentRecord>, text: &str, lang: &s
         if word != Some(ConsentWord::Start) {
             return drop_message("consent: refused or opted out; the message is not kept");
         }
-        let (replies, shown) = if consent.required {
+        let (replies, shown) = if required {
             let ask = ask(spec, lang);
             (vec![ask.0], ask.1)
         } else {
@@ -63,7 +64,7 @@ pub fn gate(spec: &BotSpec, latest: Option<&ConsentRecord>, text: &str, lang: &s
         };
     }
     let granted = latest.is_some_and(|r| r.decision == ConsentDecision::Granted && r.text_version == consent.version());
-    if !consent.required || granted {
+    if !required || granted {
         return Gate::Pass;
     }
     let asked = say(ConsentText::Ask);
@@ -157,15 +158,15 @@ mod tests {
     #[test]
     fn required_consent_is_asked_until_answered() {
         let s = spec(true);
-        let g = gate(&s, None, "hello", "en");
+        let g = gate(&s, s.consent.required, None, "hello", "en");
         assert!(
             matches!(&g, Gate::Done { replies, record: None, .. } if matches!(&replies[0], Content::Text { buttons, .. } if buttons.len() == 2))
         );
         assert_eq!(
-            decision(&gate(&s, None, ACCEPT_PAYLOAD, "en")),
+            decision(&gate(&s, s.consent.required, None, ACCEPT_PAYLOAD, "en")),
             Some(ConsentDecision::Granted)
         );
-        let refused = gate(&s, None, "No", "en");
+        let refused = gate(&s, s.consent.required, None, "No", "en");
         assert_eq!(decision(&refused), Some(ConsentDecision::Refused));
         assert!(matches!(
             refused,
@@ -175,12 +176,24 @@ mod tests {
             }
         ));
         assert_eq!(
-            gate(&s, Some(&record(ConsentDecision::Granted, "v2")), "hello", "en"),
+            gate(
+                &s,
+                s.consent.required,
+                Some(&record(ConsentDecision::Granted, "v2")),
+                "hello",
+                "en"
+            ),
             Gate::Pass
         );
         // A new wording asks again.
         assert!(matches!(
-            gate(&s, Some(&record(ConsentDecision::Granted, "v1")), "hello", "en"),
+            gate(
+                &s,
+                s.consent.required,
+                Some(&record(ConsentDecision::Granted, "v1")),
+                "hello",
+                "en"
+            ),
             Gate::Done { record: None, .. }
         ));
     }
@@ -191,18 +204,18 @@ mod tests {
             for state in [ConsentDecision::Refused, ConsentDecision::OptedOut] {
                 let latest = record(state, "v2");
                 assert!(matches!(
-                    gate(&s, Some(&latest), "hello", "en"),
+                    gate(&s, s.consent.required, Some(&latest), "hello", "en"),
                     Gate::Done { erase: Erase::Message, ref replies, .. } if replies.is_empty()
                 ));
                 assert!(matches!(
-                    gate(&s, Some(&latest), "stop", "en"),
+                    gate(&s, s.consent.required, Some(&latest), "stop", "en"),
                     Gate::Done {
                         erase: Erase::Message,
                         ..
                     }
                 ));
                 assert_eq!(
-                    decision(&gate(&s, Some(&latest), "START", "en")),
+                    decision(&gate(&s, s.consent.required, Some(&latest), "START", "en")),
                     Some(ConsentDecision::OptedIn)
                 );
             }
@@ -212,10 +225,19 @@ mod tests {
     #[test]
     fn stop_works_without_consent_too() {
         let s = spec(false);
-        assert_eq!(gate(&s, None, "hello", "en"), Gate::Pass);
-        assert_eq!(decision(&gate(&s, None, "stop", "en")), Some(ConsentDecision::OptedOut));
+        assert_eq!(gate(&s, s.consent.required, None, "hello", "en"), Gate::Pass);
         assert_eq!(
-            gate(&s, Some(&record(ConsentDecision::OptedIn, "v2")), "hi", "en"),
+            decision(&gate(&s, s.consent.required, None, "stop", "en")),
+            Some(ConsentDecision::OptedOut)
+        );
+        assert_eq!(
+            gate(
+                &s,
+                s.consent.required,
+                Some(&record(ConsentDecision::OptedIn, "v2")),
+                "hi",
+                "en"
+            ),
             Gate::Pass
         );
     }

@@ -34,6 +34,9 @@ pub enum ApiError {
     Clash(&'static str, String),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_s: u64 },
+    /// The tenant's monthly message quota is used up (429 `quota_exceeded`).
+    #[error("{message}")]
+    QuotaExceeded { message: String, retry_after_s: u64 },
     #[error("the request is not authentic: {0}")]
     Unauthorized(String),
     #[error("{1}")]
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "idempotency_key_reused"),
             ApiError::Clash(code, _) => (StatusCode::CONFLICT, code),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(code, _) => (StatusCode::FORBIDDEN, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -106,7 +110,7 @@ impl IntoResponse for ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::TooManyRequests { retry_after_s, .. } => {
+            ApiError::TooManyRequests { retry_after_s, .. } | ApiError::QuotaExceeded { retry_after_s, .. } => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
             }
@@ -208,7 +212,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(health))
         .route("/metrics", get(metrics))
-        .merge(crate::webchat::routes())
+        .merge(crate::webchat::routes(app.clone()))
         .merge(crate::webhooks::routes())
         .merge(crate::api::router(app.clone()))
         .fallback(not_found)

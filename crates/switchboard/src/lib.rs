@@ -39,6 +39,7 @@ mod server;
 pub mod signed;
 mod smalltalk;
 pub mod teams_keys;
+pub mod tenant_data;
 pub mod tenants;
 pub mod tls;
 pub mod voice;

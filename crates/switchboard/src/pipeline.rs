@@ -48,7 +48,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
 
     let text = message.content.understood_text().to_owned();
     let spec = &bot.spec;
-    let guess = detect_language(&text, &spec.languages);
+    let settings = app.store.tenant_settings(tenant).await?;
+    let guess = detect_language(&text, &served_languages(&spec.languages, &settings.languages));
     stages.lap("language");
 
     let now = app.clock.now_ms();
@@ -76,13 +77,25 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     // The conversation's language unless the message is reliably in another one.
     let prefer = preferred_language(guess.as_ref(), ctx.language.as_deref(), &spec.default_language);
 
+    if settings.suspended_at.is_some() {
+        // Turns queued before the suspension are processed without replies: the message is
+        // kept, nothing is said, and nothing is left in the queue to run on resume.
+        let processed = Processed {
+            handler: "suspended".into(),
+            route_reason: "the tenant is suspended".into(),
+            ..processed(&guess, &[], prefer)
+        };
+        let commit = turn_commit(job, &message, processed, Vec::new(), ctx);
+        return finish(app, job, &message, commit, before, stages).await;
+    }
+    let consent_required = settings.consent_required.unwrap_or(spec.consent.required);
     let latest = app.store.latest_consent(tenant, message.channel, &message.user).await?;
     if let Gate::Done {
         replies,
         record,
         erase,
         reason,
-    } = consent::gate(spec, latest.as_ref(), &text, prefer)
+    } = consent::gate(spec, consent_required, latest.as_ref(), &text, prefer)
     {
         let prefer = prefer.to_owned();
         stages.lap("consent");
@@ -122,9 +135,10 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         ctx.language.as_deref(),
         &spec.default_language,
     );
-    let entities = bot
-        .entities
-        .extract(&text, &entity_context(spec, &ctx, message.created_at, &language)?);
+    let entities = bot.entities.extract(
+        &text,
+        &entity_context(spec, settings.time_zone.as_deref(), &ctx, message.created_at, &language)?,
+    );
     stages.lap("entities");
 
     // An answer to the satisfaction question (or a thumb) is recorded whatever it resembles.
@@ -373,11 +387,20 @@ fn processed(guess: &Option<LanguageGuess>, matches: &[IntentMatch], language: &
     }
 }
 
+/// The bot's languages the tenant serves: all of them unless its settings name some (a list
+/// naming none of the bot's would leave nothing to detect, so it is ignored).
+fn served_languages(bot: &[String], tenant: &[String]) -> Vec<String> {
+    let served: Vec<String> = bot.iter().filter(|l| tenant.contains(l)).cloned().collect();
+    if served.is_empty() { bot.to_vec() } else { served }
+}
+
 /// Dates and times are understood in the user's time zone when the conversation knows it
-/// (`vars.timezone`, set by whatever learnt it), else in the bot's. "Now" is when the message
-/// arrived, so a retried turn reads "tomorrow" as the user meant it.
+/// (`vars.timezone`, set by whatever learnt it), else in the tenant's (its settings), else in
+/// the bot's. "Now" is when the message arrived, so a retried turn reads "tomorrow" as the user
+/// meant it.
 fn entity_context(
     spec: &BotSpec,
+    tenant_zone: Option<&str>,
     ctx: &ConversationContext,
     now_ms: i64,
     language: &str,
@@ -386,6 +409,7 @@ fn entity_context(
     let country = spec.country_code();
     user_zone
         .into_iter()
+        .chain(tenant_zone)
         .chain([spec.timezone.as_str(), "UTC"])
         .find_map(|zone| EntityContext::new(now_ms, zone, language, country).ok())
         .ok_or_else(|| anyhow!("no time zone can be loaded, not even UTC"))

@@ -13,6 +13,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use std::path::Path;
 
 pub const MASTER_KEY_ENV: &str = "SWITCHBOARD_MASTER_KEY";
+/// The key `switchboard secrets rotate` re-encrypts to (32 bytes, base64).
+pub const NEW_MASTER_KEY_ENV: &str = "SWITCHBOARD_NEW_MASTER_KEY";
+pub const KEY_FILE: &str = "master.key";
 const VERSION: u8 = 1;
 
 pub struct Sealer {
@@ -43,7 +46,7 @@ impl Sealer {
                 .with_context(|| format!("{MASTER_KEY_ENV} is not base64"))?;
             return Sealer::from_key(&key).with_context(|| format!("{MASTER_KEY_ENV} is unusable"));
         }
-        let path = data_dir.join("master.key");
+        let path = data_dir.join(KEY_FILE);
         if !path.exists() {
             std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
             let key: [u8; 32] = rand::random();
@@ -85,6 +88,20 @@ impl Sealer {
             .decrypt(&Nonce::from(nonce), ct)
             .map_err(|_| anyhow!("the secret cannot be decrypted with this master key"))
     }
+}
+
+/// Writes a new key file readable by its owner only; fails if `path` exists.
+pub fn write_key_file(path: &Path, key: &[u8; 32]) -> anyhow::Result<()> {
+    write_private(path, B64.encode(key).as_bytes())
+}
+
+/// A 32-byte key from its base64 text, saying which variable it came from when unusable.
+pub fn decode_key(b64: &str, from: &str) -> anyhow::Result<[u8; 32]> {
+    let key = B64
+        .decode(b64.trim())
+        .with_context(|| format!("{from} is not base64"))?;
+    key.try_into()
+        .map_err(|k: Vec<u8>| anyhow!("{from} must be 32 bytes, not {}", k.len()))
 }
 
 #[cfg(unix)]

@@ -258,6 +258,16 @@ impl Tenants {
         }
     }
 
+    /// Stops serving a tenant (its data was deleted): its bot and any watched folder go.
+    pub fn unload(&self, id: &TenantId) {
+        if let Ok(mut bots) = self.bots.write() {
+            bots.remove(id);
+        }
+        if let Ok(mut dirs) = self.dirs.write() {
+            dirs.remove(id);
+        }
+    }
+
     pub fn ids(&self) -> Vec<TenantId> {
         self.bots
             .read()

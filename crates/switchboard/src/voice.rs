@@ -57,6 +57,10 @@ pub async fn answer(
     event: Option<InboundEvent>,
     url: &str,
 ) -> Result<Response, ApiError> {
+    // Called once the request is verified, like the other channels' intake.
+    if crate::tenant_data::suspended(app.store.as_ref(), tenant).await? {
+        return Err(crate::tenant_data::suspended_error(tenant));
+    }
     let Some(event) = event else {
         return Ok(twiml(&[], None));
     };
@@ -93,7 +97,21 @@ pub async fn answer(
         content: Content::text(text),
         priority: Priority::Interactive,
     };
-    let accepted = app.store.accept_inbound(tenant, inbound).await?;
+    let accepted = match app.store.accept_inbound(tenant, inbound).await {
+        Ok(a) => a,
+        // Answered, not failed: Twilio would retry; the caller hears why and the call ends.
+        Err(switchboard_store::StoreError::QuotaExceeded(quota)) => {
+            app.hub.forget(&id);
+            tracing::warn!(%tenant, connector = %connector.record.id, quota,
+                "voice message dropped: the tenant's monthly message quota is used up");
+            crate::metrics::message(tenant.as_str(), connector.record.channel.as_str(), "in", "over_quota");
+            return Ok(twiml(
+                &["Sorry, this line cannot take more messages this month.".to_owned()],
+                None,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let wait = Duration::from_millis(app.config.chat.reply_wait_ms.max(1000));
     let replies = if accepted.duplicate {
         app.hub.forget(&id);

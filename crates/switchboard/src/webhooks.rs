@@ -22,6 +22,7 @@ use switchboard_channels::{
     teams_auth, telegram, twilio, whatsapp,
 };
 use switchboard_core::{Channel, Content, MessageId, MessageStatus, TenantId};
+use switchboard_store::StoreError;
 use switchboard_store::{NewInbound, Priority};
 
 pub fn routes() -> Router<Arc<App>> {
@@ -282,6 +283,12 @@ pub(crate) async fn accept(
     endpoint: Option<String>,
 ) -> Result<(), ApiError> {
     let record = &connector.record;
+    // Checked once the request is verified: an unverified caller learns nothing of the tenant.
+    if crate::tenant_data::suspended(app.store.as_ref(), tenant).await? {
+        ::metrics::counter!(REJECTED, "channel" => record.channel.as_str(), "reason" => "tenant_suspended")
+            .increment(1);
+        return Err(crate::tenant_data::suspended_error(tenant));
+    }
     for event in events {
         if event.account_id != expected_account(record) {
             return Err(account_mismatch(record.channel, &event.account_id));
@@ -342,7 +349,18 @@ pub(crate) async fn accept(
             content,
             priority: Priority::Interactive,
         };
-        let accepted = app.store.accept_inbound(tenant, inbound).await?;
+        let accepted = match app.store.accept_inbound(tenant, inbound).await {
+            Ok(a) => a,
+            // Acknowledged all the same: a platform retries what it sees fail, and a retry
+            // would be over the quota too.
+            Err(StoreError::QuotaExceeded(quota)) => {
+                tracing::warn!(%tenant, channel = record.channel.as_str(), connector = %record.id, quota,
+                    "inbound message dropped: the tenant's monthly message quota is used up");
+                crate::metrics::message(tenant.as_str(), record.channel.as_str(), "in", "over_quota");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let status = if accepted.duplicate { "duplicate" } else { "accepted" };
         crate::metrics::message(tenant.as_str(), record.channel.as_str(), "in", status);
     }

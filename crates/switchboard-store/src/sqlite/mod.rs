@@ -15,6 +15,7 @@ mod people;
 mod queries;
 mod reminders;
 mod rows;
+mod tenants;
 mod turns;
 mod usage;
 
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0008_consent_handoff.sql"),
     include_str!("../../migrations/sqlite/0009_auth.sql"),
     include_str!("../../migrations/sqlite/0010_event_webhooks.sql"),
+    include_str!("../../migrations/sqlite/0011_tenant_settings.sql"),
     include_str!("../../migrations/sqlite/0012_analytics_index.sql"),
     include_str!("../../migrations/sqlite/0013_bot_versions.sql"),
 ];

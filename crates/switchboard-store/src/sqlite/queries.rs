@@ -4,9 +4,9 @@
 use super::SqliteStore;
 use super::rows::*;
 use crate::{
-    Accepted, AssessmentResult, ConnectorRecord, ConsentRecord, DeadLetter, Feedback, FeedbackDay, Job,
-    NewAssessmentResult, NewFeedback, NewInbound, NewReminder, QueueStats, Reminder, ReminderStatus, Result, Store,
-    StoreError, Task, TaskStatus, TenantRecord, TurnCommit,
+    Accepted, AssessmentResult, ConnectorRecord, ConsentRecord, DeadLetter, ExportTable, Feedback, FeedbackDay, Job,
+    NewAssessmentResult, NewFeedback, NewInbound, NewReminder, QueueStats, Reminder, ReminderStatus, Reseal, Result,
+    Store, StoreError, Task, TaskStatus, TenantRecord, TenantSettings, TurnCommit,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -25,6 +25,7 @@ use super::people;
 use super::feedback;
 use super::forms;
 use super::reminders;
+use super::tenants;
 use super::turns::{accept, complete, insert_job, set_message_status};
 use super::usage;
 
@@ -142,6 +143,47 @@ impl Store for SqliteStore {
             Ok(n > 0)
         })
         .await
+    }
+
+    async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        let t = tenant.clone();
+        self.read(move |c| tenants::settings(c, &t)).await
+    }
+
+    async fn set_tenant_settings(&self, tenant: &TenantId, settings: TenantSettings) -> Result<()> {
+        let t = tenant.clone();
+        self.write(move |ctx| tenants::set_settings(ctx, &t, &settings)).await
+    }
+
+    async fn monthly_messages(&self, tenant: &TenantId, at: i64) -> Result<u64> {
+        let t = tenant.clone();
+        self.read(move |c| tenants::monthly_messages(c, &t, at)).await
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> Result<bool> {
+        let t = tenant.clone();
+        self.write(move |ctx| tenants::delete(ctx, &t)).await
+    }
+
+    async fn tenant_row_counts(&self, tenant: &TenantId) -> Result<Vec<(String, u64)>> {
+        let t = tenant.clone();
+        self.read(move |c| tenants::row_counts(c, &t)).await
+    }
+
+    async fn export_page(
+        &self,
+        tenant: &TenantId,
+        table: ExportTable,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>> {
+        let t = tenant.clone();
+        self.read(move |c| tenants::export_page(c, &t, table, after, limit))
+            .await
+    }
+
+    async fn reseal_secrets(&self, reseal: Reseal) -> Result<u64> {
+        self.write(move |ctx| tenants::reseal(ctx, &reseal)).await
     }
 
     async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted> {

@@ -124,6 +124,9 @@ pub(super) fn accept(ctx: &mut WriteCtx<'_>, tenant: &TenantId, m: NewInbound) -
             id
         }
     };
+    // Counted after the conversation is found or made (an unknown tenant is refused there);
+    // a refusal rolls the new conversation back with the rest. Duplicates never get here.
+    super::tenants::count_inbound(conn, tenant, now)?;
     let seq = next_seq(conn, tenant, &conversation, now)?;
     conn.prepare_cached(
         "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, metadata, \

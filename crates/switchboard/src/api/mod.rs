@@ -14,6 +14,7 @@ mod people;
 mod records;
 mod results;
 pub use people::valid_email;
+mod tenant_admin;
 mod tenants;
 
 use crate::app::App;
@@ -34,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .merge(crate::auth::routes::router())
         .merge(tenants::router())
+        .merge(tenant_admin::router())
         .merge(people::router())
         .merge(conversations::router())
         .merge(handoff::router())

@@ -16,7 +16,7 @@ use switchboard_store::TenantRecord;
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/v1/tenants", get(list).post(create))
-        .route("/v1/tenants/{tenant}", get(read))
+        .route("/v1/tenants/{tenant}", get(read).delete(super::tenant_admin::delete))
 }
 
 fn view(t: &TenantRecord, app: &App) -> Value {

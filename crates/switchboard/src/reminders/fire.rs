@@ -31,6 +31,9 @@ pub async fn run_loop(app: &App, stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// How often the reminders of a suspended tenant look again whether it was resumed.
+const SUSPENDED_RECHECK_MS: i64 = 60_000;
+
 /// One round: claims what is due and fires it (or holds it through quiet hours). Returns how
 /// many fired. A reminder whose firing fails stays claimed until the claim lapses, then is
 /// tried again.
@@ -56,6 +59,14 @@ pub async fn fire_due(app: &App) -> anyhow::Result<usize> {
 
 async fn fire_one(app: &App, r: &Reminder, now: i64) -> anyhow::Result<bool> {
     let claimed_at = r.claimed_at.context("a claimed reminder has its claim time")?;
+    // A suspended tenant says nothing; its reminders wait and fire (late) once it is resumed.
+    if crate::tenant_data::suspended(app.store.as_ref(), &r.tenant).await? {
+        app.store
+            .hold_reminder(&r.tenant, r.id, now + SUSPENDED_RECHECK_MS)
+            .await
+            .context("holding the reminder of a suspended tenant")?;
+        return Ok(false);
+    }
     // Someone who said "stop" gets nothing, reminders included.
     let consent = app.store.latest_consent(&r.tenant, r.channel, &r.user).await?;
     if consent.is_some_and(|c| c.decision.silences()) {

@@ -85,7 +85,8 @@ pub async fn handle(
     let tenant = &message.tenant;
     let user = message.user.as_str();
     let spec = &turn.bot.spec;
-    let (zone_name, zone) = user_zone(spec, ctx);
+    let tenant_zone = app.store.tenant_settings(tenant).await?.time_zone;
+    let (zone_name, zone) = user_zone(spec, tenant_zone.as_deref(), ctx);
     let now = message.created_at;
     let mut state = State::load(ctx);
     let mut values = json!({
@@ -245,10 +246,11 @@ async fn pick_reminder(app: &App, message: &Message, state: &State, n: usize) ->
     Ok(pending.into_iter().nth(n - 1))
 }
 
-/// The user's time zone when the conversation knows it, else the bot's.
-fn user_zone(spec: &BotSpec, ctx: &ConversationContext) -> (String, TimeZone) {
+/// The user's time zone when the conversation knows it, else the tenant's, else the bot's.
+fn user_zone(spec: &BotSpec, tenant_zone: Option<&str>, ctx: &ConversationContext) -> (String, TimeZone) {
     let user = ctx.variables.get("timezone").and_then(Value::as_str);
     user.into_iter()
+        .chain(tenant_zone)
         .chain([spec.timezone.as_str()])
         .find_map(|name| TimeZone::get(name).ok().map(|z| (name.to_owned(), z)))
         .unwrap_or_else(|| ("UTC".to_owned(), TimeZone::UTC))

@@ -1,6 +1,7 @@
 //! The web chat channel: the public chat API (POST a message, read the history) and, in
 //! `socket`, the WebSocket that streams replies, typing indicators and receipts to the browser.
 
+mod cors;
 mod socket;
 
 pub use socket::ServerFrame;
@@ -23,11 +24,18 @@ use switchboard_core::{Channel, Content, ConversationId, Direction, Message, Mes
 use switchboard_store::{Accepted, NewInbound, Priority};
 use tokio::sync::oneshot;
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
-        .route("/v1/chat/{tenant}/messages", post(post_message))
-        .route("/v1/chat/{tenant}/ws", get(socket::websocket))
-        .route("/v1/chat/{tenant}/conversations/{id}/messages", get(history))
+        .route(
+            "/v1/chat/{tenant}/messages",
+            post(post_message).options(cors::preflight),
+        )
+        .route("/v1/chat/{tenant}/ws", get(socket::websocket).options(cors::preflight))
+        .route(
+            "/v1/chat/{tenant}/conversations/{id}/messages",
+            get(history).options(cors::preflight),
+        )
+        .layer(axum::middleware::from_fn_with_state(app, cors::layer))
 }
 
 // ---- wire types -------------------------------------------------------------------------
@@ -101,6 +109,15 @@ pub(crate) fn tenant_of(app: &App, raw: &str) -> Result<TenantId, ApiError> {
         .get(&id)
         .map(|_| id)
         .ok_or_else(|| ApiError::unknown_tenant(raw))
+}
+
+/// A tenant the public chat API serves: known, and not suspended.
+pub(crate) async fn serving(app: &App, raw: &str) -> Result<TenantId, ApiError> {
+    let tenant = tenant_of(app, raw)?;
+    if crate::tenant_data::suspended(app.store.as_ref(), &tenant).await? {
+        return Err(crate::tenant_data::suspended_error(&tenant));
+    }
+    Ok(tenant)
 }
 
 /// Removes control characters (NUL included) except line breaks and tabs.
@@ -209,6 +226,10 @@ async fn ingest(
         Err(e) => {
             drop(outcome);
             app.hub.forget(&id);
+            if let switchboard_store::StoreError::QuotaExceeded(quota) = e {
+                metrics::message(tenant.as_str(), "webchat", "in", "over_quota");
+                return Err(crate::tenant_data::quota_error(quota, app.clock.now_ms()));
+            }
             metrics::message(tenant.as_str(), "webchat", "in", "rejected");
             return Err(e.into());
         }
@@ -274,7 +295,7 @@ async fn post_message(
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<Response, ApiError> {
     let Path(tenant) = path.map_err(bad_path)?;
-    let tenant = tenant_of(&app, &tenant)?;
+    let tenant = serving(&app, &tenant).await?;
     let user = check_user(&app, &body.user)?;
     let content = content_of(&app, body.text, body.payload, None)?;
     let client_msg_id = check_client_msg_id(body.client_msg_id)?;
@@ -339,7 +360,7 @@ async fn history(
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let Path((tenant, id)) = path.map_err(bad_path)?;
-    let tenant = tenant_of(&app, &tenant)?;
+    let tenant = serving(&app, &tenant).await?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
     let not_found = || ApiError::NotFound("unknown_conversation", format!("no conversation {id:?}"));
     let conv = ConversationId::parse(&id).map_err(|_| not_found())?;

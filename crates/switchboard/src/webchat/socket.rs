@@ -1,7 +1,7 @@
 //! The web chat WebSocket (protocol `switchboard.webchat.v1`): client frames in, stored messages,
 //! typing indicators and receipts out, with resume after reconnect.
 
-use super::{bad_path, check_client_msg_id, check_user, content_of, ingest, tenant_of};
+use super::{bad_path, check_client_msg_id, check_user, content_of, ingest};
 use crate::app::App;
 use crate::http::ApiError;
 use crate::metrics;
@@ -187,7 +187,7 @@ pub(super) async fn websocket(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Path(tenant) = path.map_err(bad_path)?;
-    let tenant = tenant_of(&app, &tenant)?;
+    let tenant = super::serving(&app, &tenant).await?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
     let user = check_user(&app, q.user.as_deref().unwrap_or(""))?;
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest("not_a_websocket", e.body_text()))?;

@@ -62,7 +62,7 @@ pub(crate) async fn call(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+pub(crate) async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
     call(
         app,
         Method::POST,
@@ -469,6 +469,16 @@ async fn another_tenants_ids_answer_like_nothing_exists() {
         (Method::DELETE, w.clone(), None),
         (Method::GET, format!("{w}/deliveries"), None),
         (Method::POST, format!("{w}/test"), None),
+        (Method::GET, "/v1/tenants/demo/settings".into(), None),
+        (
+            Method::PATCH,
+            "/v1/tenants/demo/settings".into(),
+            Some(json!({"monthly_message_quota": 1})),
+        ),
+        (Method::POST, "/v1/tenants/demo/suspend".into(), None),
+        (Method::POST, "/v1/tenants/demo/resume".into(), None),
+        (Method::GET, "/v1/tenants/demo/export".into(), None),
+        (Method::DELETE, "/v1/tenants/demo?confirm=demo".into(), None),
     ];
     for token in [&other_key, &olga] {
         for (method, path, body) in &attempts {

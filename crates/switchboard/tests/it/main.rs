@@ -23,5 +23,7 @@ mod people;
 mod queue;
 mod reminders;
 mod rich;
+mod tenant_access;
+mod tenants;
 mod webhooks;
 mod websocket;
