@@ -34,14 +34,19 @@ api="api_base=http://127.0.0.1:18190"
   --secret auth_token=s3cret --setting "$api" >/dev/null
 "$BIN" --data-dir "$DATA" connector add --tenant demo --id sg --channel signal --account-id +15550002222 \
   --secret shared_secret=s3cret --setting "$api" >/dev/null
+# Discord signs with Ed25519: the RFC 8032 test-1 key pair (seed for the load generator).
+"$BIN" --data-dir "$DATA" connector add --tenant demo --id dc --channel discord --account-id 1300000000000000001 \
+  --secret bot_token=x --secret public_key=d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a \
+  --setting "$api" >/dev/null
 sent() { curl -fsS http://127.0.0.1:18191/metrics | awk -v ch="$1" '$0 ~ "direction=\"out\"" && $0 ~ "channel=\""ch"\"" && $0 ~ "status=\"sent\"" {s+=$2} END {print s+0}'; }
-declare -A ID=([telegram]=tg [whatsapp]=wa [slack]=sl [messenger]=ms [twilio]=tw [signal]=sg)
-declare -A ACCOUNT=([telegram]=1 [whatsapp]=555 [slack]=T1 [messenger]=4000000001 [twilio]=AC1 [signal]=+15550002222)
+declare -A ID=([telegram]=tg [whatsapp]=wa [slack]=sl [messenger]=ms [twilio]=tw [signal]=sg [discord]=dc)
+declare -A ACCOUNT=([telegram]=1 [whatsapp]=555 [slack]=T1 [messenger]=4000000001 [twilio]=AC1 [signal]=+15550002222 [discord]=1300000000000000001)
+declare -A SECRET=([discord]=9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60)
 for ch in $CHANNELS; do
   set -- "$ch" "${ID[$ch]}" "${ACCOUNT[$ch]}"
   echo "== $1: webhook acknowledgements, $CONV conversations x $MSGS messages"
   "$BIN" loadtest --url http://127.0.0.1:18191 --conversations "$CONV" --messages "$MSGS" \
-    --webhook "$1" --connector "$2" --secret s3cret --account-id "$3"
+    --webhook "$1" --connector "$2" --secret "${SECRET[$1]:-s3cret}" --account-id "$3"
   [ "$WAIT_SENDS" = 1 ] || continue
   before=$(sent "$1"); start=$(date +%s.%N)
   target=$((CONV * MSGS))
