@@ -999,3 +999,92 @@ async fn a_bot_version_is_validated_uploaded_and_activated_over_the_api() {
     assert_eq!(running["source"], source);
     app.stop().await;
 }
+
+/// 10,000 messages (5,000 turns written through the store while the server is down), then
+/// exported over HTTP: the body arrives as a stream of many chunks, one JSON line per message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_of_ten_thousand_messages_is_exported_as_a_stream() {
+    use futures_util::StreamExt as _;
+    use switchboard_core::{Channel, Content, ConversationContext, MessageId, Processed, TenantId};
+    use switchboard_store::{Erase, NewInbound, Priority, Store as _, TurnCommit};
+
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let dir = app.stop().await;
+    let store = switchboard::app::open_store(&test_config(dir.path()), switchboard_core::Clock::System).expect("store");
+    let demo = TenantId::parse("demo").expect("id");
+    let mut conversation = None;
+    for i in 0..5_000 {
+        let accepted = store
+            .accept_inbound(
+                &demo,
+                NewInbound {
+                    id: MessageId::generate(),
+                    channel: Channel::Webchat,
+                    user: "archivist".into(),
+                    content: Content::text(format!("message {i}")),
+                    metadata: json!({}),
+                    external_id: None,
+                    priority: Priority::Interactive,
+                },
+            )
+            .await
+            .expect("accept");
+        let job = accepted.job.as_ref().expect("job").id;
+        store
+            .complete_turn(
+                &demo,
+                TurnCommit {
+                    job_id: job,
+                    conversation: accepted.conversation.clone(),
+                    message: accepted.message.clone(),
+                    processed: Processed::default(),
+                    replies: vec![Content::text(format!("reply {i}"))],
+                    context: ConversationContext::default(),
+                    deliver: false,
+                    consent: None,
+                    erase: Erase::Nothing,
+                    handoff: None,
+                },
+            )
+            .await
+            .expect("complete");
+        conversation = Some(accepted.conversation);
+    }
+    store.close();
+    let conversation = conversation.expect("a conversation");
+    let app = TestApp::spawn_in(dir, |_, _| {}).await;
+    let root = token_of(&app, "root@example.com").await;
+    let res = app
+        .client
+        .get(app.url(&format!("/v1/tenants/demo/conversations/{conversation}/export")))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().get("content-length").is_none(),
+        "streamed, not sized up front"
+    );
+    let mut chunks = 0;
+    let mut lines = 0;
+    let mut last = Value::Null;
+    let mut partial = Vec::new();
+    let mut body = res.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.expect("chunk");
+        chunks += 1;
+        partial.extend_from_slice(&chunk);
+        while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=end).collect();
+            last = serde_json::from_slice(&line).expect("a JSON line");
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, 10_000);
+    assert!(chunks > 1, "arrives in pieces: {chunks} chunks");
+    assert_eq!(last["seq"], 10_000);
+    assert_eq!(last["content"]["text"], "reply 4999");
+    app.stop().await;
+}
