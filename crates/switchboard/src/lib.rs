@@ -29,6 +29,7 @@ pub mod loadtest;
 pub mod local;
 pub mod metrics;
 mod nlu_cli;
+mod numbered;
 pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;

@@ -72,6 +72,8 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     } else if ctx.mode == Mode::Handoff {
         ctx.reset_flow();
     }
+    // "2" on SMS picks the second option the bot's last reply offered as numbered lines.
+    let text = crate::numbered::choice(&ctx, &text).unwrap_or(text);
     stages.lap("context");
 
     // The conversation's language unless the message is reliably in another one.
@@ -241,6 +243,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
     };
     stages.lap("handler");
 
+    crate::numbered::remember(&mut ctx, message.channel, &replies);
     remember(
         &mut ctx,
         &text,

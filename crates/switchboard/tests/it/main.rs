@@ -18,6 +18,7 @@ mod forms;
 mod helpers;
 mod knowledge;
 mod nlu;
+mod numbered;
 mod ops;
 mod people;
 mod queue;

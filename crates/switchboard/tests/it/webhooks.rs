@@ -17,7 +17,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
     let mut req = app
         .client
         .post(app.url(path))
