@@ -38,6 +38,9 @@ pub struct App {
     pub teams_tokens: crate::teams_keys::TokenCache,
     /// For calls to the platforms' APIs.
     pub http: reqwest::Client,
+    /// For URLs tenants choose (event webhooks, form actions): public addresses only, unless
+    /// `server.allow_private_targets`.
+    pub tenant_http: reqwest::Client,
     /// Paces sends per platform account and chat.
     pub pacer: crate::ratelimit::Pacer,
     /// Request limits of the management API (per client IP on login, per key or person).
@@ -142,6 +145,8 @@ impl App {
             tracing::info!(jobs = pending.len(), after_crash = crashed, "recovered pending jobs");
         }
         queue.push(pending);
+        let tenant_http = crate::egress::client(config.server.allow_private_targets)
+            .context("building the HTTP client for tenant URLs")?;
         Ok(Arc::new(App {
             config,
             store,
@@ -156,6 +161,7 @@ impl App {
             teams_keys: crate::teams_keys::KeyCache::new()?,
             teams_tokens: Default::default(),
             pacer: Default::default(),
+            tenant_http,
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .build()

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub header_read_timeout_ms: u64,
     pub body_read_timeout_ms: u64,
     pub public_base_url: String,
+    /// Event webhooks and form actions may call private, loopback and link-local addresses.
+    pub allow_private_targets: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

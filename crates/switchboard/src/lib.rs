@@ -16,6 +16,7 @@ mod consent;
 mod convtest;
 pub mod deliver;
 mod discord_gateway;
+mod egress;
 pub mod events;
 pub mod feedback;
 pub mod forms;

@@ -62,9 +62,14 @@ pub struct Post<'a> {
     pub timeout: Duration,
     /// Epoch milliseconds: the signature's time.
     pub now: i64,
+    /// `server.allow_private_targets`: the URL may name a non-public address.
+    pub allow_private: bool,
 }
 
 pub async fn post(http: &reqwest::Client, p: Post<'_>) -> Reply {
+    if let Err(error) = crate::egress::check_url(p.url, p.allow_private) {
+        return Reply::Refused { status: None, error };
+    }
     let mut req = http
         .post(p.url)
         .timeout(p.timeout)

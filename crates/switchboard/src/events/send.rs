@@ -152,6 +152,7 @@ async fn post(app: &App, d: &EventDelivery, url: &str, secret: &[u8], now: i64) 
         headers: &headers,
         timeout: Duration::from_millis(app.config.events.timeout_ms),
         now,
+        allow_private: app.config.server.allow_private_targets,
     };
-    crate::signed::post(&app.http, post).await
+    crate::signed::post(&app.tenant_http, post).await
 }

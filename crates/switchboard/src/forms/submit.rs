@@ -151,8 +151,9 @@ async fn post(app: &App, s: &Submission, url: &str, key: &[u8], now: i64) -> Rep
         headers: &[("idempotency-key", s.id.to_string())],
         timeout: Duration::from_millis(app.config.forms.timeout_ms),
         now,
+        allow_private: app.config.server.allow_private_targets,
     };
-    crate::signed::post(&app.http, post).await
+    crate::signed::post(&app.tenant_http, post).await
 }
 
 #[cfg(test)]

@@ -1088,3 +1088,60 @@ async fn a_conversation_of_ten_thousand_messages_is_exported_as_a_stream() {
     assert_eq!(last["content"]["text"], "reply 4999");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_urls_may_not_reach_the_servers_own_network() {
+    let app = TestApp::spawn_with(|c, _| {
+        c.server.allow_private_targets = false;
+        c.events.poll_interval_ms = 50;
+    })
+    .await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let (status, hook) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/demo/webhooks",
+        Some(&root),
+        Some(json!({"url": "http://169.254.169.254/latest/meta-data", "events": ["message.sent"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{hook}");
+    let id = hook["id"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| hook["id"].as_i64().map(|i| i.to_string()))
+        .expect("id");
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/v1/tenants/demo/webhooks/{id}/test"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert!(status < 300, "{status}");
+    let failed = eventually(10, "the delivery to be refused", || {
+        let (app, root, id) = (&app, root.clone(), id.clone());
+        async move {
+            let (_, log) = call(
+                app,
+                Method::GET,
+                &format!("/v1/tenants/demo/webhooks/{id}/deliveries"),
+                Some(&root),
+                None,
+            )
+            .await;
+            let d = log["data"].as_array()?.first()?.clone();
+            (d["status"] == "failed").then_some(d)
+        }
+    })
+    .await;
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a public address")),
+        "{failed}"
+    );
+    app.stop().await;
+}

@@ -51,6 +51,8 @@ pub fn test_config(dir: &Path) -> Config {
     config.queue.poll_interval_ms = 100;
     config.reminders.poll_interval_ms = 50;
     config.log.level = "warn".into();
+    // The tests' receivers listen on 127.0.0.1.
+    config.server.allow_private_targets = true;
     config
 }
 
