@@ -131,6 +131,18 @@ fn handoff(turn: &Turn<'_>, ctx: &mut ConversationContext, reason: &str) -> anyh
 
 /// Renders one of the texts of `texts` in the turn's language, rotating through them turn by turn.
 fn render(turn: &Turn<'_>, ctx: &ConversationContext, key: &str, texts: &Localized) -> anyhow::Result<String> {
+    render_with(turn, ctx, key, texts, Value::Null)
+}
+
+/// [`render`] with `extra` values (an object) next to the usual ones: every handler's texts
+/// see the same names (`bot`, `user`, `vars`, `message`, `intent`, `entities`, `missing`).
+pub fn render_with(
+    turn: &Turn<'_>,
+    ctx: &ConversationContext,
+    key: &str,
+    texts: &Localized,
+    extra: Value,
+) -> anyhow::Result<String> {
     let spec = &turn.bot.spec;
     let lang = match texts {
         Localized::ByLanguage(m) if m.get(turn.language).is_some_and(|v| !v.is_empty()) => turn.language,
@@ -140,7 +152,7 @@ fn render(turn: &Turn<'_>, ctx: &ConversationContext, key: &str, texts: &Localiz
     let index = (ctx.turns as usize) % count;
     let name = template_name(key, lang, index);
     let template = turn.bot.templates.get_template(&name)?;
-    let values = json!({
+    let mut values = json!({
         "bot": { "name": spec.name },
         "user": { "id": turn.user },
         "vars": ctx.variables,
@@ -149,6 +161,9 @@ fn render(turn: &Turn<'_>, ctx: &ConversationContext, key: &str, texts: &Localiz
         "entities": turn.entities,
         "missing": turn.missing,
     });
+    if let (Some(all), Value::Object(extra)) = (values.as_object_mut(), extra) {
+        all.extend(extra);
+    }
     template
         .render(minijinja::value::Serde(&values))
         .map_err(|e| anyhow::anyhow!("rendering {name}: {e:#}"))

@@ -3,9 +3,7 @@
 //! German for what a bot need not write itself (re-asking, cancelling, resuming).
 
 use crate::handlers::Turn;
-use crate::tenants::template_name;
-use anyhow::anyhow;
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard_core::{BotSpec, ConversationContext, Localized};
 
 /// Template keys start with `@`, which no intent name can, so they never collide with one.
@@ -55,29 +53,7 @@ pub fn render(
     texts: &Localized,
     extra: Value,
 ) -> anyhow::Result<String> {
-    let spec = &turn.bot.spec;
-    let lang = match texts {
-        Localized::ByLanguage(m) if m.get(turn.language).is_some_and(|v| !v.is_empty()) => turn.language,
-        _ => spec.default_language.as_str(),
-    };
-    let count = texts.for_language(lang, &spec.default_language).len().max(1);
-    let name = template_name(key, lang, (ctx.turns as usize) % count);
-    let template = turn.bot.templates.get_template(&name)?;
-    let mut values = json!({
-        "bot": { "name": spec.name },
-        "user": { "id": turn.user },
-        "vars": ctx.variables,
-        "message": { "text": turn.text, "language": turn.language },
-        "intent": turn.intent.map(|i| json!({ "name": i.name, "confidence": turn.confidence })),
-        "entities": turn.entities,
-        "missing": turn.missing,
-    });
-    if let (Some(all), Value::Object(extra)) = (values.as_object_mut(), extra) {
-        all.extend(extra);
-    }
-    template
-        .render(minijinja::value::Serde(&values))
-        .map_err(|e| anyhow!("rendering {name}: {e:#}"))
+    crate::handlers::render_with(turn, ctx, key, texts, extra)
 }
 
 /// Built-in texts. A closed set, each said in English, Spanish or German (English otherwise).

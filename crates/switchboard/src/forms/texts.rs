@@ -2,8 +2,7 @@
 //! words for, the words that cancel, confirm or refuse, and rendering of the form's templates.
 
 use crate::handlers::Turn;
-use crate::tenants::template_name;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use switchboard_core::{ConversationContext, Localized};
 
 /// Words that end a form, when a short message starts with one.
@@ -123,27 +122,12 @@ pub fn render(
     slots: &Map<String, Value>,
     extra: Value,
 ) -> anyhow::Result<String> {
-    let spec = &turn.bot.spec;
-    let lang = match texts {
-        Localized::ByLanguage(m) if m.get(turn.language).is_some_and(|v| !v.is_empty()) => turn.language,
-        _ => spec.default_language.as_str(),
-    };
-    let count = texts.for_language(lang, &spec.default_language).len().max(1);
-    let name = template_name(key, lang, (ctx.turns as usize) % count);
-    let template = turn.bot.templates.get_template(&name)?;
-    let mut values = json!({
-        "bot": { "name": spec.name },
-        "user": { "id": turn.user },
-        "vars": ctx.variables,
-        "message": { "text": turn.text, "language": turn.language },
-        "slots": slots,
-    });
-    if let (Some(all), Value::Object(extra)) = (values.as_object_mut(), extra) {
-        all.extend(extra);
+    let mut values = Map::new();
+    values.insert("slots".to_owned(), Value::Object(slots.clone()));
+    if let Value::Object(extra) = extra {
+        values.extend(extra);
     }
-    template
-        .render(minijinja::value::Serde(&values))
-        .map_err(|e| anyhow::anyhow!("rendering {name}: {e:#}"))
+    crate::handlers::render_with(turn, ctx, key, texts, Value::Object(values))
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ pub use fire::{fire_due, run_loop};
 use crate::app::App;
 use crate::handlers::Turn;
 use crate::route::AWAITING;
-use crate::tenants::{ask_key, template_name};
-use anyhow::{Context as _, anyhow};
+use crate::tenants::ask_key;
+use anyhow::Context as _;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use parse::{due_at, nth, number, subject};
@@ -285,27 +285,5 @@ fn render(
     texts: &Localized,
     extra: &Value,
 ) -> anyhow::Result<String> {
-    let spec = &turn.bot.spec;
-    let lang = match texts {
-        Localized::ByLanguage(m) if m.get(turn.language).is_some_and(|v| !v.is_empty()) => turn.language,
-        _ => spec.default_language.as_str(),
-    };
-    let count = texts.for_language(lang, &spec.default_language).len().max(1);
-    let name = template_name(key, lang, (ctx.turns as usize) % count);
-    let template = turn.bot.templates.get_template(&name)?;
-    let mut values = json!({
-        "bot": { "name": spec.name },
-        "user": { "id": turn.user },
-        "vars": ctx.variables,
-        "message": { "text": turn.text, "language": turn.language },
-        "intent": turn.intent.map(|i| json!({ "name": i.name, "confidence": turn.confidence })),
-        "entities": turn.entities,
-        "missing": turn.missing,
-    });
-    if let (Some(all), Some(extra)) = (values.as_object_mut(), extra.as_object()) {
-        all.extend(extra.clone());
-    }
-    template
-        .render(minijinja::value::Serde(&values))
-        .map_err(|e| anyhow!("rendering {name}: {e:#}"))
+    crate::handlers::render_with(turn, ctx, key, texts, extra.clone())
 }
