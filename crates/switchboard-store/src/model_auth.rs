@@ -125,6 +125,8 @@ pub struct NewAudit {
 pub struct ConversationFilter {
     pub status: Option<switchboard_core::ConversationStatus>,
     pub channel: Option<switchboard_core::Channel>,
+    /// Only this end user's (their id on the channel).
+    pub user: Option<String>,
     /// Only conversations handed to a person.
     pub handed_over: bool,
     /// Created at or after / before (epoch ms).

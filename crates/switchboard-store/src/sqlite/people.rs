@@ -204,6 +204,9 @@ pub(super) fn conversations(
     if let Some(c) = f.channel {
         arg(&mut sql, " AND channel = ?", c.as_str().to_owned().into());
     }
+    if let Some(u) = &f.user {
+        arg(&mut sql, " AND user_id = ?", u.clone().into());
+    }
     if let Some(t) = f.since {
         arg(&mut sql, " AND created_at >= ?", t.into());
     }

@@ -36,6 +36,8 @@ pub fn router() -> Router<Arc<App>> {
 pub(crate) struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
+    /// The end user's id on the channel.
+    user: Option<String>,
     handed_over: Option<bool>,
     /// RFC 3339 or epoch milliseconds.
     since: Option<String>,
@@ -86,6 +88,7 @@ pub(crate) async fn list(
     let q = ListQuery {
         status: given(&q.status),
         channel: given(&q.channel),
+        user: given(&q.user),
         since: given(&q.since),
         until: given(&q.until),
         cursor: given(&q.cursor),
@@ -103,6 +106,7 @@ pub(crate) async fn list(
             .as_deref()
             .map(|s| Channel::parse(s).ok_or_else(|| bad("channel")))
             .transpose()?,
+        user: q.user,
         handed_over: q.handed_over.unwrap_or(false),
         since: q.since.as_deref().map(|v| instant("since", v)).transpose()?,
         until: q.until.as_deref().map(|v| instant("until", v)).transpose()?,

@@ -60,16 +60,10 @@ pub(crate) async fn contact(
     let ch = Channel::parse(&channel).ok_or_else(missing)?;
     let filter = switchboard_store::ConversationFilter {
         channel: Some(ch),
+        user: Some(user.clone()),
         ..Default::default()
     };
-    // The listing has no user filter: contacts have few conversations, pages are small.
-    let conversations: Vec<_> = app
-        .store
-        .conversations(&t, filter, 200)
-        .await?
-        .into_iter()
-        .filter(|c| c.user == user)
-        .collect();
+    let conversations = app.store.conversations(&t, filter, 200).await?;
     let consent = app.store.consent_ledger(&t, Some((ch, &user)), 50).await?;
     if conversations.is_empty() && consent.is_empty() {
         return Err(missing());
