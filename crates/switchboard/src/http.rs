@@ -5,7 +5,7 @@ use crate::app::App;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
@@ -207,7 +207,7 @@ pub async fn read_body(body: axum::body::Body, app: &App) -> Result<Bytes, ApiEr
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(index))
+        .merge(crate::web::routes())
         .route("/health", get(health))
         .route("/health/live", get(live))
         .route("/health/ready", get(health))
@@ -240,10 +240,6 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> Response {
     let body = json!({ "error": { "code": "method_not_allowed", "message": "method not allowed on this endpoint" } });
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("web/index.html"))
 }
 
 async fn live() -> Json<serde_json::Value> {

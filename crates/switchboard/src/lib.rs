@@ -45,5 +45,6 @@ pub mod tenant_data;
 pub mod tenants;
 pub mod tls;
 pub mod voice;
+mod web;
 pub mod webchat;
 pub mod webhooks;

@@ -55,7 +55,7 @@ impl Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,900",
                      format!("--user-data-dir={}", profile.path().display())],
         }}}});
         let mut session = None;
@@ -131,6 +131,21 @@ impl Browser {
             .await;
     }
 
+    /// Saves a screenshot as `<name>.png` in the folder `SWITCHBOARD_SCREENSHOTS` names, to be
+    /// looked at by a person; without it, nothing.
+    pub(crate) async fn screenshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("SWITCHBOARD_SCREENSHOTS") else {
+            return;
+        };
+        use base64::Engine as _;
+        let shot = self.call(reqwest::Method::GET, "/screenshot", json!({})).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot.as_str().unwrap_or_default())
+            .expect("a base64 screenshot");
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).expect("write the screenshot");
+    }
+
     /// Texts of the bot's (`out`) or the user's (`in`) messages on the page, in order.
     async fn messages(&self, direction: &str) -> Vec<String> {
         let js = format!(
@@ -204,6 +219,7 @@ async fn a_person_chats_with_the_demo_bot_in_the_browser() {
         .script("return [...document.querySelectorAll('.rich-card .title')].map(e => e.textContent)")
         .await;
     assert_eq!(titles, json!(["Lemon tart", "Iced green tea"]));
+    browser.screenshot("page-chat").await;
     browser.click(".rich-card .card-button").await;
     eventually(20, "the card's button to be sent", || async {
         let sent = browser.messages("in").await;

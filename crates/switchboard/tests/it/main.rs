@@ -28,3 +28,4 @@ mod tenant_access;
 mod tenants;
 mod webhooks;
 mod websocket;
+mod widget;

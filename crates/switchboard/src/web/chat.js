@@ -1,0 +1,308 @@
+'use strict';
+const PROTOCOL = 'switchboard.webchat.v1';
+const tenant = new URLSearchParams(location.search).get('tenant') || 'demo';
+
+// localStorage can throw (private mode, disabled storage); the chat must still work without it.
+const store = {
+  get(k) { try { return localStorage.getItem(`switchboard.${k}.${tenant}`); } catch { return null; } },
+  set(k, v) { try { localStorage.setItem(`switchboard.${k}.${tenant}`, String(v)); } catch {} },
+};
+function randomHex(bytes) {
+  const a = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(a, b => b.toString(16).padStart(2, '0')).join('');
+}
+const newId = () => (crypto.randomUUID ? crypto.randomUUID() : randomHex(16));
+
+let user = store.get('user');
+if (!user) { user = 'web-' + randomHex(8); store.set('user', user); }
+// Highest seq shown on this page. A fresh page shows nothing yet, so it asks for the whole
+// conversation; a reconnect of the same page asks only for what it missed.
+let lastSeq = 0;
+let conversationId = store.get('conv');
+
+const $ = id => document.getElementById(id);
+const list = $('messages'), scroller = $('scroller'), input = $('input');
+const typing = $('typing'), statusEl = $('status'), conn = $('conn');
+$('tenant').textContent = tenant;
+document.title = `Switchboard · ${tenant}`;
+
+const byId = new Map();    // server id -> element; the single source of truth for de-duplication
+const pending = new Map(); // client_msg_id -> element, kept until acked so it can be re-sent after a reconnect
+
+function hhmm(iso) {
+  const d = iso ? new Date(iso) : new Date();
+  if (isNaN(d)) return '';
+  return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
+}
+function setConversation(id) {
+  if (id && id !== conversationId) { conversationId = id; store.set('conv', id); }
+}
+const scrollDown = () => { scroller.scrollTop = scroller.scrollHeight; };
+
+function bubble(dir, text, sentAt) {
+  const el = document.createElement('div');
+  el.className = 'msg msg-' + dir;
+  const b = document.createElement('div');
+  b.className = 'bubble';
+  b.textContent = text;
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  const t = document.createElement('time');
+  t.textContent = hhmm(sentAt);
+  if (sentAt) t.dateTime = sentAt;
+  meta.append(t);
+  if (dir === 'in') { const tick = document.createElement('span'); tick.className = 'tick'; meta.append(tick); }
+  el.append(b, meta);
+  return el;
+}
+
+const TICKS = { pending: ['…', 'sending'], sent: ['✓', 'sent'], read: ['✓✓', 'read'], failed: ['not delivered', 'not delivered'] };
+function setState(el, state) {
+  const tick = el.querySelector('.tick');
+  if (!tick) return;
+  // A late ack or history replay must not downgrade a message already known to be read.
+  if (state === 'sent' && tick.classList.contains('read')) return;
+  el.classList.toggle('pending', state === 'pending');
+  el.classList.toggle('failed', state === 'failed');
+  tick.className = 'tick ' + state;
+  tick.textContent = TICKS[state][0];
+  tick.setAttribute('aria-label', TICKS[state][1]);
+}
+
+// Insert by seq, walking back from the end since new messages almost always belong there.
+// Bubbles still waiting for an ack have no seq and stay at the bottom.
+function place(el, seq) {
+  el.dataset.seq = seq;
+  let n = list.lastElementChild;
+  while (n && (n.dataset.seq === undefined || Number(n.dataset.seq) > seq)) n = n.previousElementSibling;
+  if (n) n.after(el); else list.prepend(el);
+}
+
+// Only the newest bot message offers quick replies; older choices are stale.
+function refreshQuickReplies() {
+  list.querySelectorAll('.quick-replies').forEach(n => n.remove());
+  const outs = list.querySelectorAll('.msg-out');
+  const last = outs[outs.length - 1];
+  if (!last || !last.quickReplies || !last.quickReplies.length) return;
+  const box = document.createElement('div');
+  box.className = 'quick-replies';
+  for (const qr of last.quickReplies) {
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'quick-reply';
+    btn.textContent = qr.title;
+    btn.addEventListener('click', () => submit('postback', { payload: qr.payload, title: qr.title }, qr.title));
+    box.append(btn);
+  }
+  last.append(box);
+}
+
+// Rich replies: a button of a card or a list item sends its payload, like a quick reply.
+function choice(cls, title, payload, description) {
+  const btn = document.createElement('button');
+  btn.type = 'button';
+  btn.className = cls;
+  btn.textContent = title;
+  if (description) { const d = document.createElement('small'); d.textContent = description; btn.append(d); }
+  btn.addEventListener('click', () => submit('postback', { payload, title }, title));
+  return btn;
+}
+// Pictures come from the bot's own https URLs; anything else is not shown.
+function picture(url, alt, cls) {
+  if (typeof url !== 'string' || !url.startsWith('https://')) return null;
+  const img = document.createElement('img');
+  img.src = url;
+  img.alt = alt || '';
+  img.loading = 'lazy';
+  if (cls) img.className = cls;
+  return img;
+}
+function renderRich(el, m) {
+  const b = el.querySelector('.bubble');
+  const img = m.image && picture(m.image.url, m.text, 'rich-image');
+  if (img) { b.before(img); if (!m.text) b.remove(); }
+  if (Array.isArray(m.cards) && m.cards.length) {
+    const row = document.createElement('div');
+    row.className = 'cards';
+    for (const c of m.cards) {
+      const card = document.createElement('div');
+      card.className = 'rich-card';
+      const pic = picture(c.image_url, c.title);
+      if (pic) card.append(pic);
+      const title = document.createElement('div');
+      title.className = 'title';
+      title.textContent = c.title || '';
+      card.append(title);
+      if (c.subtitle) {
+        const sub = document.createElement('div');
+        sub.className = 'subtitle';
+        sub.textContent = c.subtitle;
+        card.append(sub);
+      }
+      const actions = document.createElement('div');
+      actions.className = 'actions';
+      for (const x of c.buttons || []) actions.append(choice('card-button', x.title, x.payload));
+      card.append(actions);
+      row.append(card);
+    }
+    b.replaceWith(row); // the text only repeats the titles, for clients without cards
+  }
+  if (m.list && Array.isArray(m.list.items)) {
+    const details = document.createElement('details');
+    details.className = 'rich-list';
+    const summary = document.createElement('summary');
+    summary.textContent = m.list.button || 'Options';
+    const items = document.createElement('div');
+    items.className = 'items';
+    for (const i of m.list.items) items.append(choice('list-item', i.title, i.payload, i.description));
+    details.append(summary, items);
+    (el.querySelector('.bubble') || el.firstChild).after(details);
+  }
+}
+// A reply still being written (a language model's tokens) shows as a draft bubble, replaced by
+// the stored reply when its message frame arrives.
+const drafts = new Map();
+function onStream(s) {
+  let el = drafts.get(s.in_reply_to);
+  if (!el) {
+    el = bubble('out', '', new Date().toISOString());
+    el.classList.add('draft');
+    drafts.set(s.in_reply_to, el);
+    list.append(el);
+    typing.hidden = true;
+  }
+  el.querySelector('.bubble').textContent += s.delta || '';
+  scrollDown();
+}
+
+function onMessage(m) {
+  if (typeof m.seq === 'number' && m.seq > lastSeq) lastSeq = m.seq;
+  setConversation(m.conversation_id);
+  const draft = m.in_reply_to && drafts.get(m.in_reply_to);
+  if (draft) { draft.remove(); drafts.delete(m.in_reply_to); }
+  if (!m.id || byId.has(m.id)) return;
+  const dir = m.direction === 'out' ? 'out' : 'in';
+  const el = bubble(dir, m.text || m.title || m.payload || '', m.sent_at);
+  el.dataset.id = m.id;
+  byId.set(m.id, el);
+  if (dir === 'in') setState(el, 'sent');
+  if (dir === 'out') {
+    typing.hidden = true;
+    if (Array.isArray(m.quick_replies)) el.quickReplies = m.quick_replies;
+    renderRich(el, m);
+  }
+  place(el, Number(m.seq) || 0);
+  refreshQuickReplies();
+  scrollDown();
+}
+
+function onAck(a) {
+  const el = pending.get(a.client_msg_id);
+  if (!el) return;
+  pending.delete(a.client_msg_id);
+  setConversation(a.conversation_id);
+  // The echo may have overtaken the ack; then the echoed bubble wins.
+  const existing = byId.get(a.id);
+  if (existing && existing !== el) { el.remove(); return; }
+  el.dataset.id = a.id;
+  byId.set(a.id, el);
+  setState(el, 'sent');
+  el.remove();
+  place(el, Number(a.seq) || 0);
+  // lastSeq is deliberately not advanced here: only rendered message frames count as "seen".
+}
+
+function onReceipt(r) {
+  const el = byId.get(r.id);
+  if (el && (r.status === 'read' || r.status === 'failed')) setState(el, r.status);
+}
+
+function showError(e) {
+  let text = e.message || e.code || 'Something went wrong';
+  if (e.retry_after_ms) text += ` (try again in ${Math.ceil(e.retry_after_ms / 1000)} s)`;
+  $('error-text').textContent = text;
+  $('error').hidden = false;
+  const el = e.client_msg_id && pending.get(e.client_msg_id);
+  if (el) { pending.delete(e.client_msg_id); setState(el, 'failed'); } // rejected: don't resend on reconnect
+}
+$('error-close').addEventListener('click', () => { $('error').hidden = true; });
+
+let ws = null;
+let backoff = 500;
+function send(frame) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+}
+function setConnected(up) {
+  conn.classList.toggle('up', up);
+  statusEl.textContent = up ? 'connected' : 'reconnecting…';
+}
+
+function connect() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const sock = new WebSocket(`${proto}://${location.host}/v1/chat/${encodeURIComponent(tenant)}/ws?user=${encodeURIComponent(user)}`);
+  ws = sock;
+  sock.onopen = () => {
+    backoff = 500;
+    setConnected(true);
+    sock.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL, resume_after_seq: lastSeq }));
+    // Anything unacked may never have reached the server; client_msg_id lets it drop duplicates.
+    for (const el of pending.values()) sock.send(JSON.stringify(el.frame));
+  };
+  sock.onmessage = ev => {
+    let f;
+    try { f = JSON.parse(ev.data); } catch { return; }
+    switch (f && f.type) {
+      case 'ready':
+        setConversation(f.conversation_id);
+        // If the server's history is shorter than ours (e.g. it was reset), resume from its end.
+        if (typeof f.last_seq === 'number' && f.last_seq < lastSeq) lastSeq = f.last_seq;
+        break;
+      case 'ack': onAck(f); break;
+      case 'message': onMessage(f); break;
+      case 'stream': onStream(f); break;
+      case 'typing': typing.hidden = !f.on; if (f.on) scrollDown(); break;
+      case 'receipt': onReceipt(f); break;
+      case 'error': showError(f); break;
+    }
+  };
+  sock.onclose = () => {
+    if (ws !== sock) return;
+    setConnected(false);
+    typing.hidden = true;
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 10000);
+  };
+}
+
+function submit(type, fields, text) {
+  const id = newId();
+  const el = bubble('in', text);
+  el.dataset.clientId = id;
+  el.frame = { type, client_msg_id: id, ...fields };
+  setState(el, 'pending');
+  pending.set(id, el);
+  list.append(el);
+  scrollDown();
+  send(el.frame); // if offline, onopen re-sends it
+}
+
+function autosize() {
+  input.style.height = 'auto';
+  input.style.height = Math.min(input.scrollHeight, 120) + 'px';
+}
+function sendInput() {
+  const text = input.value.trim();
+  if (!text) return;
+  submit('message', { text }, text);
+  input.value = '';
+  autosize();
+  input.focus();
+}
+$('composer').addEventListener('submit', e => { e.preventDefault(); sendInput(); });
+input.addEventListener('keydown', e => {
+  // Enter sends, Shift+Enter inserts a newline; never interrupt IME composition.
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendInput(); }
+});
+input.addEventListener('input', autosize);
+
+connect();

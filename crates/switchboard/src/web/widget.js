@@ -1,0 +1,660 @@
+/* Switchboard chat widget.
+ *
+ *   <script src="https://switchboard.example/widget.js" data-tenant="acme"></script>
+ *
+ * Optional attributes: data-title (the panel's heading), data-user with data-user-signature or
+ * data-user-jwt (a person the site has signed in, vouched for by the site's server).
+ * JS API: Switchboard.open(), .close(), .identify({user, signature} | {jwt}), .logout().
+ *
+ * Everything lives in a Shadow DOM so that the host page's styles and ours never meet. The chat
+ * API is called cross-origin: the tenant lists the sites allowed to do so (allowed_origins).
+ */
+(function () {
+  'use strict';
+  if (window.Switchboard && window.Switchboard.version) return; // the tag is on the page twice
+
+  const script = document.currentScript || document.querySelector('script[src*="widget.js"][data-tenant]');
+  if (!script) return;
+  const cfg = script.dataset;
+  const tenant = (cfg.tenant || '').trim();
+  // The widget talks to the server it was loaded from, wherever that is mounted.
+  const base = new URL('.', script.src);
+  const api = new URL(`v1/chat/${encodeURIComponent(tenant)}/`, base);
+  const PROTOCOL = 'switchboard.webchat.v1';
+
+  // ---- storage: the host page's localStorage, namespaced by tenant -------------------------
+
+  // Storage can throw (private mode, blocked by the site); the chat then lasts as long as the page.
+  const KEY = `switchboard.${tenant}.session`;
+  const OPEN_KEY = `switchboard.${tenant}.open`;
+  function load() {
+    try {
+      const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+      return s && typeof s.token === 'string' && typeof s.user === 'string' ? s : null;
+    } catch { return null; }
+  }
+  function save() {
+    try { if (session) localStorage.setItem(KEY, JSON.stringify(session)); else localStorage.removeItem(KEY); } catch {}
+  }
+  function wasOpen() { try { return sessionStorage.getItem(OPEN_KEY) === '1'; } catch { return false; } }
+  function rememberOpen(v) { try { sessionStorage.setItem(OPEN_KEY, v ? '1' : '0'); } catch {} }
+
+  // ---- the session: who this visitor is to the chat API ---------------------------------------
+
+  // {user, token, expires_at, identified, seen}: `seen` is the last seq shown in an open panel,
+  // so that what arrives while the panel is closed (or the page is away) counts as unread.
+  let session = load();
+  // The identity the site vouches for, used again whenever a token has to be replaced.
+  let identity = null;
+  // A token about to expire is replaced before it is used rather than failing mid-conversation.
+  const fresh = s => !!s && !(Date.parse(s.expires_at) < Date.now() + 60000);
+
+  class ChatError extends Error {
+    constructor(code, message, status) { super(message); this.code = code; this.status = status; }
+  }
+  async function apiError(res) {
+    let body = null;
+    try { body = await res.json(); } catch {}
+    const e = (body && body.error) || {};
+    return new ChatError(e.code || `http_${res.status}`, e.message || `The chat answered ${res.status}.`, res.status);
+  }
+
+  // The body is always JSON so that the browser asks the server first (a CORS preflight): a page
+  // on a site the tenant did not allow then sends nothing at all.
+  async function startSession(ident) {
+    let res;
+    try {
+      res = await fetch(new URL('sessions', api), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(ident ? { identity: ident } : {}),
+        credentials: 'omit',
+      });
+    } catch {
+      throw new ChatError('unreachable', 'The chat is not available on this site.', 0);
+    }
+    if (!res.ok) throw await apiError(res);
+    const s = await res.json();
+    // `seen` stays with the person; for one new to this browser it is set from the first
+    // `ready` frame, so that a conversation continued from another device is not all unread.
+    const same = session && session.user === s.user;
+    session = { user: s.user, token: s.token, expires_at: s.expires_at, identified: !!ident, seen: same ? session.seen : null };
+    save();
+    return session;
+  }
+
+  let starting = null;
+  let stale = false; // the stored session is not the person the site now says this is
+  function ensureSession() {
+    if (!stale && fresh(session)) return Promise.resolve(session);
+    if (!starting) {
+      starting = startSession(identity)
+        .then(s => { stale = false; return s; })
+        .finally(() => { starting = null; });
+    }
+    return starting;
+  }
+
+  // The user a JWT names, read without checking it (the server does), only to tell whether the
+  // stored session already belongs to that person.
+  function jwtSubject(jwt) {
+    try {
+      const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(part)).sub || null;
+    } catch { return null; }
+  }
+  function identityUser(ident) { return ident.jwt ? jwtSubject(ident.jwt) : ident.user; }
+
+  let failed = false; // the chat cannot work on this page; nothing more is tried until asked
+
+  // ---- the UI -------------------------------------------------------------------------------
+
+  const CSS = `
+  :host { all: initial; }
+  .root { font: 15px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+          color: #1f2328; --accent: #2563eb; --bot: #f1f3f5; --line: #e5e7eb; --muted: #6b7280; }
+  * { box-sizing: border-box; }
+  button { font: inherit; }
+  .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 56px; height: 56px;
+              border-radius: 50%; border: 0; background: var(--accent); color: #fff; cursor: pointer;
+              box-shadow: 0 4px 16px rgba(0,0,0,.2); display: flex; align-items: center; justify-content: center; }
+  .launcher:hover { background: #1d4ed8; }
+  .launcher:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
+  .launcher svg { width: 26px; height: 26px; fill: currentColor; }
+  .badge { position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px;
+           border-radius: 11px; background: #dc2626; color: #fff; font-size: 12px; font-weight: 700;
+           line-height: 22px; text-align: center; border: 2px solid #fff; }
+  .badge[hidden] { display: none; }
+  .panel { position: fixed; right: 20px; bottom: 88px; z-index: 2147483000; width: 370px; height: 560px;
+           max-height: calc(100vh - 108px); display: flex; flex-direction: column; background: #fff;
+           border-radius: 14px; box-shadow: 0 8px 32px rgba(0,0,0,.2); overflow: hidden; }
+  .panel[hidden] { display: none; }
+  @media (max-width: 480px) {
+    .panel { right: 0; bottom: 0; width: 100vw; height: 100%; max-height: none; border-radius: 0; }
+  }
+  header { display: flex; align-items: center; gap: 10px; padding: 12px 12px 12px 16px; background: var(--accent); color: #fff; }
+  .heading { flex: 1; min-width: 0; }
+  .title { font-weight: 600; font-size: 16px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .status { font-size: 12px; opacity: .85; }
+  .close { border: 0; background: none; color: #fff; font-size: 22px; line-height: 1; cursor: pointer;
+           width: 32px; height: 32px; border-radius: 8px; }
+  .close:hover, .close:focus-visible { background: rgba(255,255,255,.18); }
+  .scroller { flex: 1; overflow-y: auto; padding: 14px; }
+  .messages { display: flex; flex-direction: column; gap: 8px; }
+  .msg { max-width: 85%; display: flex; flex-direction: column; }
+  .msg.out { align-self: flex-start; align-items: flex-start; }
+  .msg.in { align-self: flex-end; align-items: flex-end; }
+  .bubble { padding: 8px 12px; border-radius: 16px; white-space: pre-wrap; overflow-wrap: anywhere; }
+  .out .bubble { background: var(--bot); border-bottom-left-radius: 4px; }
+  .in .bubble { background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }
+  .msg.pending .bubble { opacity: .6; }
+  .msg.failed .bubble { background: #fee2e2; color: #991b1b; }
+  .quick-replies { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+  .quick-reply, .card-button, .list-item { font-size: 14px; padding: 6px 12px; cursor: pointer;
+      border: 1px solid var(--accent); background: #fff; color: var(--accent); }
+  .quick-reply { border-radius: 999px; }
+  .card-button, .list-item { border-radius: 8px; text-align: left; }
+  .quick-reply:hover, .card-button:hover, .list-item:hover,
+  .quick-reply:focus-visible, .card-button:focus-visible, .list-item:focus-visible { background: #eff6ff; }
+  .rich-image { display: block; max-width: 100%; max-height: 220px; border-radius: 12px; margin-bottom: 4px; }
+  .cards { display: flex; gap: 8px; overflow-x: auto; max-width: 100%; padding-bottom: 4px; }
+  .card { flex: 0 0 200px; display: flex; flex-direction: column; border: 1px solid var(--line); border-radius: 12px; overflow: hidden; }
+  .card img { width: 100%; height: 110px; object-fit: cover; }
+  .card .card-title { font-weight: 600; padding: 8px 10px 0; }
+  .card .subtitle { color: var(--muted); font-size: 13px; padding: 2px 10px 0; }
+  .card .actions { display: flex; flex-direction: column; gap: 4px; padding: 8px 10px 10px; margin-top: auto; }
+  .rich-list { margin-top: 6px; }
+  .rich-list summary { cursor: pointer; color: var(--accent); font-size: 14px; }
+  .rich-list .items { display: flex; flex-direction: column; gap: 4px; margin-top: 6px; }
+  .list-item small { display: block; color: var(--muted); }
+  .typing { display: flex; gap: 4px; width: max-content; margin-top: 8px; padding: 11px 12px; background: var(--bot); border-radius: 16px; }
+  .typing[hidden] { display: none; }
+  .typing i { width: 6px; height: 6px; border-radius: 50%; background: var(--muted); animation: blink 1.2s infinite; }
+  .typing i:nth-child(2) { animation-delay: .2s; }
+  .typing i:nth-child(3) { animation-delay: .4s; }
+  @keyframes blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }
+  @media (prefers-reduced-motion: reduce) { .typing i { animation: none; } }
+  .notice { margin: 0; padding: 8px 14px; font-size: 13px; background: #fef2f2; color: #991b1b; border-top: 1px solid #fecaca; }
+  .notice[hidden] { display: none; }
+  .unavailable { flex: 1; display: flex; flex-direction: column; align-items: center; justify-content: center;
+                 gap: 8px; padding: 24px; text-align: center; color: #991b1b; }
+  .unavailable[hidden] { display: none; }
+  .unavailable strong { font-size: 16px; }
+  .unavailable span { color: var(--muted); font-size: 13px; }
+  form { display: flex; align-items: flex-end; gap: 8px; padding: 10px; border-top: 1px solid var(--line); margin: 0; }
+  textarea { flex: 1; resize: none; font: inherit; padding: 8px 12px; max-height: 110px; color: inherit; background: #fff;
+             border: 1px solid var(--line); border-radius: 18px; outline: none; }
+  textarea:focus { border-color: var(--accent); box-shadow: 0 0 0 3px rgba(37,99,235,.2); }
+  textarea:disabled { background: #f9fafb; }
+  .send { font-weight: 600; padding: 8px 14px; border: 0; border-radius: 18px; background: var(--accent); color: #fff; cursor: pointer; }
+  .send:disabled { background: #9ca3af; cursor: default; }
+  .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+  `;
+
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (v !== false && v != null) el.setAttribute(k, v === true ? '' : v);
+    }
+    el.append(...children.filter(c => c != null));
+    return el;
+  }
+  function icon(path) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    const p = document.createElementNS(NS, 'path');
+    p.setAttribute('d', path);
+    svg.append(p);
+    return svg;
+  }
+
+  const host = document.createElement('switchboard-chat');
+  const shadow = host.attachShadow({ mode: 'open' });
+  // A constructed stylesheet is not an inline <style>: a host page whose CSP forbids inline
+  // styles still shows the widget right.
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    shadow.adoptedStyleSheets = [sheet];
+  } catch {
+    shadow.append(h('style', { text: CSS }));
+  }
+
+  const title = (cfg.title || tenant || 'Chat').trim();
+  const badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
+  const launcher = h('button', { type: 'button', class: 'launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false' },
+    icon('M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'), badge);
+  const statusEl = h('div', { class: 'status', role: 'status', text: '' });
+  const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', text: '×' });
+  const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
+  const typing = h('div', { class: 'typing', hidden: true }, h('i'), h('i'), h('i'), h('span', { class: 'sr-only', text: 'typing…' }));
+  const scroller = h('div', { class: 'scroller' }, list, typing);
+  const retryBtn = h('button', { type: 'button', class: 'quick-reply', text: 'Try again' });
+  const unavailable = h('div', { class: 'unavailable', hidden: true, role: 'alert' },
+    h('strong', { text: 'Chat unavailable' }), h('span', { class: 'why' }), retryBtn);
+  const notice = h('p', { class: 'notice', role: 'alert', hidden: true });
+  const input = h('textarea', { rows: '1', maxlength: '4000', placeholder: 'Type a message…', 'aria-label': 'Message' });
+  const sendBtn = h('button', { type: 'submit', class: 'send', text: 'Send' });
+  const form = h('form', { autocomplete: 'off' }, input, sendBtn);
+  const panel = h('div', { class: 'panel', role: 'dialog', 'aria-label': title, hidden: true },
+    h('header', {}, h('div', { class: 'heading' }, h('div', { class: 'title', text: title }), statusEl), closeBtn),
+    scroller, unavailable, notice, form);
+  shadow.append(h('div', { class: 'root' }, panel, launcher));
+
+  const scrollDown = () => { scroller.scrollTop = scroller.scrollHeight; };
+  const setStatus = t => { statusEl.textContent = t; };
+
+  function showNotice(text) { notice.textContent = text; notice.hidden = !text; }
+
+  // The chat cannot work here (the site is not allowed, the tenant is unknown or suspended):
+  // say so plainly and take away the controls, rather than letting messages vanish.
+  function setUnavailable(why) {
+    unavailable.querySelector('.why').textContent = why;
+    unavailable.hidden = false;
+    scroller.hidden = true;
+    input.disabled = true;
+    sendBtn.disabled = true;
+    setStatus('unavailable');
+  }
+  function setAvailable() {
+    failed = false;
+    unavailable.hidden = true;
+    scroller.hidden = false;
+    input.disabled = false;
+    sendBtn.disabled = false;
+  }
+  retryBtn.addEventListener('click', () => { setAvailable(); connect(); });
+  function unavailableReason(e) {
+    if (!tenant) return 'The chat script has no data-tenant attribute.';
+    switch (e && e.code) {
+      case 'unknown_tenant': return 'This chat does not exist.';
+      case 'tenant_suspended': return 'This chat is switched off for now.';
+      case 'forbidden': case 'bad_signature': case 'invalid_identity':
+        return 'Your sign-in could not be confirmed. Reload the page to try again.';
+      default: return 'This site is not allowed to use this chat, or the chat cannot be reached.';
+    }
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  let lastSeq = 0;      // highest seq shown in this page's list
+  let unread = 0;
+  const byId = new Map();    // server id -> element: de-duplicates echoes, replays and acks
+  const pending = new Map(); // client_msg_id -> element, re-sent after a reconnect until acked
+  const drafts = new Map();  // in_reply_to -> element of a reply still being written
+
+  function bubble(dir, text) {
+    return h('div', { class: `msg ${dir}` }, h('div', { class: 'bubble', text }));
+  }
+
+  // Insert by seq, walking back from the end since new messages almost always belong there.
+  // Bubbles still waiting for an ack have no seq and stay at the bottom.
+  function place(el, seq) {
+    el.dataset.seq = seq;
+    let n = list.lastElementChild;
+    while (n && (n.dataset.seq === undefined || Number(n.dataset.seq) > seq)) n = n.previousElementSibling;
+    if (n) n.after(el); else list.prepend(el);
+  }
+
+  // Only the newest bot message offers quick replies; older choices are stale.
+  function refreshQuickReplies() {
+    list.querySelectorAll('.quick-replies').forEach(n => n.remove());
+    const outs = list.querySelectorAll('.msg.out');
+    const last = outs[outs.length - 1];
+    if (!last || !last.quickReplies || !last.quickReplies.length) return;
+    last.append(h('div', { class: 'quick-replies' }, ...last.quickReplies.map(q =>
+      h('button', { type: 'button', class: 'quick-reply', text: q.title, onclick: () => submit('postback', { payload: q.payload, title: q.title }, q.title) }))));
+  }
+
+  function choice(cls, title, payload, description) {
+    const btn = h('button', { type: 'button', class: cls, text: title, onclick: () => submit('postback', { payload, title }, title) });
+    if (description) btn.append(h('small', { text: description }));
+    return btn;
+  }
+  // Pictures come from the bot's own https URLs; anything else is not shown.
+  function picture(url, alt, cls) {
+    if (typeof url !== 'string' || !url.startsWith('https://')) return null;
+    return h('img', { src: url, alt: alt || '', loading: 'lazy', class: cls || false, referrerpolicy: 'no-referrer' });
+  }
+  function renderRich(el, m) {
+    const b = el.querySelector('.bubble');
+    const img = m.image && picture(m.image.url, m.text, 'rich-image');
+    if (img) { b.before(img); if (!m.text) b.remove(); }
+    if (Array.isArray(m.cards) && m.cards.length) {
+      const row = h('div', { class: 'cards' }, ...m.cards.map(c => h('div', { class: 'card' },
+        picture(c.image_url, c.title),
+        h('div', { class: 'card-title', text: c.title || '' }),
+        c.subtitle ? h('div', { class: 'subtitle', text: c.subtitle }) : null,
+        h('div', { class: 'actions' }, ...(c.buttons || []).map(x => choice('card-button', x.title, x.payload))))));
+      b.replaceWith(row); // the text only repeats the titles, for clients without cards
+    }
+    if (m.list && Array.isArray(m.list.items)) {
+      const details = h('details', { class: 'rich-list' },
+        h('summary', { text: m.list.button || 'Options' }),
+        h('div', { class: 'items' }, ...m.list.items.map(i => choice('list-item', i.title, i.payload, i.description))));
+      (el.querySelector('.bubble') || el.firstChild).after(details);
+    }
+  }
+
+  function setState(el, state) {
+    if (state === 'sent' && el.classList.contains('read')) return;
+    el.classList.remove('pending', 'sent', 'read', 'failed');
+    el.classList.add(state);
+  }
+
+  function onMessage(m) {
+    if (typeof m.seq !== 'number') return;
+    const draft = m.in_reply_to && drafts.get(m.in_reply_to);
+    if (draft) { draft.remove(); drafts.delete(m.in_reply_to); }
+    if (!m.id || byId.has(m.id)) return;
+    if (m.seq > lastSeq) lastSeq = m.seq;
+    const dir = m.direction === 'out' ? 'out' : 'in';
+    const el = bubble(dir, m.text || m.title || m.payload || '');
+    el.dataset.id = m.id;
+    byId.set(m.id, el);
+    if (dir === 'in') setState(el, 'sent');
+    if (dir === 'out') {
+      typing.hidden = true;
+      if (Array.isArray(m.quick_replies)) el.quickReplies = m.quick_replies;
+      renderRich(el, m);
+    }
+    place(el, m.seq);
+    refreshQuickReplies();
+    if (isOpen()) {
+      markSeen();
+      scrollDown();
+    } else if (dir === 'out' && session && session.seen != null && m.seq > session.seen) {
+      setUnread(unread + 1);
+    }
+  }
+
+  function onAck(a) {
+    const el = pending.get(a.client_msg_id);
+    if (!el) return;
+    pending.delete(a.client_msg_id);
+    // The echo may have overtaken the ack; then the echoed bubble wins.
+    const existing = byId.get(a.id);
+    if (existing && existing !== el) { el.remove(); return; }
+    el.dataset.id = a.id;
+    byId.set(a.id, el);
+    setState(el, 'sent');
+    el.remove();
+    place(el, Number(a.seq) || 0);
+  }
+
+  function onStream(s) {
+    let el = drafts.get(s.in_reply_to);
+    if (!el) {
+      el = bubble('out draft', '');
+      drafts.set(s.in_reply_to, el);
+      list.append(el);
+      typing.hidden = true;
+    }
+    el.querySelector('.bubble').textContent += s.delta || '';
+    scrollDown();
+  }
+
+  function onError(f) {
+    showNotice(f.message || f.code || 'Something went wrong.');
+    const el = f.client_msg_id && pending.get(f.client_msg_id);
+    if (el) { pending.delete(f.client_msg_id); setState(el, 'failed'); } // refused: not re-sent
+  }
+
+  function clearConversation() {
+    list.replaceChildren();
+    byId.clear();
+    pending.clear();
+    drafts.clear();
+    lastSeq = 0;
+    setUnread(0);
+  }
+
+  // ---- unread -------------------------------------------------------------------------------
+
+  function setUnread(n) {
+    unread = n;
+    badge.textContent = n > 99 ? '99+' : String(n);
+    badge.hidden = n === 0;
+    launcher.setAttribute('aria-label', n ? `Open chat, ${n} unread message${n === 1 ? '' : 's'}` : 'Open chat');
+  }
+  function markSeen() {
+    if (session && lastSeq > (session.seen || 0)) { session.seen = lastSeq; save(); }
+    setUnread(0);
+  }
+
+  // ---- the socket ---------------------------------------------------------------------------
+
+  let ws = null;
+  let backoff = 500;
+  let retryTimer = null;
+  let conversationId = null;
+
+  function sendFrame(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  function disconnect() {
+    clearTimeout(retryTimer);
+    const old = ws;
+    ws = null;
+    if (old) old.close();
+  }
+
+  function retry() {
+    setStatus('reconnecting…');
+    typing.hidden = true;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 15000);
+  }
+
+  // A refused WebSocket shows the page nothing but a close; this asks the API whether the token
+  // was the reason.
+  async function tokenRejected() {
+    if (!fresh(session)) return true;
+    const conv = encodeURIComponent(conversationId || 'cnv_none');
+    try {
+      const res = await fetch(new URL(`conversations/${conv}/messages?limit=1`, api), {
+        headers: { authorization: `Bearer ${session.token}` }, credentials: 'omit',
+      });
+      return res.status === 401;
+    } catch { return false; }
+  }
+
+  async function connect() {
+    if (failed || ws) return;
+    clearTimeout(retryTimer);
+    setStatus('connecting…');
+    try {
+      await ensureSession();
+    } catch (e) {
+      // Refused outright (not allowed here, no such tenant, a bad signature): retrying changes
+      // nothing. A server that is down may come back.
+      if (e.status === 0 || (e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429)) {
+        failed = true;
+        setUnavailable(unavailableReason(e));
+        return;
+      }
+      retry();
+      return;
+    }
+    if (ws) return;
+    const url = new URL(`ws?token=${encodeURIComponent(session.token)}&after=${lastSeq}`, api);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const sock = new WebSocket(url);
+    let opened = false;
+    ws = sock;
+    sock.onopen = () => {
+      opened = true;
+      backoff = 500;
+      setStatus('online');
+      showNotice('');
+      // Anything unacked may never have reached the server; client_msg_id lets it drop duplicates.
+      for (const el of pending.values()) sock.send(JSON.stringify(el.frame));
+    };
+    sock.onmessage = ev => {
+      let f;
+      try { f = JSON.parse(ev.data); } catch { return; }
+      switch (f && f.type) {
+        case 'ready':
+          conversationId = f.conversation_id || conversationId;
+          if (session && session.seen == null && typeof f.last_seq === 'number') { session.seen = f.last_seq; save(); }
+          break;
+        case 'ack': conversationId = f.conversation_id || conversationId; onAck(f); break;
+        case 'message': conversationId = f.conversation_id || conversationId; onMessage(f); break;
+        case 'stream': onStream(f); break;
+        case 'typing': typing.hidden = !f.on; if (f.on) scrollDown(); break;
+        case 'receipt': { const el = byId.get(f.id); if (el && (f.status === 'read' || f.status === 'failed')) setState(el, f.status); break; }
+        case 'error': onError(f); break;
+      }
+    };
+    sock.onclose = async () => {
+      if (ws !== sock) return;
+      ws = null;
+      if (!opened && await tokenRejected()) {
+        // A new token is a new visitor unless the site vouches for who this is: then the
+        // same person's conversation comes back with the new token.
+        const sameUser = identity && session && identityUser(identity) === session.user;
+        session = null;
+        save();
+        if (!sameUser) clearConversation();
+      }
+      retry();
+    };
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  function newId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  function submit(type, fields, text) {
+    if (failed) return;
+    const id = newId();
+    const el = bubble('in', text);
+    el.frame = { type, client_msg_id: id, ...fields };
+    setState(el, 'pending');
+    pending.set(id, el);
+    list.append(el);
+    scrollDown();
+    if (ws) sendFrame(el.frame); else connect(); // onopen sends what is pending
+  }
+
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight, 110) + 'px';
+  }
+  function sendInput() {
+    const text = input.value.trim();
+    if (!text) return;
+    submit('message', { text }, text);
+    input.value = '';
+    autosize();
+    input.focus();
+  }
+  form.addEventListener('submit', e => { e.preventDefault(); sendInput(); });
+  input.addEventListener('keydown', e => {
+    // Enter sends, Shift+Enter breaks the line; never interrupt an IME composition.
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendInput(); }
+  });
+  input.addEventListener('input', autosize);
+
+  // ---- open / close -------------------------------------------------------------------------
+
+  const isOpen = () => !panel.hidden;
+  function open() {
+    panel.hidden = false;
+    launcher.setAttribute('aria-expanded', 'true');
+    rememberOpen(true);
+    markSeen();
+    scrollDown();
+    if (!failed) { input.focus(); connect(); }
+  }
+  function close() {
+    panel.hidden = true;
+    launcher.setAttribute('aria-expanded', 'false');
+    rememberOpen(false);
+    launcher.focus();
+  }
+  launcher.addEventListener('click', () => (isOpen() ? close() : open()));
+  closeBtn.addEventListener('click', close);
+  panel.addEventListener('keydown', e => { if (e.key === 'Escape') close(); });
+
+  // ---- identity -----------------------------------------------------------------------------
+
+  function identityFrom(o) {
+    if (o && typeof o.jwt === 'string' && o.jwt) return { jwt: o.jwt };
+    if (o && typeof o.user === 'string' && o.user && typeof o.signature === 'string' && o.signature) {
+      return { user: o.user, signature: o.signature };
+    }
+    return null;
+  }
+
+  // Switches to the person the site vouches for: a new token for their user, and their
+  // conversation (the same one on every device they use).
+  async function identify(o) {
+    const ident = identityFrom(o);
+    if (!ident) throw new TypeError('Switchboard.identify needs {user, signature} or {jwt}');
+    identity = ident;
+    const known = identityUser(ident);
+    if (session && session.identified && fresh(session) && known && session.user === known) {
+      connect();
+      return { user: session.user };
+    }
+    // A visitor's session being started must not end up standing for the identified person.
+    if (starting) await starting.catch(() => {});
+    stale = true;
+    disconnect();
+    clearConversation();
+    conversationId = null;
+    setAvailable();
+    try {
+      await ensureSession();
+    } catch (e) {
+      failed = true;
+      setUnavailable(unavailableReason(e));
+      throw e;
+    }
+    connect();
+    return { user: session.user };
+  }
+
+  // For a site's sign-out: the next visitor on this browser starts a conversation of their own.
+  function logout() {
+    disconnect();
+    identity = null;
+    stale = false;
+    session = null;
+    save();
+    clearConversation();
+    conversationId = null;
+  }
+
+  window.Switchboard = Object.freeze({ version: 1, open, close, identify, logout });
+
+  // ---- start --------------------------------------------------------------------------------
+
+  function start() {
+    document.body.append(host);
+    if (!tenant) { failed = true; setUnavailable(unavailableReason(null)); return; }
+    const attr = identityFrom({ user: cfg.user, signature: cfg.userSignature, jwt: cfg.userJwt });
+    if (attr) {
+      identify(attr).catch(() => {});
+    } else if (session && session.identified) {
+      // The site no longer says who this is (signed out): the person's conversation stays theirs.
+      logout();
+    } else if (session) {
+      // Someone who chatted before: connect now, so that what arrives shows on the launcher.
+      connect();
+    }
+    if (wasOpen()) open();
+  }
+  if (document.body) start(); else document.addEventListener('DOMContentLoaded', start, { once: true });
+})();
