@@ -6,6 +6,10 @@
 #   3. Switchboard's resident memory while 100,000 conversations are created and stored.
 # Usage: bench/run.sh [conversations] [messages-per-conversation]
 set -euo pipefail
+# The load comes from one address at machine speed: the public chat limits are for people.
+export SWITCHBOARD__CHAT__REQUESTS_PER_IP_PER_SECOND=0 SWITCHBOARD__CHAT__SESSIONS_PER_IP_PER_MINUTE=0 \
+  SWITCHBOARD__CHAT__MESSAGES_PER_USER_PER_SECOND=0 SWITCHBOARD__CHAT__MESSAGES_PER_TENANT_PER_SECOND=0 \
+  SWITCHBOARD__CHAT__MAX_SOCKETS_PER_IP=0
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
 CONV="${1:-1000}"

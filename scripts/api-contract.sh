@@ -30,8 +30,9 @@ echo "$password" | "$bin" --data-dir "$data" user create --email root@example.co
 token="$(curl -fsS -X POST "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"root@example.com\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
 # Give the generated requests something to find: a conversation of the demo tenant.
+chat="$(curl -fsS -X POST "http://127.0.0.1:$port/v1/chat/demo/sessions" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 curl -fsS -X POST "http://127.0.0.1:$port/v1/chat/demo/messages" -H 'content-type: application/json' \
-  -d '{"user":"contract","text":"hello"}' >/dev/null
+  -H "authorization: Bearer $chat" -d '{"text":"hello"}' >/dev/null
 
 # One worker: CPython 3.11 can fail parsing lambdas in two threads at once ("AST constructor
 # recursion depth mismatch"), an error of the tool, not of the API.

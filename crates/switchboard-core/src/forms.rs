@@ -207,9 +207,18 @@ impl FormSpec {
                 if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
                     return bad(format!("action url {url:?} must be an http:// or https:// URL"));
                 }
-                let env_name = secret.strip_prefix("env:");
-                if secret.is_empty() || env_name.is_some_and(str::is_empty) {
-                    return bad("the http action needs a `secret` (a key, or env:NAME)".into());
+                // The key itself never sits in a definition, which is stored and shown to
+                // every reader of the tenant's bot: it is named, and looked up when sending.
+                let named = secret
+                    .strip_prefix("env:")
+                    .or_else(|| secret.strip_prefix("secret:"))
+                    .is_some_and(|n| !n.is_empty());
+                if !named {
+                    return bad(
+                        "the http action's `secret` must name the key, not contain it: `secret:NAME` (a tenant \
+                         secret set with `PUT /v1/tenants/{tenant}/secrets/NAME`) or `env:NAME`"
+                            .into(),
+                    );
                 }
                 if !(1..=100).contains(max_attempts) {
                     return bad(format!("action max_attempts {max_attempts} must be 1 to 100"));
@@ -339,7 +348,12 @@ ask = ["Your name?"]
                 BASE.replace("https://example.com/hook", "ftp://x"),
                 "http:// or https://",
             ),
-            (BASE.replace("env:HOOK_SECRET", "env:"), "needs a `secret`"),
+            (BASE.replace("env:HOOK_SECRET", "env:"), "must name the key"),
+            (
+                BASE.replace("env:HOOK_SECRET", "plain-key-in-the-file"),
+                "must name the key",
+            ),
+            (BASE.replace("env:HOOK_SECRET", "secret:"), "must name the key"),
             (BASE.replace("name = \"when\"", "name = \"people\""), "defined twice"),
             (BASE.replace("kind = \"http\"", "kind = \"email\""), "unknown variant"),
             (

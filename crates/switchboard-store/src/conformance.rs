@@ -98,6 +98,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("export_pages_through_every_table_without_credentials", |s| {
         Box::pin(crate::conformance_tenants::export_pages_through_every_table_without_credentials(s))
     }),
+    ("tenant_secrets_are_sealed_per_tenant_and_resealed", |s| {
+        Box::pin(crate::conformance_tenants::tenant_secrets_are_sealed_per_tenant_and_resealed(s))
+    }),
     ("deleting_a_tenant_leaves_nothing_of_it", |s| {
         Box::pin(crate::conformance_tenants::deleting_a_tenant_leaves_nothing_of_it(s))
     }),

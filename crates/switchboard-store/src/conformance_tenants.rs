@@ -220,3 +220,81 @@ pub async fn deleting_a_tenant_leaves_nothing_of_it(store: Arc<dyn Store>) {
     );
     assert!(!store.delete_tenant(&t).await.expect("again"));
 }
+
+pub async fn tenant_secrets_are_sealed_per_tenant_and_resealed(store: Arc<dyn Store>) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "beta").await;
+    assert!(
+        store
+            .set_tenant_secret(&a, "identity", Some(b"sealed-a".to_vec()))
+            .await
+            .expect("set")
+    );
+    assert!(
+        store
+            .set_tenant_secret(&b, "identity", Some(b"sealed-b".to_vec()))
+            .await
+            .expect("set")
+    );
+    assert!(
+        store
+            .set_tenant_secret(&a, "hook", Some(b"sealed-h".to_vec()))
+            .await
+            .expect("set")
+    );
+    assert_eq!(
+        store.tenant_secret(&a, "identity").await.expect("get").as_deref(),
+        Some(&b"sealed-a"[..])
+    );
+    assert_eq!(
+        store.tenant_secret(&b, "identity").await.expect("get").as_deref(),
+        Some(&b"sealed-b"[..])
+    );
+    assert_eq!(store.tenant_secret(&b, "hook").await.expect("get"), None);
+    // Replacing keeps one row; names are listed without values.
+    store
+        .set_tenant_secret(&a, "identity", Some(b"sealed-a2".to_vec()))
+        .await
+        .expect("replace");
+    let names: Vec<String> = store
+        .tenant_secrets(&a)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["hook", "identity"]);
+    let missing = store
+        .set_tenant_secret(&tid("nobody"), "identity", Some(b"x".to_vec()))
+        .await;
+    assert!(matches!(missing, Err(crate::StoreError::NotFound(_))), "{missing:?}");
+    // Re-sealing reaches tenant secrets, and a failure changes nothing.
+    let before = store.tenant_secret(&a, "hook").await.expect("get");
+    let failed = store
+        .reseal_secrets(Box::new(|old: &[u8]| {
+            if old == b"sealed-b" {
+                Err("cannot open".to_owned())
+            } else {
+                Ok(old.to_vec())
+            }
+        }))
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(store.tenant_secret(&a, "hook").await.expect("get"), before);
+    let n = store
+        .reseal_secrets(Box::new(|old: &[u8]| Ok([b"new:", old].concat())))
+        .await
+        .expect("reseal");
+    assert!(n >= 3, "{n}");
+    assert_eq!(
+        store.tenant_secret(&a, "identity").await.expect("get").as_deref(),
+        Some(&b"new:sealed-a2"[..])
+    );
+    assert_eq!(
+        store.tenant_secret(&b, "identity").await.expect("get").as_deref(),
+        Some(&b"new:sealed-b"[..])
+    );
+    assert!(store.set_tenant_secret(&a, "hook", None).await.expect("delete"));
+    assert!(!store.set_tenant_secret(&a, "hook", None).await.expect("delete again"));
+    assert_eq!(store.tenant_secret(&a, "hook").await.expect("get"), None);
+}

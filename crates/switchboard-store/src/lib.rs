@@ -83,6 +83,14 @@ pub trait Store: Send + Sync + 'static {
     /// System-wide: re-encrypts every sealed secret with `reseal` (old ciphertext in, new out) in
     /// one transaction; any failure changes nothing. Returns how many were re-encrypted.
     async fn reseal_secrets(&self, reseal: Reseal) -> Result<u64>;
+    /// Stores (`Some`, replacing any earlier value) or removes (`None`) a tenant's sealed secret
+    /// `name`. Returns whether a secret is now stored (set) or was removed (delete).
+    /// `NotFound` when setting one for a tenant that does not exist.
+    async fn set_tenant_secret(&self, tenant: &TenantId, name: &str, sealed: Option<Vec<u8>>) -> Result<bool>;
+    /// The sealed value of the tenant's secret `name`.
+    async fn tenant_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Vec<u8>>>;
+    /// The names of the tenant's secrets, never their values.
+    async fn tenant_secrets(&self, tenant: &TenantId) -> Result<Vec<TenantSecretInfo>>;
 
     /// Stores an inbound message and enqueues its turn in one transaction. A message whose
     /// `external_id` was already accepted is not stored again: the first copy is returned with

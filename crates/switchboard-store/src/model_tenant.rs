@@ -20,6 +20,14 @@ pub struct TenantSettings {
     pub updated_at: Option<i64>,
 }
 
+/// A secret a tenant set, without its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TenantSecretInfo {
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
 /// Every table a tenant's data lives in, in export order. Secrets and password or key hashes
 /// are never exported (see [`ExportTable::hidden`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

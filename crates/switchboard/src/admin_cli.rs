@@ -59,6 +59,20 @@ pub enum TenantCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Set a tenant secret, sealed under the master key: `chat_identity` signs the web chat's
+    /// vouched-for users, others are named `secret:NAME` in bot definitions. The value is read
+    /// from standard input (kept out of the shell history), or made with --generate and printed
+    /// once. Applies at once, also on a running server.
+    Secret {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, conflicts_with = "delete")]
+        generate: bool,
+        #[arg(long)]
+        delete: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +197,51 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
                 })
                 .await?;
             println!("deleted {id}");
+        }
+        TenantCommand::Secret {
+            id,
+            name,
+            generate,
+            delete,
+        } => {
+            let t = TenantId::parse(&id).with_context(|| format!("tenant {id:?}"))?;
+            crate::api::secrets::check_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let action = if delete {
+                if !store.set_tenant_secret(&t, &name, None).await? {
+                    bail!("tenant {id} has no secret {name}");
+                }
+                "secret.delete"
+            } else {
+                let value = if generate {
+                    hex::encode(rand::random::<[u8; 32]>())
+                } else {
+                    let mut v = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut v).context("reading the secret")?;
+                    let v = v.trim_end_matches(['\r', '\n']).to_owned();
+                    if v.chars().count() < 8 {
+                        bail!("the secret on standard input must have at least 8 characters");
+                    }
+                    v
+                };
+                let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
+                store
+                    .set_tenant_secret(&t, &name, Some(sealer.seal(value.as_bytes())?))
+                    .await?;
+                if generate {
+                    println!("{value}");
+                }
+                "secret.set"
+            };
+            store
+                .add_audit(NewAudit {
+                    tenant: Some(t),
+                    actor: "cli".into(),
+                    action: action.into(),
+                    target: format!("secret:{name}"),
+                    old_value: None,
+                    new_value: None,
+                })
+                .await?;
         }
     }
     store.close();

@@ -45,6 +45,8 @@ pub struct App {
     pub pacer: crate::ratelimit::Pacer,
     /// Request limits of the management API (per client IP on login, per key or person).
     pub limiter: crate::ratelimit::Limiter,
+    /// Open web chat WebSockets per client IP and end user.
+    pub sockets: crate::webchat::Sockets,
     /// Which events each tenant's webhooks want, so that emitting costs nothing without them.
     pub events: crate::events::Subscriptions,
     pub clock: Clock,
@@ -157,6 +159,7 @@ impl App {
             hub: Arc::new(Hub::default()),
             sealer,
             limiter: Default::default(),
+            sockets: Default::default(),
             events: Default::default(),
             teams_keys: crate::teams_keys::KeyCache::new()?,
             teams_tokens: Default::default(),

@@ -68,6 +68,17 @@ pub struct ChatConfig {
     pub max_text_chars: usize,
     pub max_user_chars: usize,
     pub history_page_max: u32,
+    /// How long an anonymous visitor's chat token lasts, and one for a user the tenant vouched
+    /// for (the tenant's page vouches again on every visit).
+    pub session_ttl_s: i64,
+    pub identified_session_ttl_s: i64,
+    /// Public surface limits (0: none): see `webchat::limits`.
+    pub requests_per_ip_per_second: u32,
+    pub sessions_per_ip_per_minute: u32,
+    pub messages_per_user_per_second: u32,
+    pub messages_per_tenant_per_second: u32,
+    pub max_sockets_per_ip: u32,
+    pub max_sockets_per_user: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -5,7 +5,7 @@
 use crate::webchat::ServerFrame;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use switchboard_core::{Message, MessageId, TenantId};
+use switchboard_core::{Channel, Message, MessageId, TenantId};
 use tokio::sync::{broadcast, oneshot};
 
 type UserKey = (TenantId, String);
@@ -49,6 +49,14 @@ impl Hub {
             rx,
             key,
             hub: self.clone(),
+        }
+    }
+
+    /// Sends `frame` to the open WebSockets of `user`. Only web chat users have any: frames of a
+    /// platform conversation are dropped here, so that no chat socket can ever see one.
+    pub fn publish_on(&self, channel: Channel, tenant: &TenantId, user: &str, frame: ServerFrame) {
+        if matches!(channel, Channel::Webchat | Channel::Api) {
+            self.publish(tenant, user, frame);
         }
     }
 

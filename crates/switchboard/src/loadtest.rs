@@ -147,6 +147,24 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A new anonymous chat session's token, or the kind of error that prevented it.
+async fn start_session(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let res = client.post(url).send().await.map_err(|_| "connect".to_owned())?;
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.map_err(|_| "session bad body".to_owned())?;
+    if status != 201 {
+        // Said like a refused message: a wrong tenant reads the same either way.
+        return Err(match body["error"]["code"].as_str() {
+            Some(code) => format!("http {status} {code}"),
+            None => format!("http {status}"),
+        });
+    }
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "session bad body".to_owned())
+}
+
 pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     crate::tls::init();
     let client = reqwest::Client::builder()
@@ -160,6 +178,7 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
         None => format!("{}/v1/chat/{}/messages", args.url.trim_end_matches('/'), args.tenant),
     };
     let get = args.get.is_some();
+    let sessions = format!("{}/v1/chat/{}/sessions", args.url.trim_end_matches('/'), args.tenant);
     let bearer = args.bearer.clone();
     let texts: Arc<Vec<String>> = Arc::new(if args.texts.is_empty() {
         DEMO_TEXTS.iter().map(|s| (*s).to_owned()).collect()
@@ -178,10 +197,10 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
     let mut tasks = Vec::with_capacity(args.conversations);
     for c in 0..args.conversations {
         let (client, url, texts, tally) = (client.clone(), url.clone(), texts.clone(), tally.clone());
+        let sessions = sessions.clone();
         let hook = hook.clone();
         let bearer = bearer.clone();
         let permits = permits.clone();
-        let user = format!("loadtest-{run_id}-{c}");
         let n = args.messages;
         let (rate, total) = (args.rate, args.conversations);
         tasks.push(tokio::spawn(async move {
@@ -189,6 +208,18 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                 return;
             };
             let mut local = Tally::default();
+            // Each simulated person is a web chat visitor with a token of its own (not timed).
+            let token = if hook.is_none() && !get {
+                match start_session(&client, &sessions).await {
+                    Ok(t) => Some(t),
+                    Err(kind) => {
+                        *tally.lock().await.errors.entry(kind).or_default() += n;
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             let mut conversation: Option<String> = None;
             let mut last_seq = 0;
             for i in 0..n {
@@ -205,8 +236,11 @@ pub async fn drive(args: &Args) -> anyhow::Result<Report> {
                         None => client.get(&url),
                     },
                     None => {
-                        let body = serde_json::json!({ "user": user, "text": text, "client_msg_id": format!("m{i}") });
-                        client.post(&url).json(&body)
+                        let body = serde_json::json!({ "text": text, "client_msg_id": format!("m{i}") });
+                        client
+                            .post(&url)
+                            .bearer_auth(token.as_deref().unwrap_or(""))
+                            .json(&body)
                     }
                 };
                 let result = request.send().await;

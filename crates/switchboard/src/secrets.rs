@@ -23,6 +23,17 @@ pub struct Sealer {
     /// Signs access tokens: derived from the master key, so every instance that shares the
     /// key accepts every instance's tokens, and the master key itself signs nothing.
     token_key: [u8; 32],
+    /// Signs web chat end users' tokens; a key of its own so that neither kind of token can
+    /// pass for the other.
+    chat_key: [u8; 32],
+}
+
+/// HMAC-SHA256 of `label` under the master key: a key for one purpose only.
+fn derive(key: &[u8], label: &[u8]) -> anyhow::Result<[u8; 32]> {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key)
+        .map_err(|e| anyhow!("invalid master key: {e}"))?;
+    hmac::Mac::update(&mut mac, label);
+    Ok(hmac::Mac::finalize(mac).into_bytes().into())
 }
 
 impl Sealer {
@@ -31,11 +42,11 @@ impl Sealer {
             bail!("the master key must be 32 bytes, not {}", key.len());
         }
         let cipher = Aes256Gcm::new_from_slice(key).map_err(|e| anyhow!("invalid master key: {e}"))?;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key)
-            .map_err(|e| anyhow!("invalid master key: {e}"))?;
-        hmac::Mac::update(&mut mac, b"switchboard access tokens v1");
-        let token_key = hmac::Mac::finalize(mac).into_bytes().into();
-        Ok(Sealer { cipher, token_key })
+        Ok(Sealer {
+            cipher,
+            token_key: derive(key, b"switchboard access tokens v1")?,
+            chat_key: derive(key, b"switchboard chat tokens v1")?,
+        })
     }
 
     /// The key from the environment, or the data directory's key file (created if missing).
@@ -62,6 +73,10 @@ impl Sealer {
 
     pub fn token_key(&self) -> &[u8; 32] {
         &self.token_key
+    }
+
+    pub fn chat_key(&self) -> &[u8; 32] {
+        &self.chat_key
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {

@@ -6,7 +6,7 @@ use super::rows::*;
 use crate::{
     Accepted, AssessmentResult, ConnectorRecord, ConsentRecord, DeadLetter, ExportTable, Feedback, FeedbackDay, Job,
     NewAssessmentResult, NewFeedback, NewInbound, NewReminder, QueueStats, Reminder, ReminderStatus, Reseal, Result,
-    Store, StoreError, Task, TaskStatus, TenantRecord, TenantSettings, TurnCommit,
+    Store, StoreError, Task, TaskStatus, TenantRecord, TenantSecretInfo, TenantSettings, TurnCommit,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -25,6 +25,7 @@ use super::people;
 use super::feedback;
 use super::forms;
 use super::reminders;
+use super::secrets;
 use super::tenants;
 use super::turns::{accept, complete, insert_job, set_message_status};
 use super::usage;
@@ -184,6 +185,22 @@ impl Store for SqliteStore {
 
     async fn reseal_secrets(&self, reseal: Reseal) -> Result<u64> {
         self.write(move |ctx| tenants::reseal(ctx, &reseal)).await
+    }
+
+    async fn set_tenant_secret(&self, tenant: &TenantId, name: &str, sealed: Option<Vec<u8>>) -> Result<bool> {
+        let (t, name) = (tenant.clone(), name.to_owned());
+        self.write(move |ctx| secrets::set(ctx, &t, &name, sealed.as_deref()))
+            .await
+    }
+
+    async fn tenant_secret(&self, tenant: &TenantId, name: &str) -> Result<Option<Vec<u8>>> {
+        let (t, name) = (tenant.clone(), name.to_owned());
+        self.read(move |c| secrets::get(c, &t, &name)).await
+    }
+
+    async fn tenant_secrets(&self, tenant: &TenantId) -> Result<Vec<TenantSecretInfo>> {
+        let t = tenant.clone();
+        self.read(move |c| secrets::list(c, &t)).await
     }
 
     async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted> {

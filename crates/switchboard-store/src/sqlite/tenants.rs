@@ -235,5 +235,16 @@ pub(super) fn reseal(ctx: &mut WriteCtx<'_>, reseal: &Reseal) -> Result<u64> {
             .execute(params![tenant, id, new, ctx.now])?;
         n += 1;
     }
+    let sealed: Vec<(String, String, Vec<u8>)> = {
+        let mut stmt = conn.prepare("SELECT tenant_id, name, sealed FROM tenant_secrets ORDER BY tenant_id, name")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    for (tenant, name, old) in sealed {
+        let new = reseal(&old).map_err(|e| StoreError::Corrupt(format!("tenant secret {tenant}/{name}: {e}")))?;
+        conn.prepare_cached("UPDATE tenant_secrets SET sealed = ?3 WHERE tenant_id = ?1 AND name = ?2")?
+            .execute(params![tenant, name, new])?;
+        n += 1;
+    }
     Ok(n)
 }

@@ -29,6 +29,24 @@ pub(crate) struct BotSource {
     source: String,
 }
 
+/// A definition a tenant may upload: valid, and naming its form keys as tenant secrets. An
+/// `env:NAME` key would read the server's environment, which is the operator's, not the tenant's.
+fn uploadable(source: &str) -> Result<BotSpec, String> {
+    let spec = BotSpec::from_toml(source).map_err(|e| e.to_string())?;
+    for form in &spec.forms {
+        if let switchboard_core::FormAction::Http { secret, .. } = &form.action
+            && secret.starts_with("env:")
+        {
+            return Err(format!(
+                "form {:?}: an uploaded definition names its key as `secret:NAME` (a tenant secret); `env:` is for \
+                 bot folders on the server",
+                form.name
+            ));
+        }
+    }
+    Ok(spec)
+}
+
 fn summary(spec: &BotSpec) -> Value {
     json!({
         "name": spec.name,
@@ -68,7 +86,7 @@ pub(crate) async fn validate(
     JsonBody(body): JsonBody<BotSource>,
 ) -> Result<Json<Value>, ApiError> {
     principal.tenant(&tenant, Need::Admin)?;
-    Ok(Json(match BotSpec::from_toml(&body.source) {
+    Ok(Json(match uploadable(&body.source) {
         Ok(spec) => json!({ "valid": true, "bot": summary(&spec) }),
         Err(e) => json!({ "valid": false, "error": e.to_string() }),
     }))
@@ -100,7 +118,7 @@ pub(crate) async fn upload(
     JsonBody(body): JsonBody<BotSource>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let t = principal.tenant(&tenant, Need::Admin)?;
-    let spec = BotSpec::from_toml(&body.source).map_err(|e| ApiError::Unprocessable("invalid_bot", e.to_string()))?;
+    let spec = uploadable(&body.source).map_err(|e| ApiError::Unprocessable("invalid_bot", e))?;
     let v = app.store.add_bot_version(&t, &body.source, &principal.actor()).await?;
     audit(
         &app,

@@ -13,6 +13,7 @@ pub mod openapi;
 mod people;
 mod records;
 mod results;
+pub mod secrets;
 pub use people::valid_email;
 mod tenant_admin;
 mod tenants;
@@ -46,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .merge(connectors::router())
         .merge(records::router())
         .merge(bots::router())
+        .merge(secrets::router())
         .layer(axum::middleware::from_fn_with_state(app, limit_and_secure))
 }
 

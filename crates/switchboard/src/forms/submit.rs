@@ -11,8 +11,8 @@ use crate::signed::{Backoff, Post, Reply, outcome};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use switchboard_core::FormAction;
 use switchboard_core::clock::rfc3339;
+use switchboard_core::{FormAction, TenantId};
 use switchboard_store::{SendOutcome, Submission};
 use tokio::sync::watch;
 
@@ -83,7 +83,7 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
 async fn attempt(app: &App, s: &Submission, now: i64) -> SendOutcome {
     let reply = match app.tenants.get(&s.tenant) {
         Some(bot) => match bot.spec.form(&s.form).map(|f| &f.action) {
-            Some(FormAction::Http { url, secret, .. }) => match resolve_secret(secret) {
+            Some(FormAction::Http { url, secret, .. }) => match resolve_secret(app, &s.tenant, secret).await {
                 Ok(key) => post(app, s, url, &key, now).await,
                 // The operator can still set it: worth another try later.
                 Err(e) => Reply::Transient {
@@ -113,15 +113,24 @@ async fn attempt(app: &App, s: &Submission, now: i64) -> SendOutcome {
     outcome(reply, s.attempts + 1, backoff, now)
 }
 
-/// `env:NAME` is read from the environment when sending, so the key need not be in the file.
-fn resolve_secret(secret: &str) -> anyhow::Result<Vec<u8>> {
+/// The form's key, looked up when sending: `secret:NAME` is the tenant's sealed secret,
+/// `env:NAME` the server's environment variable (bot folders on the server only).
+async fn resolve_secret(app: &App, tenant: &TenantId, secret: &str) -> anyhow::Result<Vec<u8>> {
+    if let Some(name) = secret.strip_prefix("secret:") {
+        let sealed = app
+            .store
+            .tenant_secret(tenant, name)
+            .await?
+            .with_context(|| format!("tenant {tenant} has no secret {name:?} (the form's key)"))?;
+        return app.sealer.open(&sealed);
+    }
     match secret.strip_prefix("env:") {
         Some(name) => std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())
             .map(String::into_bytes)
             .with_context(|| format!("the environment variable {name} (the form's secret) is not set")),
-        None => Ok(secret.as_bytes().to_vec()),
+        None => anyhow::bail!("the form's secret names no key"),
     }
 }
 
@@ -154,16 +163,4 @@ async fn post(app: &App, s: &Submission, url: &str, key: &[u8], now: i64) -> Rep
         allow_private: app.config.server.allow_private_targets,
     };
     crate::signed::post(&app.tenant_http, post).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_come_from_the_file_or_the_environment() {
-        assert_eq!(resolve_secret("plain").expect("literal"), b"plain");
-        let err = resolve_secret("env:SWITCHBOARD_TEST_SURELY_UNSET_VAR").expect_err("unset");
-        assert!(format!("{err:#}").contains("SWITCHBOARD_TEST_SURELY_UNSET_VAR"));
-    }
 }

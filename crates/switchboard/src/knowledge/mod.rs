@@ -308,7 +308,8 @@ pub async fn ask_model(
     let (text, usage) = app
         .llm
         .complete(&app.http, messages, |delta| {
-            app.hub.publish(
+            app.hub.publish_on(
+                inbound.channel,
                 tenant,
                 &inbound.user,
                 ServerFrame::Stream {

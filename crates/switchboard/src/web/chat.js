@@ -1,24 +1,66 @@
 'use strict';
 const PROTOCOL = 'switchboard.webchat.v1';
 const tenant = new URLSearchParams(location.search).get('tenant') || 'demo';
+// Relative to the page, so that the chat also works behind a path prefix.
+const api = new URL(`v1/chat/${encodeURIComponent(tenant)}/`, location.href);
 
-// localStorage can throw (private mode, disabled storage); the chat must still work without it.
-const store = {
-  get(k) { try { return localStorage.getItem(`switchboard.${k}.${tenant}`); } catch { return null; } },
-  set(k, v) { try { localStorage.setItem(`switchboard.${k}.${tenant}`, String(v)); } catch {} },
-};
 function randomHex(bytes) {
   const a = crypto.getRandomValues(new Uint8Array(bytes));
   return Array.from(a, b => b.toString(16).padStart(2, '0')).join('');
 }
 const newId = () => (crypto.randomUUID ? crypto.randomUUID() : randomHex(16));
 
-let user = store.get('user');
-if (!user) { user = 'web-' + randomHex(8); store.set('user', user); }
+// The visitor's session: the user id and the token the chat API gave it. localStorage can throw
+// (private mode, disabled storage); the chat must still work without it, for this page's life.
+const SESSION_KEY = `switchboard.${tenant}.session`;
+function loadSession() {
+  try {
+    const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
+    return s && typeof s.token === 'string' && typeof s.user === 'string' ? s : null;
+  } catch { return null; }
+}
+function saveSession(s) {
+  try { if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s)); else localStorage.removeItem(SESSION_KEY); } catch {}
+}
+// A token about to expire is replaced before it is used rather than failing mid-conversation.
+const fresh = s => !!s && !(Date.parse(s.expires_at) < Date.now() + 60000);
+let session = loadSession();
+
+async function apiError(res) {
+  let body = null;
+  try { body = await res.json(); } catch {}
+  const e = (body && body.error) || {};
+  return { code: e.code || `http_${res.status}`, message: e.message || `The chat answered ${res.status}.`, status: res.status };
+}
+
+async function startSession() {
+  const res = await fetch(new URL('sessions', api), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
+  });
+  if (!res.ok) throw await apiError(res);
+  const s = await res.json();
+  session = { user: s.user, token: s.token, expires_at: s.expires_at };
+  saveSession(session);
+  return session;
+}
+
+// A WebSocket refused at the upgrade shows the page nothing but a close; this asks the API
+// whether the token is the reason.
+async function tokenRejected() {
+  if (!fresh(session)) return true;
+  const conv = encodeURIComponent(conversationId || 'cnv_none');
+  try {
+    const res = await fetch(new URL(`conversations/${conv}/messages?limit=1`, api), {
+      headers: { authorization: `Bearer ${session.token}` },
+    });
+    return res.status === 401;
+  } catch { return false; }
+}
+
 // Highest seq shown on this page. A fresh page shows nothing yet, so it asks for the whole
 // conversation; a reconnect of the same page asks only for what it missed.
 let lastSeq = 0;
-let conversationId = store.get('conv');
+let conversationId = null;
 
 const $ = id => document.getElementById(id);
 const list = $('messages'), scroller = $('scroller'), input = $('input');
@@ -35,7 +77,7 @@ function hhmm(iso) {
   return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
 }
 function setConversation(id) {
-  if (id && id !== conversationId) { conversationId = id; store.set('conv', id); }
+  if (id) conversationId = id;
 }
 const scrollDown = () => { scroller.scrollTop = scroller.scrollHeight; };
 
@@ -237,14 +279,37 @@ function setConnected(up) {
   statusEl.textContent = up ? 'connected' : 'reconnecting…';
 }
 
-function connect() {
-  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const sock = new WebSocket(`${proto}://${location.host}/v1/chat/${encodeURIComponent(tenant)}/ws?user=${encodeURIComponent(user)}`);
+let retryTimer = null;
+let connectionTrouble = false; // the error shown is about reaching the server, gone once connected
+function retry() {
+  setConnected(false);
+  typing.hidden = true;
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(connect, backoff);
+  backoff = Math.min(backoff * 2, 10000);
+}
+
+async function connect() {
+  if (!fresh(session)) {
+    try {
+      await startSession();
+    } catch (e) {
+      showError(e.status ? e : { message: 'Cannot reach the chat; retrying…' });
+      connectionTrouble = true;
+      retry();
+      return;
+    }
+  }
+  const url = new URL(`ws?token=${encodeURIComponent(session.token)}&after=${lastSeq}`, api);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const sock = new WebSocket(url);
+  let opened = false;
   ws = sock;
   sock.onopen = () => {
+    opened = true;
     backoff = 500;
     setConnected(true);
-    sock.send(JSON.stringify({ type: 'hello', protocol: PROTOCOL, resume_after_seq: lastSeq }));
+    if (connectionTrouble) { $('error').hidden = true; connectionTrouble = false; }
     // Anything unacked may never have reached the server; client_msg_id lets it drop duplicates.
     for (const el of pending.values()) sock.send(JSON.stringify(el.frame));
   };
@@ -265,12 +330,19 @@ function connect() {
       case 'error': showError(f); break;
     }
   };
-  sock.onclose = () => {
+  sock.onclose = async () => {
     if (ws !== sock) return;
-    setConnected(false);
-    typing.hidden = true;
-    setTimeout(connect, backoff);
-    backoff = Math.min(backoff * 2, 10000);
+    if (!opened && await tokenRejected()) {
+      // The old token's conversation belongs to a user this page can no longer act as: start
+      // over as a new visitor.
+      session = null;
+      saveSession(null);
+      conversationId = null;
+      lastSeq = 0;
+      byId.clear();
+      list.replaceChildren(...pending.values());
+    }
+    retry();
   };
 }
 
@@ -286,9 +358,11 @@ function submit(type, fields, text) {
   send(el.frame); // if offline, onopen re-sends it
 }
 
+// A scroll bar only once the text outgrows the box; before that it would sit beside one line.
 function autosize() {
   input.style.height = 'auto';
   input.style.height = Math.min(input.scrollHeight, 120) + 'px';
+  input.style.overflowY = input.scrollHeight > 120 ? 'auto' : 'hidden';
 }
 function sendInput() {
   const text = input.value.trim();

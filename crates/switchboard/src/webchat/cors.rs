@@ -107,7 +107,7 @@ pub(super) async fn preflight(State(app): State<Arc<App>>, req: Request) -> Resp
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type"),
+            HeaderValue::from_static("authorization, content-type"),
         );
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(MAX_AGE_S));
     }

@@ -2,17 +2,21 @@
 //! `socket`, the WebSocket that streams replies, typing indicators and receipts to the browser.
 
 mod cors;
+pub mod identity;
+mod limits;
+mod session;
 mod socket;
 
+pub use limits::Sockets;
 pub use socket::ServerFrame;
 
 use crate::app::App;
-use crate::http::{ApiError, JsonBody};
+use crate::http::{ApiError, JsonBody, Peer};
 use crate::hub::TurnOutcome;
 use crate::metrics;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,6 +30,10 @@ use tokio::sync::oneshot;
 
 pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
+        .route(
+            "/v1/chat/{tenant}/sessions",
+            post(session::start).options(cors::preflight),
+        )
         .route(
             "/v1/chat/{tenant}/messages",
             post(post_message).options(cors::preflight),
@@ -43,7 +51,9 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PostMessage {
-    user: String,
+    /// Ignored: the token says who is writing. Accepted so that older clients keep working.
+    #[serde(default, rename = "user")]
+    _user: Option<serde_json::Value>,
     #[serde(default)]
     text: Option<String>,
     /// A button's payload, sent instead of text when the user presses a button.
@@ -126,24 +136,6 @@ fn clean(s: &str) -> String {
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
         .collect::<String>()
         .replace('\r', "")
-}
-
-fn check_user(app: &App, user: &str) -> Result<String, ApiError> {
-    let user = clean(user).trim().to_owned();
-    let max = app.config.chat.max_user_chars;
-    if user.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "invalid_user",
-            "`user` must not be empty".into(),
-        ));
-    }
-    if user.chars().count() > max {
-        return Err(ApiError::Unprocessable(
-            "invalid_user",
-            format!("`user` is longer than {max} characters"),
-        ));
-    }
-    Ok(user)
 }
 
 fn check_text(app: &App, field: &str, text: &str) -> Result<String, ApiError> {
@@ -289,14 +281,23 @@ async fn ingest(
 
 // ---- POST /v1/chat/{tenant}/messages ------------------------------------------------------
 
+/// The client's address, when the connection recorded one.
+pub(crate) fn ip_of(peer: &Option<axum::Extension<Peer>>) -> Option<std::net::IpAddr> {
+    peer.as_ref().map(|axum::Extension(Peer(ip))| *ip)
+}
+
 async fn post_message(
     State(app): State<Arc<App>>,
+    peer: Option<axum::Extension<Peer>>,
     path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<PostMessage>,
 ) -> Result<Response, ApiError> {
+    limits::request(&app, ip_of(&peer))?;
     let Path(tenant) = path.map_err(bad_path)?;
     let tenant = serving(&app, &tenant).await?;
-    let user = check_user(&app, &body.user)?;
+    let user = identity::authenticate(&app, &tenant, &headers, None)?.user;
+    limits::message(&app, &tenant, &user)?;
     let content = content_of(&app, body.text, body.payload, None)?;
     let client_msg_id = check_client_msg_id(body.client_msg_id)?;
     let metadata = serde_json::Value::Object(body.metadata.unwrap_or_default());
@@ -356,16 +357,23 @@ struct HistoryPage {
 
 async fn history(
     State(app): State<Arc<App>>,
+    peer: Option<axum::Extension<Peer>>,
     path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
+    limits::request(&app, ip_of(&peer))?;
     let Path((tenant, id)) = path.map_err(bad_path)?;
     let tenant = serving(&app, &tenant).await?;
+    let me = identity::authenticate(&app, &tenant, &headers, None)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
     let not_found = || ApiError::NotFound("unknown_conversation", format!("no conversation {id:?}"));
     let conv = ConversationId::parse(&id).map_err(|_| not_found())?;
-    if app.store.conversation(&tenant, &conv).await?.is_none() {
-        return Err(not_found());
+    // Someone else's conversation, or one on another channel, answers exactly like a missing
+    // one: the chat API reveals nothing beyond its caller's own web chat conversations.
+    match app.store.conversation(&tenant, &conv).await? {
+        Some(c) if c.channel == Channel::Webchat && c.user == me.user => {}
+        _ => return Err(not_found()),
     }
     let max = app.config.chat.history_page_max;
     let limit = q.limit.unwrap_or(50);

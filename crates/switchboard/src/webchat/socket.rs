@@ -1,9 +1,9 @@
 //! The web chat WebSocket (protocol `switchboard.webchat.v1`): client frames in, stored messages,
 //! typing indicators and receipts out, with resume after reconnect.
 
-use super::{bad_path, check_client_msg_id, check_user, content_of, ingest};
+use super::{bad_path, check_client_msg_id, content_of, identity, ingest, ip_of, limits};
 use crate::app::App;
-use crate::http::ApiError;
+use crate::http::{ApiError, Peer};
 use crate::metrics;
 use axum::extract::rejection::PathRejection;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
@@ -175,22 +175,31 @@ enum ClientFrame {
 
 #[derive(Deserialize)]
 pub(super) struct WsQuery {
-    user: Option<String>,
+    /// The chat token (browsers cannot set an Authorization header on a WebSocket).
+    token: Option<String>,
+    /// Ignored: the token says who is connecting.
+    #[serde(default, rename = "user")]
+    _user: Option<String>,
     #[serde(default)]
     after: Option<i64>,
 }
 
 pub(super) async fn websocket(
     State(app): State<Arc<App>>,
+    peer: Option<axum::Extension<Peer>>,
     path: Result<Path<String>, PathRejection>,
+    headers: axum::http::HeaderMap,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let ip = ip_of(&peer);
+    limits::request(&app, ip)?;
     let Path(tenant) = path.map_err(bad_path)?;
     let tenant = super::serving(&app, &tenant).await?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest("invalid_query", e.body_text()))?;
-    let user = check_user(&app, q.user.as_deref().unwrap_or(""))?;
+    let user = identity::authenticate(&app, &tenant, &headers, q.token.as_deref())?.user;
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest("not_a_websocket", e.body_text()))?;
+    let slot = limits::open_socket(&app, ip, &tenant, &user)?;
     let max = app.config.server.body_limit_bytes;
     Ok(upgrade
         .max_message_size(max)
@@ -200,6 +209,7 @@ pub(super) async fn websocket(
             if let Err(e) = Session::new(app, tenant, user).run(socket, q.after).await {
                 tracing::debug!(error = %e, "websocket closed");
             }
+            drop(slot);
             ::metrics::gauge!(metrics::WS_CONNECTIONS).decrement(1.0);
         }))
 }
@@ -350,8 +360,10 @@ impl Session {
                 content_of(&self.app, None, Some(payload), title).map_err(|e| (client_msg_id, e)),
             ),
         };
-        let result = match (content, check_client_msg_id(client_msg_id.clone())) {
-            (Ok(content), Ok(cid)) => {
+        let admitted = limits::message(&self.app, &self.tenant, &self.user);
+        let result = match (content, check_client_msg_id(client_msg_id.clone()), admitted) {
+            (_, _, Err(e)) => Err(e),
+            (Ok(content), Ok(cid), Ok(())) => {
                 ingest(
                     &self.app,
                     &self.tenant,
@@ -362,7 +374,7 @@ impl Session {
                 )
                 .await
             }
-            (Err((_, e)), _) | (_, Err(e)) => Err(e),
+            (Err((_, e)), _, _) | (_, Err(e), _) => Err(e),
         };
         match result {
             Ok(ing) => {

@@ -72,13 +72,14 @@ async fn history_pages_and_stays_inside_its_tenant() {
             .expect("id")
             .to_owned();
     }
+    let token = app.token("demo", "carol").await;
     let path =
         |after: i64, limit: u32| format!("/v1/chat/demo/conversations/{conv}/messages?after={after}&limit={limit}");
-    let (status, page) = app.get(&path(0, 5)).await;
+    let (status, page) = app.get_with(&path(0, 5), &token).await;
     assert_eq!(status, 200);
     assert_eq!(page["messages"].as_array().map(Vec::len), Some(5));
     assert_eq!(page["next_after"], 5);
-    let (_, page) = app.get(&path(10, 5)).await;
+    let (_, page) = app.get_with(&path(10, 5), &token).await;
     assert_eq!(page["messages"].as_array().map(Vec::len), Some(2));
     assert!(page.get("next_after").is_none(), "last page: {page}");
 
@@ -87,20 +88,28 @@ async fn history_pages_and_stays_inside_its_tenant() {
         (path(0, 100_000), 400),
         (format!("/v1/chat/demo/conversations/{conv}/messages?after=x"), 400),
     ] {
-        let (status, body) = app.get(&bad).await;
+        let (status, body) = app.get_with(&bad, &token).await;
         assert_eq!(status, code, "{bad}: {body}");
         assert!(body["error"]["code"].is_string());
     }
-    let (status, _) = app.get(&format!("/v1/chat/other/conversations/{conv}/messages")).await;
+    let path = format!("/v1/chat/other/conversations/{conv}/messages");
+    let (status, _) = app.get_with(&path, &token).await;
+    assert_eq!(status, 401, "a demo token is no credential for another tenant");
+    let (status, _) = app.get_with(&path, &app.token("other", "carol").await).await;
     assert_eq!(status, 404, "another tenant cannot read this conversation");
     let (status, body) = app
-        .get("/v1/chat/demo/conversations/cnv_00000000000000000000000000000000/messages")
+        .get_with(
+            "/v1/chat/demo/conversations/cnv_00000000000000000000000000000000/messages",
+            &token,
+        )
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("unknown_conversation"))
     );
-    let (status, _) = app.get("/v1/chat/demo/conversations/not-an-id/messages").await;
+    let (status, _) = app
+        .get_with("/v1/chat/demo/conversations/not-an-id/messages", &token)
+        .await;
     assert_eq!(status, 404);
 
     let other = app.post("other", json!({"user": "carol", "text": "hello"})).await;

@@ -22,6 +22,9 @@ fn start(data: &Path) -> Server {
         .arg(data)
         .env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
         .env("SWITCHBOARD__LOG__LEVEL", "warn")
+        // The load comes from one address faster than any person types.
+        .env("SWITCHBOARD__CHAT__REQUESTS_PER_IP_PER_SECOND", "0")
+        .env("SWITCHBOARD__CHAT__MESSAGES_PER_USER_PER_SECOND", "0")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -57,15 +60,32 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
     // (user, client_msg_id) -> the server's answer, for every request that got 200 or 202.
     let accepted: Arc<Mutex<HashMap<(String, String), Value>>> = Arc::default();
     let url = format!("{}/v1/chat/demo/messages", server.base);
+    // Each sender is an anonymous visitor; its token must still work after the restart.
+    let mut tokens: HashMap<String, String> = HashMap::new();
+    for u in 0..24 {
+        let session: Value = client
+            .post(format!("{}/v1/chat/demo/sessions", server.base))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        tokens.insert(
+            format!("crash-{u}"),
+            session["token"].as_str().expect("token").to_owned(),
+        );
+    }
     let mut senders = Vec::new();
     for u in 0..24 {
         let (client, url, accepted) = (client.clone(), url.clone(), accepted.clone());
+        let token = tokens[&format!("crash-{u}")].clone();
         senders.push(tokio::spawn(async move {
             for i in 0..10_000 {
                 let (user, id) = (format!("crash-{u}"), format!("m{i}"));
                 let text = ["hello", "tell me a joke", "thanks"][i % 3];
-                let body = json!({"user": user, "text": text, "client_msg_id": id});
-                match client.post(&url).json(&body).send().await {
+                let body = json!({"text": text, "client_msg_id": id});
+                match client.post(&url).bearer_auth(&token).json(&body).send().await {
                     Ok(res) if res.status() == 200 || res.status() == 202 => {
                         let answer: Value = res.json().await.unwrap_or(Value::Null);
                         if answer.is_object() {
@@ -99,7 +119,7 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
         .map(|((user, _), a)| (user.clone(), a["conversation_id"].as_str().expect("id").to_owned()))
         .collect();
     let histories: HashMap<String, Vec<Value>> = eventually(60, "every accepted message to be answered", || {
-        let (client, base, conversations, accepted) = (&client, &base, &conversations, &accepted);
+        let (client, base, conversations, accepted, tokens) = (&client, &base, &conversations, &accepted, &tokens);
         async move {
             let mut out = HashMap::new();
             for (user, conv) in conversations {
@@ -109,6 +129,7 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
                 loop {
                     let page: Value = client
                         .get(format!("{url}&after={after}"))
+                        .bearer_auth(&tokens[user])
                         .send()
                         .await
                         .ok()?
@@ -178,7 +199,8 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
         .clone();
     let retry: Value = client
         .post(format!("{base}/v1/chat/demo/messages"))
-        .json(&json!({"user": user, "text": text, "client_msg_id": cid}))
+        .bearer_auth(&tokens[user])
+        .json(&json!({"text": text, "client_msg_id": cid}))
         .send()
         .await
         .expect("retry")

@@ -245,8 +245,9 @@ fn verify(header: &str, body: &[u8]) -> bool {
 }
 
 async fn spawn_hook_bot(url: &str, clock: Clock) -> TestApp {
-    let source = HOOK_BOT.replace("URL", url).replace("SECRET", SECRET);
-    TestApp::spawn_clocked(tempfile::tempdir().expect("tempdir"), clock, move |config, dir| {
+    // The key is a tenant secret the definition names: it is never in the definition itself.
+    let source = HOOK_BOT.replace("URL", url).replace("SECRET", "secret:signup_hook");
+    let app = TestApp::spawn_clocked(tempfile::tempdir().expect("tempdir"), clock, move |config, dir| {
         config.forms.poll_interval_ms = 50;
         config.forms.backoff_base_ms = 1_000;
         config.forms.backoff_max_ms = 60_000;
@@ -256,7 +257,9 @@ async fn spawn_hook_bot(url: &str, clock: Clock) -> TestApp {
             bot_dir: write_bot(dir, "signup", &source),
         });
     })
-    .await
+    .await;
+    set_tenant_secret(&app, "signup", "signup_hook", SECRET);
+    app
 }
 
 async fn sign_up(app: &TestApp, user: &str) {
@@ -383,4 +386,51 @@ async fn retry_after_is_honoured_and_a_refusal_fails_the_submission_for_good() {
     clock.advance(3_600_000);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(received.lock().expect("lock").len(), 2, "a refusal is final");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_definition_names_its_form_key_and_never_holds_it() {
+    use crate::api::{PASSWORD, call, create_user, token_of};
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let with = |secret: &str| {
+        HOOK_BOT
+            .replace("URL", "https://hooks.example.com/x")
+            .replace("SECRET", secret)
+    };
+    for (secret, accepted) in [
+        ("whsec_inline_key", false),
+        ("env:SWITCHBOARD_MASTER_KEY", false),
+        ("secret:", false),
+        ("secret:signup_hook", true),
+    ] {
+        let (status, body) = call(
+            &app,
+            reqwest::Method::POST,
+            "/v1/tenants/demo/bot/versions",
+            Some(&root),
+            Some(json!({"source": with(secret)})),
+        )
+        .await;
+        assert_eq!(status == 201, accepted, "{secret}: {status} {body}");
+        let (_, check) = call(
+            &app,
+            reqwest::Method::POST,
+            "/v1/tenants/demo/bot/validate",
+            Some(&root),
+            Some(json!({"source": with(secret)})),
+        )
+        .await;
+        assert_eq!(check["valid"], accepted, "{secret}: {check}");
+    }
+    let (_, versions) = call(
+        &app,
+        reqwest::Method::GET,
+        "/v1/tenants/demo/bot/versions",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert!(!versions.to_string().contains("whsec_inline_key"), "{versions}");
 }

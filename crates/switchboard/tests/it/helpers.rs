@@ -38,6 +38,11 @@ pub struct TestApp {
     pub base: String,
     pub dir: TempDir,
     pub client: reqwest::Client,
+    /// Chat tokens of the end users the tests named, per (tenant, user), and the identity
+    /// secrets that vouch for them, per tenant.
+    chat: std::sync::Mutex<ChatIdentities>,
+    /// Held while an identity secret is made, so that concurrent first posts make one.
+    making_secret: tokio::sync::Mutex<()>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -53,7 +58,30 @@ pub fn test_config(dir: &Path) -> Config {
     config.log.level = "warn".into();
     // The tests' receivers listen on 127.0.0.1.
     config.server.allow_private_targets = true;
+    // Tests send from one address as fast as they can, and move clocks by days; the limits and
+    // expiry have tests of their own.
+    config.chat.requests_per_ip_per_second = 0;
+    config.chat.sessions_per_ip_per_minute = 0;
+    config.chat.messages_per_user_per_second = 0;
+    config.chat.messages_per_tenant_per_second = 0;
+    config.chat.identified_session_ttl_s = 10 * 365 * 86_400;
     config
+}
+
+#[derive(Default)]
+struct ChatIdentities {
+    secrets: std::collections::HashMap<String, String>,
+    tokens: std::collections::HashMap<(String, String), String>,
+    /// Who owns each conversation the tests wrote in, to read its history with their token.
+    owners: std::collections::HashMap<String, (String, String)>,
+}
+
+/// Hex HMAC-SHA256 of `user` under `secret`: how a tenant's backend vouches for its user.
+pub fn identity_signature(secret: &str, user: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(user.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 impl TestApp {
@@ -102,6 +130,8 @@ impl TestApp {
             base: format!("http://{addr}"),
             dir,
             client,
+            chat: Default::default(),
+            making_secret: Default::default(),
             stop: Some(stop),
             task: Some(task),
         };
@@ -140,16 +170,156 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The tenant's identity secret, made with the CLI the first time it is needed (`None`
+    /// for a tenant that does not exist).
+    pub async fn identity_secret(&self, tenant: &str) -> Option<String> {
+        let _making = self.making_secret.lock().await;
+        if let Some(s) = self.chat.lock().expect("lock").secrets.get(tenant) {
+            return Some(s.clone());
+        }
+        let data = self.dir.path().join("data");
+        let t = tenant.to_owned();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(binary())
+                .arg("--data-dir")
+                .arg(data)
+                .args(["tenant", "secret", "--id", &t, "--name", "chat_identity", "--generate"])
+                .output()
+        })
+        .await
+        .expect("join")
+        .expect("run the CLI");
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("not found") || err.contains("tenant"),
+                "tenant secret: {err}"
+            );
+            return None;
+        }
+        let secret = String::from_utf8(out.stdout).expect("utf-8").trim().to_owned();
+        self.chat
+            .lock()
+            .expect("lock")
+            .secrets
+            .insert(tenant.to_owned(), secret.clone());
+        Some(secret)
+    }
+
+    /// A chat token for `user` of `tenant`, vouched for with the tenant's identity secret.
+    pub async fn token(&self, tenant: &str, user: &str) -> String {
+        self.try_token(tenant, user)
+            .await
+            .unwrap_or_else(|| panic!("no chat session for {user} of {tenant}"))
+    }
+
+    /// [`TestApp::token`], or `None` where the tenant cannot give one (unknown, suspended).
+    pub async fn try_token(&self, tenant: &str, user: &str) -> Option<String> {
+        let key = (tenant.to_owned(), user.to_owned());
+        if let Some(t) = self.chat.lock().expect("lock").tokens.get(&key) {
+            return Some(t.clone());
+        }
+        let secret = self.identity_secret(tenant).await?;
+        let (status, body) = self
+            .start_session(
+                tenant,
+                Some(json!({"identity": {"user": user, "signature": identity_signature(&secret, user)}})),
+            )
+            .await;
+        if status != 201 {
+            return None;
+        }
+        let token = body["token"].as_str().expect("token").to_owned();
+        self.chat.lock().expect("lock").tokens.insert(key, token.clone());
+        Some(token)
+    }
+
+    /// `POST /v1/chat/{tenant}/sessions` with `body` (none: an anonymous visitor).
+    pub async fn start_session(&self, tenant: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.client.post(self.url(&format!("/v1/chat/{tenant}/sessions")));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a chat message as the body's `user` (with that user's token).
     pub async fn post(&self, tenant: &str, body: Value) -> (u16, Value) {
+        let user = body["user"].as_str().expect("the body names its user").to_owned();
+        // A tenant that gives no session (unknown, suspended) still answers the post itself.
+        let token = self.try_token(tenant, &user).await.unwrap_or_default();
+        let (status, answer) = self.post_with(tenant, &token, body).await;
+        if let Some(conv) = answer["conversation_id"].as_str() {
+            self.chat
+                .lock()
+                .expect("lock")
+                .owners
+                .insert(conv.to_owned(), (tenant.to_owned(), user));
+        }
+        (status, answer)
+    }
+
+    /// Posts a chat message with `token`.
+    pub async fn post_with(&self, tenant: &str, token: &str, body: Value) -> (u16, Value) {
         let res = self
             .client
             .post(self.url(&format!("/v1/chat/{tenant}/messages")))
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await
             .expect("send");
         let status = res.status().as_u16();
         (status, res.json().await.expect("json body"))
+    }
+
+    /// The WebSocket URL of `user` of `tenant` (with the user's token), plus `query`.
+    pub async fn ws_url(&self, tenant: &str, user: &str, query: &str) -> String {
+        let token = self.token(tenant, user).await;
+        let sep = if query.is_empty() { "" } else { "&" };
+        format!("ws://{}/v1/chat/{tenant}/ws?token={token}{sep}{query}", self.addr)
+    }
+
+    /// The token of whoever wrote in `conversation` through [`TestApp::post`].
+    pub async fn owner_token(&self, conversation: &str) -> String {
+        let owner = self.chat.lock().expect("lock").owners.get(conversation).cloned();
+        let (tenant, user) = match owner {
+            Some(o) => o,
+            // Written before a restart: the store knows whose it is.
+            None => {
+                let store =
+                    switchboard::app::open_store(&test_config(self.dir.path()), switchboard_core::Clock::System)
+                        .expect("store");
+                let id = switchboard_core::ConversationId::parse(conversation).expect("conversation id");
+                let mut found = None;
+                for t in switchboard_store::Store::list_tenants(&store).await.expect("tenants") {
+                    if let Some(c) = switchboard_store::Store::conversation(&store, &t.id, &id)
+                        .await
+                        .expect("read")
+                    {
+                        found = Some((t.id.to_string(), c.user));
+                    }
+                }
+                store.close();
+                found.unwrap_or_else(|| panic!("no conversation {conversation}"))
+            }
+        };
+        self.token(&tenant, &user).await
+    }
+
+    /// GET a chat path with `token`.
+    pub async fn get_with(&self, path: &str, token: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn say(&self, user: &str, text: &str) -> Value {
@@ -164,14 +334,17 @@ impl TestApp {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// The whole history of a conversation, read with its owner's token.
     pub async fn history(&self, tenant: &str, conversation: &str) -> Vec<Value> {
+        let token = self.owner_token(conversation).await;
         let mut all = Vec::new();
         let mut after = 0;
         loop {
             let (status, page) = self
-                .get(&format!(
-                    "/v1/chat/{tenant}/conversations/{conversation}/messages?after={after}&limit=200"
-                ))
+                .get_with(
+                    &format!("/v1/chat/{tenant}/conversations/{conversation}/messages?after={after}&limit=200"),
+                    &token,
+                )
                 .await;
             assert_eq!(status, 200, "{page}");
             let msgs = page["messages"].as_array().cloned().unwrap_or_default();
@@ -275,6 +448,32 @@ pub fn add_connector(app: &TestApp, id: &str, channel: &str, account: &str, secr
     assert!(
         out.status.success(),
         "connector add {id}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `switchboard tenant secret` with the value on standard input, as an operator would.
+pub fn set_tenant_secret(app: &TestApp, tenant: &str, name: &str, value: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(binary())
+        .arg("--data-dir")
+        .arg(app.dir.path().join("data"))
+        .args(["tenant", "secret", "--id", tenant, "--name", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{value}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "tenant secret: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }

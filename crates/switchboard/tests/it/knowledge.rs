@@ -213,7 +213,7 @@ async fn with_a_language_model_the_answer_is_streamed_from_the_passages_and_cite
     })
     .await;
 
-    let url = format!("ws://{}/v1/chat/demo/ws?user=streamer", app.addr);
+    let url = app.ws_url("demo", "streamer", "").await;
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
     ws.send(WsMessage::Text(
         json!({"type": "message", "client_msg_id": "q1", "text": "Where can guests park their car?"})

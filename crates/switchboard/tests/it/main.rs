@@ -7,6 +7,7 @@ mod authoring;
 mod bad_input;
 mod browser;
 mod chat;
+mod chat_identity;
 mod crash;
 mod delivery;
 mod discord_gateway;

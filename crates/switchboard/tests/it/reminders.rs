@@ -69,7 +69,7 @@ async fn a_reminder_set_before_a_restart_fires_after_it_once() {
     assert!(fired(&app, &conv).await.is_empty(), "not due yet");
 
     // Over a WebSocket of the user, the reminder arrives live as well.
-    let url = format!("ws://{}/v1/chat/demo/ws?user=ana", app.addr);
+    let url = app.ws_url("demo", "ana", "").await;
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
     clock.advance(MINUTE + 5_000);
     let frame = loop {

@@ -50,6 +50,7 @@ async fn cors_follows_the_tenants_allowed_origins() {
         let res = app
             .client
             .post(app.url("/v1/chat/demo/messages"))
+            .bearer_auth(app.token("demo", "fay").await)
             .header("origin", origin)
             .json(&json!({"user": "fay", "text": "hello"}))
             .send()
@@ -62,11 +63,10 @@ async fn cors_follows_the_tenants_allowed_origins() {
         );
     }
 
+    let fay = app.ws_url("demo", "fay", "").await;
     let ws = |origin: &str| {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-        let mut req = format!("ws://{}/v1/chat/demo/ws?user=fay", app.addr)
-            .into_client_request()
-            .expect("request");
+        let mut req = fay.as_str().into_client_request().expect("request");
         req.headers_mut().insert("origin", origin.parse().expect("header"));
         tokio_tungstenite::connect_async(req)
     };

@@ -270,6 +270,7 @@ async fn messages_past_the_monthly_quota_get_429_on_chat_and_are_dropped_from_we
     let res = app
         .client
         .post(app.url("/v1/chat/demo/messages"))
+        .bearer_auth(app.token("demo", "eve").await)
         .json(&json!({"user": "eve", "text": "one more"}))
         .send()
         .await

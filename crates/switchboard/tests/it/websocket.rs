@@ -6,8 +6,22 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Connects to the demo tenant's socket as the query's `user=` (with that user's token).
 pub async fn connect(app: &TestApp, query: &str) -> Ws {
-    let url = format!("ws://{}/v1/chat/demo/ws?{query}", app.addr);
+    let mut user = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| match p.strip_prefix("user=") {
+            Some(u) => {
+                user = Some(u.to_owned());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = app
+        .ws_url("demo", &user.expect("user= in the query"), &rest.join("&"))
+        .await;
     tokio_tungstenite::connect_async(url)
         .await
         .expect("websocket connects")
@@ -172,8 +186,10 @@ async fn the_socket_refuses_bad_requests_before_upgrading() {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 404),
         other => panic!("expected a 404, got {other:?}"),
     }
-    let no_user = tokio_tungstenite::connect_async(format!("ws://{}/v1/chat/demo/ws", app.addr)).await;
-    assert!(matches!(no_user, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 422));
-    let (status, body) = app.get("/v1/chat/demo/ws?user=x").await;
+    // A user id is no credential: without a token the socket is refused.
+    let no_token = tokio_tungstenite::connect_async(format!("ws://{}/v1/chat/demo/ws?user=x", app.addr)).await;
+    assert!(matches!(no_token, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401));
+    let token = app.token("demo", "x").await;
+    let (status, body) = app.get_with("/v1/chat/demo/ws", &token).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("not_a_websocket")));
 }
