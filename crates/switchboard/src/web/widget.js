@@ -78,6 +78,9 @@
     // `seen` stays with the person; for one new to this browser it is set from the first
     // `ready` frame, so that a conversation continued from another device is not all unread.
     const same = session && session.user === s.user;
+    // Someone else now (an expired visitor's token, another person): their conversation is not
+    // this one.
+    if (session && !same) clearConversation();
     session = { user: s.user, token: s.token, expires_at: s.expires_at, identified: !!ident, seen: same ? session.seen : null };
     save();
     return session;
@@ -121,6 +124,8 @@
   .launcher:hover { background: #1d4ed8; }
   .launcher:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
   .launcher svg { width: 26px; height: 26px; fill: currentColor; }
+  .launcher .when-open, .launcher[aria-expanded="true"] .when-closed { display: none; }
+  .launcher[aria-expanded="true"] .when-open { display: block; }
   .badge { position: absolute; top: -4px; right: -4px; min-width: 22px; height: 22px; padding: 0 6px;
            border-radius: 11px; background: #dc2626; color: #fff; font-size: 12px; font-weight: 700;
            line-height: 22px; text-align: center; border: 2px solid #fff; }
@@ -131,6 +136,8 @@
   .panel[hidden] { display: none; }
   @media (max-width: 480px) {
     .panel { right: 0; bottom: 0; width: 100vw; height: 100%; max-height: none; border-radius: 0; }
+    /* The panel covers the screen; its own close button stands in for the launcher. */
+    .launcher[aria-expanded="true"] { display: none; }
   }
   header { display: flex; align-items: center; gap: 10px; padding: 12px 12px 12px 16px; background: var(--accent); color: #fff; }
   .heading { flex: 1; min-width: 0; }
@@ -181,8 +188,10 @@
   .unavailable[hidden] { display: none; }
   .unavailable strong { font-size: 16px; }
   .unavailable span { color: var(--muted); font-size: 13px; }
+  .retry { margin-top: 4px; font-size: 14px; padding: 6px 14px; border-radius: 999px; cursor: pointer;
+           border: 1px solid var(--accent); background: #fff; color: var(--accent); }
   form { display: flex; align-items: flex-end; gap: 8px; padding: 10px; border-top: 1px solid var(--line); margin: 0; }
-  textarea { flex: 1; resize: none; font: inherit; padding: 8px 12px; max-height: 110px; color: inherit; background: #fff;
+  textarea { flex: 1; resize: none; font: inherit; padding: 8px 12px; max-height: 110px; color: inherit; background: #fff; overflow-y: hidden;
              border: 1px solid var(--line); border-radius: 18px; outline: none; }
   textarea:focus { border-color: var(--accent); box-shadow: 0 0 0 3px rgba(37,99,235,.2); }
   textarea:disabled { background: #f9fafb; }
@@ -202,9 +211,10 @@
     el.append(...children.filter(c => c != null));
     return el;
   }
-  function icon(path) {
+  function icon(path, cls) {
     const NS = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('class', cls);
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('aria-hidden', 'true');
     const p = document.createElementNS(NS, 'path');
@@ -228,13 +238,14 @@
   const title = (cfg.title || tenant || 'Chat').trim();
   const badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
   const launcher = h('button', { type: 'button', class: 'launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false' },
-    icon('M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'), badge);
+    icon('M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z', 'when-closed'),
+    icon('M6.4 8.6 12 14.2l5.6-5.6L19 10l-7 7-7-7z', 'when-open'), badge);
   const statusEl = h('div', { class: 'status', role: 'status', text: '' });
   const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', text: '×' });
   const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
   const typing = h('div', { class: 'typing', hidden: true }, h('i'), h('i'), h('i'), h('span', { class: 'sr-only', text: 'typing…' }));
   const scroller = h('div', { class: 'scroller' }, list, typing);
-  const retryBtn = h('button', { type: 'button', class: 'quick-reply', text: 'Try again' });
+  const retryBtn = h('button', { type: 'button', class: 'retry', text: 'Try again' });
   const unavailable = h('div', { class: 'unavailable', hidden: true, role: 'alert' },
     h('strong', { text: 'Chat unavailable' }), h('span', { class: 'why' }), retryBtn);
   const notice = h('p', { class: 'notice', role: 'alert', hidden: true });
@@ -274,8 +285,9 @@
     switch (e && e.code) {
       case 'unknown_tenant': return 'This chat does not exist.';
       case 'tenant_suspended': return 'This chat is switched off for now.';
-      case 'forbidden': case 'bad_signature': case 'invalid_identity':
+      case 'invalid_identity': case 'invalid_user':
         return 'Your sign-in could not be confirmed. Reload the page to try again.';
+      case 'identity_not_configured': return 'This chat cannot recognise signed-in users yet.';
       default: return 'This site is not allowed to use this chat, or the chat cannot be reached.';
     }
   }
@@ -411,7 +423,24 @@
     pending.clear();
     drafts.clear();
     lastSeq = 0;
+    conversationId = null;
     setUnread(0);
+  }
+
+  // seq numbers a conversation's messages from 1: a new one (the last was closed) starts over.
+  function newConversation(id) {
+    const waiting = [...pending.values()];
+    list.replaceChildren(...waiting);
+    byId.clear();
+    drafts.clear();
+    lastSeq = 0;
+    conversationId = id;
+    if (session) { session.seen = 0; save(); }
+  }
+  function follow(id) {
+    if (!id) return;
+    if (conversationId && id !== conversationId) newConversation(id);
+    conversationId = id;
   }
 
   // ---- unread -------------------------------------------------------------------------------
@@ -502,11 +531,16 @@
       try { f = JSON.parse(ev.data); } catch { return; }
       switch (f && f.type) {
         case 'ready':
+          if (f.conversation_id && conversationId && f.conversation_id !== conversationId) {
+            // The conversation shown was closed meanwhile: show the open one from its start.
+            newConversation(f.conversation_id);
+            sendFrame({ type: 'hello', resume_after_seq: 0 });
+          }
           conversationId = f.conversation_id || conversationId;
           if (session && session.seen == null && typeof f.last_seq === 'number') { session.seen = f.last_seq; save(); }
           break;
-        case 'ack': conversationId = f.conversation_id || conversationId; onAck(f); break;
-        case 'message': conversationId = f.conversation_id || conversationId; onMessage(f); break;
+        case 'ack': follow(f.conversation_id); onAck(f); break;
+        case 'message': follow(f.conversation_id); onMessage(f); break;
         case 'stream': onStream(f); break;
         case 'typing': typing.hidden = !f.on; if (f.on) scrollDown(); break;
         case 'receipt': { const el = byId.get(f.id); if (el && (f.status === 'read' || f.status === 'failed')) setState(el, f.status); break; }
@@ -547,9 +581,11 @@
     if (ws) sendFrame(el.frame); else connect(); // onopen sends what is pending
   }
 
+  // A scroll bar only once the text outgrows the box; before that it would sit beside one line.
   function autosize() {
     input.style.height = 'auto';
     input.style.height = Math.min(input.scrollHeight, 110) + 'px';
+    input.style.overflowY = input.scrollHeight > 110 ? 'auto' : 'hidden';
   }
   function sendInput() {
     const text = input.value.trim();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     http: reqwest::Client,
     base: String,
@@ -32,7 +32,7 @@ fn find(env: &str, default: &str) -> String {
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         let chromedriver = find("CHROMEDRIVER", "/usr/bin/chromedriver");
         let chromium = find("CHROMIUM", "/usr/bin/chromium");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -76,7 +76,7 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let res = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -88,11 +88,11 @@ impl Browser {
         v["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", json!({"url": url})).await;
     }
 
-    async fn script(&self, js: &str) -> Value {
+    pub(crate) async fn script(&self, js: &str) -> Value {
         self.call(
             reqwest::Method::POST,
             "/execute/sync",
@@ -101,7 +101,7 @@ impl Browser {
         .await
     }
 
-    async fn element(&self, css: &str) -> String {
+    pub(crate) async fn element(&self, css: &str) -> String {
         let v = self
             .call(
                 reqwest::Method::POST,
@@ -115,7 +115,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn type_text(&self, css: &str, text: &str) {
+    pub(crate) async fn type_text(&self, css: &str, text: &str) {
         let id = self.element(css).await;
         self.call(
             reqwest::Method::POST,
@@ -125,10 +125,48 @@ impl Browser {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let id = self.element(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
             .await;
+    }
+
+    /// The element `css` inside the shadow root of the element `host` (WebDriver's own lookup,
+    /// so that clicks and typing go through the browser like a person's).
+    pub(crate) async fn shadow_element(&self, host: &str, css: &str) -> String {
+        let host = self.element(host).await;
+        let root = self
+            .call(reqwest::Method::GET, &format!("/element/{host}/shadow"), json!({}))
+            .await;
+        let root = root["shadow-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no shadow root: {root}"))
+            .to_owned();
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/shadow/{root}/element"),
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css} in the shadow root: {v}"))
+            .to_owned()
+    }
+
+    pub(crate) async fn click_element(&self, id: &str) {
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
+            .await;
+    }
+
+    pub(crate) async fn type_into(&self, id: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        )
+        .await;
     }
 
     /// Saves a screenshot as `<name>.png` in the folder `SWITCHBOARD_SCREENSHOTS` names, to be
@@ -167,6 +205,14 @@ impl Browser {
 async fn a_person_chats_with_the_demo_bot_in_the_browser() {
     let app = TestApp::spawn().await;
     let browser = Browser::start().await;
+    // A token the server does not take (a rotated master key, say): the page starts a new session.
+    browser.goto(&format!("{}/", app.base)).await;
+    browser
+        .script(
+            "localStorage.setItem('switchboard.demo.session', JSON.stringify({user: 'anon_gone', \
+             token: 'swc1.e30.AAAA', expires_at: '2999-01-01T00:00:00Z'}))",
+        )
+        .await;
     browser.goto(&format!("{}/", app.base)).await;
     eventually(20, "the page to connect", || async {
         (browser
@@ -176,6 +222,14 @@ async fn a_person_chats_with_the_demo_bot_in_the_browser() {
             .then_some(())
     })
     .await;
+
+    let session = browser
+        .script("return JSON.parse(localStorage.getItem('switchboard.demo.session'))")
+        .await;
+    assert!(
+        session["token"].is_string() && session["user"] != "anon_gone",
+        "{session}"
+    );
 
     browser.type_text("#input", "hello").await;
     browser.click("#send").await;
