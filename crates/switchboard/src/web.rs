@@ -3,11 +3,12 @@
 //! (`include_str!`): no CDN, no build step.
 
 use crate::app::App;
+use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Router, body::Body};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, LazyLock};
@@ -23,7 +24,7 @@ pub fn routes() -> Router<Arc<App>> {
 
 /// A compiled-in file with its validator, so that a browser holding a copy gets a 304.
 struct Asset {
-    body: &'static str,
+    body: Bytes,
     content_type: &'static str,
     cache_control: &'static str,
     /// `Cross-Origin-Resource-Policy`: only the widget is meant for other sites' pages.
@@ -32,8 +33,14 @@ struct Asset {
 }
 
 impl Asset {
-    fn new(body: &'static str, content_type: &'static str, cache_control: &'static str, corp: &'static str) -> Asset {
-        let digest = Sha256::digest(body.as_bytes());
+    fn new(
+        body: impl Into<Bytes>,
+        content_type: &'static str,
+        cache_control: &'static str,
+        corp: &'static str,
+    ) -> Asset {
+        let body = body.into();
+        let digest = Sha256::digest(&body);
         Asset {
             body,
             content_type,
@@ -51,7 +58,7 @@ impl Asset {
         let mut res = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            Response::new(Body::from(self.body))
+            Response::new(Body::from(self.body.clone()))
         };
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
@@ -90,13 +97,23 @@ static CHAT_CSS: LazyLock<Asset> = LazyLock::new(|| {
 });
 static WIDGET_JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
-        include_str!("web/widget.js"),
+        widget_js(),
         "application/javascript; charset=utf-8",
         "public, max-age=300",
         // Customers' pages on other origins load it.
         "cross-origin",
     )
 });
+
+/// The widget is one file on customers' pages, so its stylesheet travels inside it; kept apart
+/// here only to be edited as CSS.
+const WIDGET_CSS_SLOT: &str = "'__SWITCHBOARD_WIDGET_CSS__'";
+
+fn widget_js() -> String {
+    // A JSON string is a JavaScript string literal: quotes, backslashes and line breaks escaped.
+    let css = serde_json::to_string(include_str!("web/widget.css")).unwrap_or_else(|_| "''".to_owned());
+    include_str!("web/widget.js").replacen(WIDGET_CSS_SLOT, &css, 1)
+}
 
 #[derive(Deserialize, Default)]
 struct PageQuery {
@@ -182,5 +199,13 @@ mod tests {
         );
         assert_eq!(WIDGET_JS.answer(&h).status(), StatusCode::NOT_MODIFIED);
         assert_eq!(WIDGET_JS.answer(&HeaderMap::new()).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn the_widget_carries_its_stylesheet() {
+        let js = std::str::from_utf8(&WIDGET_JS.body).expect("text");
+        assert!(!js.contains(WIDGET_CSS_SLOT));
+        assert!(js.contains(r#"const CSS = "/* "#), "the stylesheet as a string");
+        assert!(js.contains(r#"\n:host { all: initial; }\n"#));
     }
 }
