@@ -162,6 +162,19 @@ pub struct Identity {
     pub jwt: Option<String>,
 }
 
+impl Identity {
+    /// Either `user` and `signature`, or `jwt`: checked before the secret is looked up.
+    pub fn check_shape(&self) -> Result<(), ApiError> {
+        match (&self.user, &self.signature, &self.jwt) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => Ok(()),
+            _ => Err(ApiError::Unprocessable(
+                "invalid_identity",
+                "`identity` takes either `user` and `signature`, or `jwt`".into(),
+            )),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct JwtClaims {
     sub: String,

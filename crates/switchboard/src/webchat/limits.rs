@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use switchboard_core::TenantId;
 
-fn admit(app: &App, key: &str, per_second: f64, burst: u32, what: &str) -> Result<(), ApiError> {
+/// `key` is only built for a limit that is on: the hot path with limits off allocates nothing.
+fn admit(app: &App, key: impl FnOnce() -> String, per_second: f64, burst: u32, what: &str) -> Result<(), ApiError> {
     if per_second <= 0.0 {
         return Ok(());
     }
-    let a = app.limiter.admit(key, per_second, burst.max(1), Instant::now());
+    let a = app.limiter.admit(&key(), per_second, burst.max(1), Instant::now());
     if a.allowed {
         return Ok(());
     }
@@ -31,7 +32,7 @@ pub fn request(app: &App, ip: Option<IpAddr>) -> Result<(), ApiError> {
     match ip {
         Some(ip) => admit(
             app,
-            &format!("chat-ip:{ip}"),
+            || format!("chat-ip:{ip}"),
             f64::from(rate),
             rate * 2,
             "requests from this address",
@@ -47,7 +48,7 @@ pub fn session(app: &App, ip: Option<IpAddr>) -> Result<(), ApiError> {
     match ip {
         Some(ip) => admit(
             app,
-            &format!("chat-session:{ip}"),
+            || format!("chat-session:{ip}"),
             f64::from(per_minute) / 60.0,
             per_minute,
             "new chat sessions from this address",
@@ -61,14 +62,14 @@ pub fn message(app: &App, tenant: &TenantId, user: &str) -> Result<(), ApiError>
     let c = &app.config.chat;
     admit(
         app,
-        &format!("chat-user:{tenant}:{user}"),
+        || format!("chat-user:{tenant}:{user}"),
         f64::from(c.messages_per_user_per_second),
         c.messages_per_user_per_second * 4,
         "messages from this user",
     )?;
     admit(
         app,
-        &format!("chat-tenant:{tenant}"),
+        || format!("chat-tenant:{tenant}"),
         f64::from(c.messages_per_tenant_per_second),
         c.messages_per_tenant_per_second * 2,
         "messages for this tenant",

@@ -85,6 +85,7 @@ pub(super) async fn start(
     let now_s = app.clock.now_ms() / 1000;
     let (user, ttl) = match body.identity {
         Some(identity) => {
+            identity.check_shape()?;
             let secret = identity_secret(&app, &tenant).await?;
             let user = identity::vouched_user(&identity, &secret, app.config.chat.max_user_chars, now_s)?;
             (
