@@ -27,8 +27,8 @@ struct Asset {
     body: Bytes,
     content_type: &'static str,
     cache_control: &'static str,
-    /// `Cross-Origin-Resource-Policy`: only the widget is meant for other sites' pages.
-    corp: &'static str,
+    /// Loaded by other sites' pages (the widget), not only by ours.
+    for_other_sites: bool,
     etag: String,
 }
 
@@ -37,7 +37,7 @@ impl Asset {
         body: impl Into<Bytes>,
         content_type: &'static str,
         cache_control: &'static str,
-        corp: &'static str,
+        for_other_sites: bool,
     ) -> Asset {
         let body = body.into();
         let digest = Sha256::digest(&body);
@@ -45,7 +45,7 @@ impl Asset {
             body,
             content_type,
             cache_control,
-            corp,
+            for_other_sites,
             etag: format!("\"{}\"", hex::encode(&digest[..12])),
         }
     }
@@ -68,10 +68,20 @@ impl Asset {
         }
         h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        let corp = if self.for_other_sites {
+            "cross-origin"
+        } else {
+            "same-origin"
+        };
         h.insert(
             header::HeaderName::from_static("cross-origin-resource-policy"),
-            HeaderValue::from_static(self.corp),
+            HeaderValue::from_static(corp),
         );
+        // A site may load the widget with `crossorigin` (for subresource integrity, or to see
+        // its errors): that is a CORS request, and the file is public anyway.
+        if self.for_other_sites {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
         res
     }
 }
@@ -84,7 +94,7 @@ static CHAT_JS: LazyLock<Asset> = LazyLock::new(|| {
         include_str!("web/chat.js"),
         "application/javascript; charset=utf-8",
         "no-cache",
-        "same-origin",
+        false,
     )
 });
 static CHAT_CSS: LazyLock<Asset> = LazyLock::new(|| {
@@ -92,7 +102,7 @@ static CHAT_CSS: LazyLock<Asset> = LazyLock::new(|| {
         include_str!("web/chat.css"),
         "text/css; charset=utf-8",
         "no-cache",
-        "same-origin",
+        false,
     )
 });
 static WIDGET_JS: LazyLock<Asset> = LazyLock::new(|| {
@@ -100,8 +110,7 @@ static WIDGET_JS: LazyLock<Asset> = LazyLock::new(|| {
         widget_js(),
         "application/javascript; charset=utf-8",
         "public, max-age=300",
-        // Customers' pages on other origins load it.
-        "cross-origin",
+        true,
     )
 });
 

@@ -432,6 +432,10 @@ async fn the_page_and_the_widget_carry_their_security_headers() {
     assert_eq!(h["content-type"], "application/javascript; charset=utf-8");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cross-origin-resource-policy"], "cross-origin");
+    assert_eq!(
+        h["access-control-allow-origin"], "*",
+        "loadable with crossorigin=anonymous"
+    );
     assert!(
         h["cache-control"].to_str().expect("text").contains("max-age="),
         "{:?}",
