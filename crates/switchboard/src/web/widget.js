@@ -20,7 +20,6 @@
   // The widget talks to the server it was loaded from, wherever that is mounted.
   const base = new URL('.', script.src);
   const api = new URL(`v1/chat/${encodeURIComponent(tenant)}/`, base);
-  const PROTOCOL = 'switchboard.webchat.v1';
 
   // ---- storage: the host page's localStorage, namespaced by tenant -------------------------
 
@@ -103,7 +102,8 @@
   function jwtSubject(jwt) {
     try {
       const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      return JSON.parse(atob(part)).sub || null;
+      const bytes = Uint8Array.from(atob(part), c => c.charCodeAt(0));
+      return JSON.parse(new TextDecoder().decode(bytes)).sub || null;
     } catch { return null; }
   }
   function identityUser(ident) { return ident.jwt ? jwtSubject(ident.jwt) : ident.user; }
@@ -374,6 +374,9 @@
   // ---- the socket ---------------------------------------------------------------------------
 
   let ws = null;
+  // Bumped whenever the socket is dropped on purpose (another person, a sign-out): a connect
+  // that was waiting for a session then gives way to the one that follows.
+  let epoch = 0;
   let backoff = 500;
   let retryTimer = null;
   let conversationId = null;
@@ -383,6 +386,7 @@
   }
 
   function disconnect() {
+    epoch += 1;
     clearTimeout(retryTimer);
     const old = ws;
     ws = null;
@@ -412,11 +416,13 @@
 
   async function connect() {
     if (failed || ws) return;
+    const mine = epoch;
     clearTimeout(retryTimer);
     setStatus('connecting…');
     try {
       await ensureSession();
     } catch (e) {
+      if (mine !== epoch) return;
       // Refused outright (not allowed here, no such tenant, a bad signature): retrying changes
       // nothing. A server that is down may come back.
       if (e.status === 0 || (e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429)) {
@@ -427,7 +433,7 @@
       retry();
       return;
     }
-    if (ws) return;
+    if (ws || mine !== epoch) return;
     const url = new URL(`ws?token=${encodeURIComponent(session.token)}&after=${lastSeq}`, api);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const sock = new WebSocket(url);
@@ -465,7 +471,9 @@
     sock.onclose = async () => {
       if (ws !== sock) return;
       ws = null;
-      if (!opened && await tokenRejected()) {
+      const rejected = !opened && await tokenRejected();
+      if (mine !== epoch || ws) return; // someone else's session meanwhile
+      if (rejected) {
         // A new token is a new visitor unless the site vouches for who this is: then the
         // same person's conversation comes back with the new token.
         const sameUser = identity && session && identityUser(identity) === session.user;
@@ -556,6 +564,7 @@
     identity = ident;
     const known = identityUser(ident);
     if (session && session.identified && fresh(session) && known && session.user === known) {
+      setAvailable();
       connect();
       return { user: session.user };
     }
