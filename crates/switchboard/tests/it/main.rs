@@ -10,6 +10,7 @@ mod chat;
 mod crash;
 mod delivery;
 mod discord_gateway;
+mod egress;
 mod entities;
 mod event_receiver;
 mod events;
