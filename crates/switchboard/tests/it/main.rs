@@ -23,6 +23,7 @@ mod numbered;
 mod ops;
 mod people;
 mod queue;
+mod redaction;
 mod reminders;
 mod rich;
 mod tenant_access;
