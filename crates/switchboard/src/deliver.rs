@@ -13,6 +13,9 @@ use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, team
 use switchboard_core::{Channel, Content, ConversationStatus, Direction, Message, MessageId, MessageStatus};
 use switchboard_store::Job;
 
+/// Longest platform answer read: far more than any send's answer.
+const ANSWER_MAX: usize = 256 * 1024;
+
 /// The platform asked us to wait (429): the job runs again after this many seconds.
 #[derive(Debug, thiserror::Error)]
 #[error("rate limited by the platform for {0} s")]
@@ -373,6 +376,6 @@ async fn send_raw(app: &App, connector: &Connector, call: &Call) -> anyhow::Resu
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let body = res.bytes().await.unwrap_or_default();
+    let body = crate::egress::body(res, ANSWER_MAX).await;
     Ok(outcome(channel, status, &body, retry_after))
 }

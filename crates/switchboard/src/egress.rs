@@ -127,6 +127,20 @@ pub async fn addresses(url: &Url, allow_private: bool) -> Result<Vec<SocketAddr>
     Ok(addrs)
 }
 
+/// At most `max` bytes of an answer's body: a server a tenant chose could otherwise stream
+/// without end into memory, and only a short reason is kept anyway.
+pub async fn body(mut res: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = res.chunk().await {
+        let room = max.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= max {
+            break;
+        }
+    }
+    body
+}
+
 /// Resolves names to their public addresses only.
 struct PublicOnly;
 

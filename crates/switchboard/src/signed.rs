@@ -99,8 +99,11 @@ pub async fn post(http: &reqwest::Client, p: Post<'_>) -> Reply {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0)
         .min(86_400);
-    let text = res.text().await.unwrap_or_default();
-    let error = format!("HTTP {status}: {}", crate::redact::reason(&text));
+    let text = crate::egress::body(res, 4 * crate::redact::REASON_MAX).await;
+    let error = format!(
+        "HTTP {status}: {}",
+        crate::redact::reason(&String::from_utf8_lossy(&text))
+    );
     match status {
         // Not followed (see `egress`), and repeating the request will not change the answer.
         300..=399 => Reply::Refused {

@@ -272,3 +272,49 @@ async fn a_platform_apis_redirect_is_not_followed() {
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connector_settings_naming_a_private_address_are_refused_when_saved() {
+    use crate::api::{PASSWORD, call, create_user, token_of};
+    use reqwest::Method;
+    let app = TestApp::spawn_with(|c, _| c.server.allow_private_targets = false).await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    let connector = |setting: &str, url: &str| {
+        json!({
+            "channel": "telegram", "account_id": "7000000001",
+            "secrets": {"bot_token": "7000000001:FAKE", "webhook_secret": "fake_Secret-Token_0001"},
+            "settings": {setting: url},
+        })
+    };
+    for (setting, url) in [
+        ("api_base", "http://169.254.169.254/latest"),
+        ("token_url", "http://0x7f.1:8080/token"),
+        ("openid_metadata_url", "https://localhost/metadata"),
+        ("gateway_url", "ws://[::ffff:10.0.0.1]/"),
+    ] {
+        let (status, body) = call(
+            &app,
+            Method::PUT,
+            "/v1/tenants/demo/connectors/tg",
+            Some(&root),
+            Some(connector(setting, url)),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some("bad_setting")),
+            "{setting}={url}: {body}"
+        );
+    }
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        "/v1/tenants/demo/connectors/tg",
+        Some(&root),
+        Some(connector("api_base", "https://api.telegram.example")),
+    )
+    .await;
+    assert_eq!(status, 200, "a public name is fine: {body}");
+    app.stop().await;
+}
