@@ -104,6 +104,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("deleting_a_tenant_leaves_nothing_of_it", |s| {
         Box::pin(crate::conformance_tenants::deleting_a_tenant_leaves_nothing_of_it(s))
     }),
+    ("resealing_covers_every_sealed_secret_or_changes_nothing", |s| {
+        Box::pin(crate::conformance_tenants::resealing_covers_every_sealed_secret_or_changes_nothing(s))
+    }),
 ];
 
 /// Runs every check, each on a fresh store from `make`.

@@ -2,7 +2,10 @@
 //! (see `conformance`).
 
 use crate::conformance::{commit, inbound, tenant, tid};
-use crate::{ConnectorRecord, ExportTable, NewApiKey, NewAudit, NewUser, Role, Store, StoreError, TenantSettings};
+use crate::{
+    ConnectorRecord, ExportTable, NewApiKey, NewAudit, NewEventEndpoint, NewUser, Role, Store, StoreError,
+    TenantSettings,
+};
 use std::sync::Arc;
 use switchboard_core::{Channel, TenantId};
 
@@ -297,4 +300,74 @@ pub async fn tenant_secrets_are_sealed_per_tenant_and_resealed(store: Arc<dyn St
     assert!(store.set_tenant_secret(&a, "hook", None).await.expect("delete"));
     assert!(!store.set_tenant_secret(&a, "hook", None).await.expect("delete again"));
     assert_eq!(store.tenant_secret(&a, "hook").await.expect("get"), None);
+}
+
+/// `secrets rotate` depends on this: every sealed value of every table goes through `reseal`,
+/// and one that cannot be re-sealed leaves every value as it was.
+pub async fn resealing_covers_every_sealed_secret_or_changes_nothing(store: Arc<dyn Store>) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    for (tenant, id) in [(&t, "tg"), (&other, "slack")] {
+        store
+            .upsert_connector(&ConnectorRecord {
+                tenant: tenant.clone(),
+                id: id.into(),
+                channel: Channel::Telegram,
+                account_id: "1".into(),
+                secrets: format!("connector {id}").into_bytes(),
+                settings: serde_json::json!({}),
+                enabled: true,
+                created_at: 0,
+                updated_at: 0,
+            })
+            .await
+            .expect("connector");
+    }
+    store
+        .create_event_endpoint(
+            &t,
+            NewEventEndpoint {
+                id: "ep-1".into(),
+                url: "https://hooks.example.com/x".into(),
+                secret_sealed: b"endpoint ep-1".to_vec(),
+                events: vec!["message.sent".into()],
+            },
+        )
+        .await
+        .expect("endpoint");
+    let sealed = || async {
+        let mut all = Vec::new();
+        for (tenant, id) in [(&t, "tg"), (&other, "slack")] {
+            let c = store.connector(tenant, id).await.expect("read").expect("connector");
+            all.push(String::from_utf8_lossy(&c.secrets).into_owned());
+        }
+        let e = store.event_endpoint(&t, "ep-1").await.expect("read").expect("endpoint");
+        all.push(String::from_utf8_lossy(&e.secret_sealed).into_owned());
+        all
+    };
+    let n = store
+        .reseal_secrets(Box::new(|old: &[u8]| Ok([b"v2:".as_slice(), old].concat())))
+        .await
+        .expect("reseal");
+    assert_eq!(n, 3);
+    let after = sealed().await;
+    assert_eq!(
+        after,
+        ["v2:connector tg", "v2:connector slack", "v2:endpoint ep-1"],
+        "every value went through the reseal once"
+    );
+
+    // The endpoint's value cannot be re-sealed: the connectors, re-sealed before it in the same
+    // call, keep their old values too.
+    let failed = store
+        .reseal_secrets(Box::new(|old: &[u8]| {
+            if old.starts_with(b"v2:endpoint") {
+                Err("wrong key".into())
+            } else {
+                Ok([b"v3:".as_slice(), old].concat())
+            }
+        }))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(sealed().await, after, "a failed reseal changes nothing");
 }

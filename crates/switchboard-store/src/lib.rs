@@ -80,8 +80,9 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> Result<Vec<(i64, serde_json::Value)>>;
-    /// System-wide: re-encrypts every sealed secret with `reseal` (old ciphertext in, new out) in
-    /// one transaction; any failure changes nothing. Returns how many were re-encrypted.
+    /// System-wide: re-encrypts every sealed secret of every table (connector secrets, event
+    /// endpoint secrets...) with `reseal` (old ciphertext in, new out) in one transaction; any
+    /// failure changes nothing. Returns how many were re-encrypted.
     async fn reseal_secrets(&self, reseal: Reseal) -> Result<u64>;
     /// Stores (`Some`, replacing any earlier value) or removes (`None`) a tenant's sealed secret
     /// `name`. Returns whether a secret is now stored (set) or was removed (delete).

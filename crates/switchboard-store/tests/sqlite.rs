@@ -227,3 +227,44 @@ async fn two_instances_never_claim_the_same_form_submission() {
     all.sort_unstable();
     assert_eq!(all, ids, "every submission claimed exactly once");
 }
+
+/// Sealed values are the only binary columns of the schema: each one must be in the list that
+/// `secrets rotate` re-seals, or a rotation would leave it under a key that is gone.
+#[tokio::test]
+async fn every_binary_column_is_resealed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    SqliteStore::open(&path, SqliteOptions::default())
+        .expect("open and migrate")
+        .close();
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND upper(c.type) = 'BLOB' ORDER BY m.name, c.name",
+        )
+        .expect("prepare");
+    let binary: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(!binary.is_empty());
+    for (table, column) in &binary {
+        assert!(
+            switchboard_store::sqlite::SEALED
+                .iter()
+                .any(|s| s.table == table && s.column == column),
+            "{table}.{column} is binary but not in sqlite::SEALED"
+        );
+    }
+    // And the list names real columns.
+    for s in switchboard_store::sqlite::SEALED {
+        assert!(
+            binary.iter().any(|(t, c)| t == s.table && c == s.column),
+            "{}.{} is not a binary column",
+            s.table,
+            s.column
+        );
+    }
+}

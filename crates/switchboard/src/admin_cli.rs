@@ -304,52 +304,55 @@ pub async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result
         );
     }
     let old = Sealer::load(data_dir)?;
-    let (new_key, pending) = match std::env::var(NEW_MASTER_KEY_ENV) {
-        Ok(b64) => (decode_key(&b64, NEW_MASTER_KEY_ENV)?, None),
+    // `resumed`: the new key of an interrupted rotation, which may already seal some values.
+    let (new_key, pending, resumed) = match std::env::var(NEW_MASTER_KEY_ENV) {
+        Ok(b64) => (decode_key(&b64, NEW_MASTER_KEY_ENV)?, None, None),
         Err(_) if from_env => {
             bail!("{MASTER_KEY_ENV} is set: give the new key in {NEW_MASTER_KEY_ENV} (32 random bytes, base64)")
         }
         Err(_) => {
-            // Written beside the old key before anything is re-encrypted, so that a crash after
-            // the commit still leaves the key the secrets now need.
-            let key: [u8; 32] = rand::random();
             let pending = data_dir.join(format!("{KEY_FILE}.new"));
-            write_key_file(&pending, &key).with_context(|| {
-                format!(
-                    "{} exists: a rotation was interrupted; move it back or delete it",
-                    pending.display()
-                )
-            })?;
-            (key, Some(pending))
+            if pending.exists() {
+                // A rotation stopped between its commit and the key's move (every value is
+                // sealed under this key) or before its commit (none is): either way, finishing
+                // it with the same key is right, and deleting the file could lose every secret.
+                let text =
+                    std::fs::read_to_string(&pending).with_context(|| format!("reading {}", pending.display()))?;
+                let key = decode_key(&text, &pending.display().to_string())?;
+                println!("finishing the rotation interrupted with {}", pending.display());
+                (key, Some(pending), Some(Sealer::from_key(&key)?))
+            } else {
+                // Written beside the old key before anything is re-encrypted, so that a crash
+                // after the commit still leaves the key the secrets now need.
+                let key: [u8; 32] = rand::random();
+                write_key_file(&pending, &key).with_context(|| format!("writing {}", pending.display()))?;
+                (key, Some(pending), None)
+            }
         }
     };
     let new = Sealer::from_key(&new_key)?;
+    // A key file from an interrupted rotation stays whatever happens: it may be the only key
+    // that opens the secrets.
+    let written_now = pending.as_ref().filter(|_| resumed.is_none()).cloned();
     let store = crate::app::open_store(config, Clock::System)?;
     let reseal = Box::new(move |sealed: &[u8]| {
-        let plain = old.open(sealed).map_err(|e| format!("{e:#}"))?;
+        let plain = match (old.open(sealed), &resumed) {
+            (Ok(plain), _) => plain,
+            (Err(_), Some(already)) => already.open(sealed).map_err(|e| format!("{e:#}"))?,
+            (Err(e), None) => return Err(format!("{e:#}")),
+        };
         new.seal(&plain).map_err(|e| format!("{e:#}"))
     });
     let result = store.reseal_secrets(reseal).await;
     let count = match result {
         Ok(n) => n,
         Err(e) => {
-            if let Some(p) = &pending {
+            if let Some(p) = &written_now {
                 let _ = std::fs::remove_file(p);
             }
             return Err(anyhow::Error::from(e).context("re-encrypting the secrets; nothing was changed"));
         }
     };
-    store
-        .add_audit(NewAudit {
-            tenant: None,
-            actor: "cli".into(),
-            action: "secrets.rotate".into(),
-            target: "master_key".into(),
-            old_value: None,
-            new_value: Some(serde_json::json!({ "secrets": count })),
-        })
-        .await?;
-    store.close();
     println!("re-encrypted {count} secret(s) under the new master key");
     match pending {
         Some(p) => {
@@ -366,6 +369,18 @@ pub async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result
         ),
     }
     println!("access tokens signed under the old key stop working: people sign in again (or refresh)");
+    // After the key's move: the rotation is complete whether or not its record is written.
+    store
+        .add_audit(NewAudit {
+            tenant: None,
+            actor: "cli".into(),
+            action: "secrets.rotate".into(),
+            target: "master_key".into(),
+            old_value: None,
+            new_value: Some(serde_json::json!({ "secrets": count })),
+        })
+        .await?;
+    store.close();
     Ok(ExitCode::SUCCESS)
 }
 

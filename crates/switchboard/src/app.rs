@@ -36,10 +36,11 @@ pub struct App {
     pub sealer: crate::secrets::Sealer,
     pub teams_keys: crate::teams_keys::KeyCache,
     pub teams_tokens: crate::teams_keys::TokenCache,
-    /// For calls to the platforms' APIs.
+    /// For the operator's own services (the language model of `[llm]`).
     pub http: reqwest::Client,
-    /// For URLs tenants choose (event webhooks, form actions): public addresses only, unless
-    /// `server.allow_private_targets`.
+    /// For every request made on a tenant's behalf (platform APIs through the connector's
+    /// settings, event webhooks, form actions): public addresses only unless
+    /// `server.allow_private_targets`, no redirects (see `egress`).
     pub tenant_http: reqwest::Client,
     /// Paces sends per platform account and chat.
     pub pacer: crate::ratelimit::Pacer,
@@ -149,6 +150,7 @@ impl App {
         queue.push(pending);
         let tenant_http = crate::egress::client(config.server.allow_private_targets)
             .context("building the HTTP client for tenant URLs")?;
+        let teams_keys = crate::teams_keys::KeyCache::new(config.server.allow_private_targets)?;
         Ok(Arc::new(App {
             config,
             store,
@@ -161,7 +163,7 @@ impl App {
             limiter: Default::default(),
             sockets: Default::default(),
             events: Default::default(),
-            teams_keys: crate::teams_keys::KeyCache::new()?,
+            teams_keys,
             teams_tokens: Default::default(),
             pacer: Default::default(),
             tenant_http,
@@ -401,6 +403,9 @@ async fn process(app: &Arc<App>, job: Job) {
         }
         Err(_) => format!("the turn took longer than {} ms", timeout.as_millis()),
     };
+    // Logged, stored with the job and shown with the dead letters: a bot token that slipped
+    // into an error (deliveries redact their own connector's secrets) goes no further.
+    let error = crate::redact::tokens(&error);
     let attempts = job.attempts + 1;
     let tenant = &job.tenant;
     if attempts >= app.config.queue.max_attempts {

@@ -22,6 +22,9 @@ pub fn required_secrets(channel: Channel) -> &'static [&'static str] {
     }
 }
 
+/// The settings that are URLs the server calls (see `egress`).
+pub const URL_SETTINGS: [&str; 4] = ["api_base", "token_url", "openid_metadata_url", "gateway_url"];
+
 /// A connector id: lowercase letters, digits and dashes, as it appears in the webhook URL.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()

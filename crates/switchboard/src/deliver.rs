@@ -13,6 +13,9 @@ use switchboard_channels::{InboundEvent, discord, messenger, signal, slack, team
 use switchboard_core::{Channel, Content, ConversationStatus, Direction, Message, MessageId, MessageStatus};
 use switchboard_store::Job;
 
+/// Longest platform answer read: far more than any send's answer.
+const ANSWER_MAX: usize = 256 * 1024;
+
 /// The platform asked us to wait (429): the job runs again after this many seconds.
 #[derive(Debug, thiserror::Error)]
 #[error("rate limited by the platform for {0} s")]
@@ -284,8 +287,22 @@ async fn pace(app: &App, connector: &Connector, chat: &str) -> anyhow::Result<()
     Ok(())
 }
 
+/// Sends one call. Every reason in the outcome is fit to store and show: the connector's
+/// secrets redacted (a Telegram token is part of the URL) and a platform's words cut short.
 async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<Outcome> {
+    let secrets = || connector.secrets.values().map(String::as_str);
+    let clean = |e: String| crate::redact::reason(&crate::redact::secrets(&e, secrets()));
+    Ok(match send_raw(app, connector, call).await? {
+        Outcome::Transient(e) => Outcome::Transient(clean(e)),
+        Outcome::Permanent(e) => Outcome::Permanent(clean(e)),
+        Outcome::Blocked(e) => Outcome::Blocked(clean(e)),
+        done @ (Outcome::Sent(_) | Outcome::RetryAfter(_)) => done,
+    })
+}
+
+async fn send_raw(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<Outcome> {
     let channel = connector.record.channel;
+    let allow_private = app.config.server.allow_private_targets;
     let base = connector
         .setting("api_base")
         .unwrap_or(default_api_base(channel))
@@ -302,8 +319,12 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
             channel.as_str()
         )));
     }
+    // Refused for good: only a change of the connector's settings can help.
+    if let Err(e) = crate::egress::check_url(&url, allow_private) {
+        return Ok(Outcome::Permanent(format!("{}: {e}", channel.as_str())));
+    }
     let mut req = app
-        .http
+        .tenant_http
         .request(call.method.clone(), &url)
         .timeout(Duration::from_secs(15));
     req = match &call.auth {
@@ -312,10 +333,19 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
             let token_url = connector
                 .setting("token_url")
                 .unwrap_or(crate::teams_keys::DEFAULT_TOKEN_URL);
+            if let Err(e) = crate::egress::check_url(token_url, allow_private) {
+                return Ok(Outcome::Permanent(format!("teams: token_url {e}")));
+            }
             let app_id = connector.record.account_id.trim_start_matches("28:");
             match app
                 .teams_tokens
-                .token(&app.http, token_url, app_id, connector.secret("app_password"))
+                .token(
+                    &app.tenant_http,
+                    allow_private,
+                    token_url,
+                    app_id,
+                    connector.secret("app_password"),
+                )
                 .await
             {
                 Ok(token) => req.bearer_auth(token),
@@ -334,7 +364,11 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
     };
     let res = match req.send().await {
         Ok(res) => res,
-        Err(e) => return Ok(Outcome::Transient(format!("{}: {e}", channel.as_str()))),
+        // Without the URL: a Telegram URL carries the bot token.
+        Err(e) => {
+            let e = crate::redact::chain(&e.without_url());
+            return Ok(Outcome::Transient(format!("{}: {e}", channel.as_str())));
+        }
     };
     let status = res.status().as_u16();
     let retry_after = res
@@ -342,6 +376,6 @@ async fn send(app: &App, connector: &Connector, call: &Call) -> anyhow::Result<O
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let body = res.bytes().await.unwrap_or_default();
+    let body = crate::egress::body(res, ANSWER_MAX).await;
     Ok(outcome(channel, status, &body, retry_after))
 }

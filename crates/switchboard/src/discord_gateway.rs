@@ -36,6 +36,8 @@ struct Resume {
     seq: Option<u64>,
 }
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How often the connectors are looked at for new Gateway connectors.
 const DISCOVER_EVERY: Duration = Duration::from_secs(10);
 
@@ -130,12 +132,15 @@ async fn session(app: &App, tenant: &TenantId, c: &Connector, resume: &mut Resum
         .filter(|_| resume.session_id.is_some())
         .unwrap_or(base);
     let url = with_query(url);
+    let tcp = connect(&url, app.config.server.allow_private_targets)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
     let tls = <rustls::ClientConfig as rustls_platform_verifier::ConfigVerifierExt>::with_platform_verifier()
         .context("TLS configuration")?;
-    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+    let (mut ws, _) = tokio_tungstenite::client_async_tls_with_config(
         url.as_str(),
+        tcp,
         None,
-        false,
         Some(tokio_tungstenite::Connector::Rustls(Arc::new(tls))),
     )
     .await
@@ -147,7 +152,12 @@ async fn session(app: &App, tenant: &TenantId, c: &Connector, resume: &mut Resum
     let interval = hello["d"]["heartbeat_interval"]
         .as_u64()
         .filter(|&ms| ms > 0)
-        .ok_or_else(|| anyhow!("hello without a heartbeat interval: {hello}"))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "hello without a heartbeat interval: {}",
+                crate::redact::reason(&hello.to_string())
+            )
+        })?;
     let interval = Duration::from_millis(interval);
     let opening = match (&resume.session_id, resume.seq) {
         (Some(session_id), Some(seq)) => json!({"op": 6, "d": {"token": token, "session_id": session_id, "seq": seq}}),
@@ -237,6 +247,26 @@ async fn session(app: &App, tenant: &TenantId, c: &Connector, resume: &mut Resum
             _ => {}
         }
     }
+}
+
+/// A TCP connection to one of the public addresses of `url`'s host. Both the connector's
+/// `gateway_url` and the resume URL the Gateway hands out are someone else's choice; connecting
+/// to an address checked here (instead of letting the WebSocket client resolve the name again)
+/// keeps them off the server's own network.
+async fn connect(url: &str, allow_private: bool) -> anyhow::Result<tokio::net::TcpStream> {
+    let parsed = reqwest::Url::parse(url)?;
+    let addrs = crate::egress::addresses(&parsed, allow_private)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let mut last = None;
+    for addr in addrs {
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => return Ok(tcp),
+            Ok(Err(e)) => last = Some(anyhow::Error::from(e).context(addr)),
+            Err(_) => last = Some(anyhow!("{addr}: no connection within {CONNECT_TIMEOUT:?}")),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow!("no address to connect to")))
 }
 
 /// The Gateway's resume URL comes without the version and encoding query.

@@ -34,6 +34,7 @@ mod numbered;
 pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;
+mod redact;
 pub mod reminders;
 pub mod route;
 pub mod secrets;

@@ -9,9 +9,6 @@ use hmac::{KeyInit, Mac};
 use std::time::Duration;
 use switchboard_store::SendOutcome;
 
-/// Longest part of an endpoint's error answer kept with the attempt.
-const ERROR_BODY_MAX: usize = 200;
-
 /// `X-Switchboard-Signature` for `body` sent at `t` (unix seconds).
 pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
     // HMAC accepts keys of any length; empty keys are refused before anything is sent.
@@ -102,12 +99,17 @@ pub async fn post(http: &reqwest::Client, p: Post<'_>) -> Reply {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0)
         .min(86_400);
-    let text = res.text().await.unwrap_or_default();
+    let text = crate::egress::body(res, 4 * crate::redact::REASON_MAX).await;
     let error = format!(
         "HTTP {status}: {}",
-        text.chars().take(ERROR_BODY_MAX).collect::<String>()
+        crate::redact::reason(&String::from_utf8_lossy(&text))
     );
     match status {
+        // Not followed (see `egress`), and repeating the request will not change the answer.
+        300..=399 => Reply::Refused {
+            status: Some(status),
+            error: format!("HTTP {status}: redirects are not followed; give the final URL"),
+        },
         408 | 429 => Reply::Transient {
             status: Some(status),
             error,

@@ -15,20 +15,24 @@ const MIN_REFRESH: Duration = Duration::from_secs(60);
 /// Keys of one metadata URL and when they were fetched.
 type Fetched = (Instant, Arc<Vec<Jwk>>);
 
+/// How long fetching one document of keys may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct KeyCache {
     http: reqwest::Client,
+    allow_private: bool,
     entries: Mutex<HashMap<String, Fetched>>,
 }
 
 impl KeyCache {
-    pub fn new() -> anyhow::Result<KeyCache> {
+    /// A connector's `openid_metadata_url` is the tenant's choice, and the `jwks_uri` in it
+    /// the choice of whoever serves it: both are held to the public-address policy of `egress`.
+    pub fn new(allow_private: bool) -> anyhow::Result<KeyCache> {
         crate::tls::init();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("HTTP client")?;
+        let http = crate::egress::client(allow_private).context("HTTP client")?;
         Ok(KeyCache {
             http,
+            allow_private,
             entries: Mutex::default(),
         })
     }
@@ -42,9 +46,11 @@ impl KeyCache {
                 return Ok(keys.clone());
             }
         }
+        crate::egress::check_url(metadata_url, self.allow_private).map_err(anyhow::Error::msg)?;
         let meta: OpenIdMetadata = self
             .http
             .get(metadata_url)
+            .timeout(FETCH_TIMEOUT)
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -52,9 +58,11 @@ impl KeyCache {
             .json()
             .await
             .with_context(|| format!("reading {metadata_url}"))?;
+        crate::egress::check_url(&meta.jwks_uri, self.allow_private).map_err(anyhow::Error::msg)?;
         let jwks: Jwks = self
             .http
             .get(&meta.jwks_uri)
+            .timeout(FETCH_TIMEOUT)
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -86,13 +94,16 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
+    /// `token_url` is a connector setting: held to `egress`'s policy like any tenant URL.
     pub async fn token(
         &self,
         http: &reqwest::Client,
+        allow_private: bool,
         token_url: &str,
         app_id: &str,
         password: &str,
     ) -> anyhow::Result<String> {
+        crate::egress::check_url(token_url, allow_private).map_err(anyhow::Error::msg)?;
         let key = (token_url.to_owned(), app_id.to_owned());
         if let Some((until, token)) = self.entries.lock().ok().and_then(|e| e.get(&key).cloned())
             && Instant::now() < until

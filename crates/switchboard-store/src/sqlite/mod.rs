@@ -20,6 +20,8 @@ mod tenants;
 mod turns;
 mod usage;
 
+pub use tenants::{SEALED, SealedColumn};
+
 use crate::{Job, Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -221,30 +221,63 @@ pub(super) fn export_page(
     Ok(out)
 }
 
+/// A column of sealed values (see [`SEALED`]).
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    /// An SQL expression naming a row in errors (never the secret).
+    pub row: &'static str,
+}
+
+/// Every column that holds values sealed with the master key. A new table of sealed values is
+/// one entry here, and `secrets rotate` re-seals it with the rest; the SQLite test
+/// `every_binary_column_is_resealed` fails for a binary column missing from this list.
+pub const SEALED: &[SealedColumn] = &[
+    SealedColumn {
+        table: "connectors",
+        column: "secrets",
+        row: "tenant_id || '/' || id",
+    },
+    SealedColumn {
+        table: "event_endpoints",
+        column: "secret_sealed",
+        row: "tenant_id || '/' || id",
+    },
+    SealedColumn {
+        table: "tenant_secrets",
+        column: "sealed",
+        row: "tenant_id || '/' || name",
+    },
+];
+
+/// Every sealed value of every table in [`SEALED`], in the caller's one transaction: the first
+/// value that cannot be re-sealed fails the whole write, and nothing is changed.
 pub(super) fn reseal(ctx: &mut WriteCtx<'_>, reseal: &Reseal) -> Result<u64> {
     let conn = ctx.conn;
-    let sealed: Vec<(String, String, Vec<u8>)> = {
-        let mut stmt = conn.prepare("SELECT tenant_id, id, secrets FROM connectors ORDER BY tenant_id, id")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    };
     let mut n = 0;
-    for (tenant, id, old) in sealed {
-        let new = reseal(&old).map_err(|e| StoreError::Corrupt(format!("connector {tenant}/{id}: {e}")))?;
-        conn.prepare_cached("UPDATE connectors SET secrets = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2")?
-            .execute(params![tenant, id, new, ctx.now])?;
-        n += 1;
-    }
-    let sealed: Vec<(String, String, Vec<u8>)> = {
-        let mut stmt = conn.prepare("SELECT tenant_id, name, sealed FROM tenant_secrets ORDER BY tenant_id, name")?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    for (tenant, name, old) in sealed {
-        let new = reseal(&old).map_err(|e| StoreError::Corrupt(format!("tenant secret {tenant}/{name}: {e}")))?;
-        conn.prepare_cached("UPDATE tenant_secrets SET sealed = ?3 WHERE tenant_id = ?1 AND name = ?2")?
-            .execute(params![tenant, name, new])?;
-        n += 1;
+    for s in SEALED {
+        // Every table has a rowid (see `export_page`): one UPDATE shape fits them all.
+        let sealed: Vec<(i64, String, Vec<u8>)> = {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT rowid, {row}, {column} FROM {table} ORDER BY rowid",
+                row = s.row,
+                column = s.column,
+                table = s.table
+            ))?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut update = conn.prepare(&format!(
+            "UPDATE {table} SET {column} = ?1 WHERE rowid = ?2",
+            table = s.table,
+            column = s.column
+        ))?;
+        for (rowid, row, old) in sealed {
+            let new =
+                reseal(&old).map_err(|e| StoreError::Corrupt(format!("{}.{} of {row}: {e}", s.table, s.column)))?;
+            update.execute(params![new, rowid])?;
+            n += 1;
+        }
     }
     Ok(n)
 }

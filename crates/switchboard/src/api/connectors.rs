@@ -85,6 +85,14 @@ pub(crate) async fn save(
     let t = principal.tenant(&tenant, Need::Admin)?;
     let channel = Channel::parse(&body.channel)
         .ok_or_else(|| ApiError::Unprocessable("bad_channel", format!("unknown channel {:?}", body.channel)))?;
+    // Checked again at every request (a name may resolve elsewhere later); refusing here tells
+    // the tenant now instead of in a failed reply.
+    for name in connectors::URL_SETTINGS {
+        if let Some(url) = body.settings.get(name) {
+            crate::egress::check_url(url, app.config.server.allow_private_targets)
+                .map_err(|e| ApiError::Unprocessable("bad_setting", format!("{name}: {e}")))?;
+        }
+    }
     let before = app.store.connector(&t, &id).await?;
     let secret_names: Vec<String> = body.secrets.keys().cloned().collect();
     connectors::save(

@@ -163,3 +163,191 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
     let (ok, said) = run(&[current, ("SWITCHBOARD_NEW_MASTER_KEY", fresh)]);
     assert!(!ok, "the old key opens nothing any more: {said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_rotation_every_kind_of_secret_still_works() {
+    use crate::event_receiver::{SECRET, receiver, verify};
+    use crate::webhooks::{now_s, slack_signature};
+    let tweak = |c: &mut switchboard::config::Config, _: &std::path::Path| c.events.poll_interval_ms = 50;
+    let app = TestApp::spawn_with(tweak).await;
+    let root = root(&app).await;
+    // Replies go to a stand-in API, never out of the machine.
+    let (api, _) = crate::delivery::fake_api(vec![(200, json!({"ok": true}))]).await;
+    let api_base = format!("api_base={api}");
+    let slack_secret = "fake0slack0signing0secret0000001";
+    for (id, channel, account, secrets) in [
+        (
+            "tg",
+            "telegram",
+            "7000000001",
+            vec![
+                "bot_token=7000000001:FAKE".to_owned(),
+                format!("webhook_secret={}", TG_SECRET.1),
+            ],
+        ),
+        (
+            "wa",
+            "whatsapp",
+            "200000000000002",
+            vec![
+                "access_token=EAAfake".to_owned(),
+                format!("app_secret={META_APP_SECRET}"),
+                "verify_token=fake-verify-token-123".to_owned(),
+            ],
+        ),
+        (
+            "sl",
+            "slack",
+            "T0FAKE0001",
+            vec![
+                "bot_token=xoxb-fake".to_owned(),
+                format!("signing_secret={slack_secret}"),
+            ],
+        ),
+        (
+            "sig",
+            "signal",
+            "+15550002222",
+            vec!["shared_secret=fake-signal-secret".to_owned()],
+        ),
+    ] {
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        add_connector(&app, id, channel, account, &secrets, &[&api_base]);
+    }
+    let (url, received) = receiver(SECRET, vec![200]).await;
+    let (status, hook) = call(
+        &app,
+        Method::POST,
+        "/v1/tenants/demo/webhooks",
+        Some(&root),
+        Some(json!({"url": url, "events": ["message.sent"], "secret": SECRET})),
+    )
+    .await;
+    assert_eq!(status, 201, "{hook}");
+    let hook_id = hook["id"].as_str().expect("id").to_owned();
+
+    let dir = app.stop().await;
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(binary())
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["secrets", "rotate"])
+            .output()
+    })
+    .expect("run");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("re-encrypted 5 secret"),
+        "four connectors and the endpoint: {said}"
+    );
+    assert!(!dir.path().join("data/master.key.new").exists());
+
+    let app = TestApp::spawn_in(dir, tweak).await;
+    // Each connector's signed webhook still verifies.
+    assert_eq!(telegram(&app, TG_SECRET, telegram_update(1)).await.0, 200);
+    let wa = channel_fixture("whatsapp/text_message.json");
+    let sig = meta_signature(&wa);
+    assert_eq!(
+        crate::delivery::post(&app, "/v1/webhooks/demo/wa", &[("X-Hub-Signature-256", &sig)], wa).await,
+        200
+    );
+    let sl = channel_fixture("slack/message_im_event.json");
+    let ts = now_s();
+    let sig = slack_signature(slack_secret, ts, &sl);
+    let ts = ts.to_string();
+    let headers = [
+        ("X-Slack-Request-Timestamp", ts.as_str()),
+        ("X-Slack-Signature", sig.as_str()),
+    ];
+    assert_eq!(
+        crate::delivery::post(&app, "/v1/webhooks/demo/sl", &headers, sl).await,
+        200
+    );
+    let frame = channel_fixture("signal/rest_ws_text_frame.json");
+    let headers = [("X-Switchboard-Signal-Secret", "fake-signal-secret")];
+    assert_eq!(
+        crate::delivery::post(&app, "/v1/webhooks/demo/sig", &headers, frame).await,
+        200
+    );
+
+    // The endpoint's secret survived: its test ping is signed under the original secret.
+    let (status, ping) = call(
+        &app,
+        Method::POST,
+        &format!("/v1/tenants/demo/webhooks/{hook_id}/test"),
+        Some(&token_of(&app, "root@example.com").await),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{ping}");
+    let got = eventually(15, "the signed ping", || async {
+        let calls = received.lock().expect("lock").clone();
+        calls.into_iter().find(|c| c.event == "ping")
+    })
+    .await;
+    assert!(verify(SECRET, &got.signature, &got.raw), "{got:?}");
+    assert!(got.verified);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_interrupted_after_its_commit_is_finished_by_running_it_again() {
+    let app = TestApp::spawn().await;
+    let (api, _) = crate::delivery::fake_api(vec![(200, json!({"ok": true}))]).await;
+    add_connector(
+        &app,
+        "tg",
+        "telegram",
+        "7000000001",
+        &["bot_token=7000000001:FAKE", &format!("webhook_secret={}", TG_SECRET.1)],
+        &[&format!("api_base={api}")],
+    );
+    let dir = app.stop().await;
+    let data = dir.path().join("data");
+    let key = |b64: &str| switchboard::secrets::decode_key(b64, "test").expect("key");
+    let old_key = std::fs::read_to_string(data.join("master.key")).expect("key file");
+    let old = switchboard::secrets::Sealer::from_key(&key(&old_key)).expect("sealer");
+    // What a rotation killed between its commit and the key file's move leaves behind: the
+    // secrets sealed under the key in `master.key.new`, `master.key` still the old one.
+    let pending = "ZnJlc2gga2V5IGZvciB0aGUgcm90YXRpb24gdGVzdCE=";
+    let new = switchboard::secrets::Sealer::from_key(&key(pending)).expect("sealer");
+    {
+        let store = switchboard::app::open_store(&test_config(dir.path()), Clock::System).expect("store");
+        let resealed = store
+            .reseal_secrets(Box::new(move |s: &[u8]| {
+                let plain = old.open(s).map_err(|e| e.to_string())?;
+                new.seal(&plain).map_err(|e| e.to_string())
+            }))
+            .await
+            .expect("reseal");
+        assert_eq!(resealed, 1);
+        store.close();
+    }
+    std::fs::write(data.join("master.key.new"), pending).expect("write");
+
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(binary())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["secrets", "rotate"])
+            .output()
+    })
+    .expect("run");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.contains("finishing the rotation"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("master.key"))
+            .expect("key file")
+            .trim(),
+        pending
+    );
+    assert!(!data.join("master.key.new").exists());
+
+    let app = TestApp::spawn_in(dir, |_, _| {}).await;
+    assert_eq!(telegram(&app, TG_SECRET, telegram_update(1)).await.0, 200);
+    app.stop().await;
+}

@@ -355,14 +355,14 @@ async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
     );
 }
 
-fn now_s() -> i64 {
+pub(crate) fn now_s() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64
 }
 
-fn slack_signature(secret: &str, ts: i64, body: &[u8]) -> String {
+pub(crate) fn slack_signature(secret: &str, ts: i64, body: &[u8]) -> String {
     use hmac::{KeyInit, Mac};
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(format!("v0:{ts}:").as_bytes());
