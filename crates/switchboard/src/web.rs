@@ -163,10 +163,14 @@ async fn page(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
 
 /// Everything the page needs comes from this server; pictures in rich replies are the bot's
 /// own https URLs.
-const PAGE_CSP_BASE: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-     img-src https:; base-uri 'none'; form-action 'none'";
-const PAGE_CSP_SELF: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-     img-src https:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+macro_rules! page_csp_base {
+    () => {
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src https:; \
+         base-uri 'none'; form-action 'none'"
+    };
+}
+const PAGE_CSP_BASE: &str = page_csp_base!();
+const PAGE_CSP_SELF: &str = concat!(page_csp_base!(), "; frame-ancestors 'self'");
 
 /// The page's policy: it may be framed by itself and by the sites the tenant allowed.
 fn page_csp(origins: &[String]) -> String {
