@@ -201,19 +201,7 @@ impl Browser {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_chats_with_the_demo_bot_in_the_browser() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::start().await;
-    // A token the server does not take (a rotated master key, say): the page starts a new session.
-    browser.goto(&format!("{}/", app.base)).await;
-    browser
-        .script(
-            "localStorage.setItem('switchboard.demo.session', JSON.stringify({user: 'anon_gone', \
-             token: 'swc1.e30.AAAA', expires_at: '2999-01-01T00:00:00Z'}))",
-        )
-        .await;
-    browser.goto(&format!("{}/", app.base)).await;
+async fn wait_connected(browser: &Browser) {
     eventually(20, "the page to connect", || async {
         (browser
             .script("return document.querySelector('#status').textContent")
@@ -222,6 +210,24 @@ async fn a_person_chats_with_the_demo_bot_in_the_browser() {
             .then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_chats_with_the_demo_bot_in_the_browser() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::start().await;
+    // A token the server does not take (a rotated master key, say): the page starts a new session.
+    // Planted once the first load has stored its own, which would otherwise overwrite it.
+    browser.goto(&format!("{}/", app.base)).await;
+    wait_connected(&browser).await;
+    browser
+        .script(
+            "localStorage.setItem('switchboard.demo.session', JSON.stringify({user: 'anon_gone', \
+             token: 'swc1.e30.AAAA', expires_at: '2999-01-01T00:00:00Z'}))",
+        )
+        .await;
+    browser.goto(&format!("{}/", app.base)).await;
+    wait_connected(&browser).await;
 
     let session = browser
         .script("return JSON.parse(localStorage.getItem('switchboard.demo.session'))")

@@ -8,6 +8,7 @@ mod bad_input;
 mod browser;
 mod chat;
 mod chat_identity;
+mod chat_page;
 mod crash;
 mod delivery;
 mod discord_gateway;

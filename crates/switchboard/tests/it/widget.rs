@@ -1,6 +1,5 @@
 //! The embeddable widget on a customer's site: a page served from another origin than
-//! Switchboard with the one `<script>` line, in headless Chromium; and the security headers of
-//! the chat page and the widget, over plain HTTP.
+//! Switchboard with the one `<script>` line, in headless Chromium.
 
 use crate::api::call;
 use crate::browser::Browser;
@@ -13,8 +12,8 @@ use std::sync::Arc;
 
 /// A customer's site: its own origin (another port of 127.0.0.1), serving fixed pages, with a
 /// Content-Security-Policy when given one.
-struct Site {
-    origin: String,
+pub(crate) struct Site {
+    pub(crate) origin: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -24,7 +23,7 @@ impl Drop for Site {
     }
 }
 
-async fn site(pages: Vec<(&str, String)>) -> Site {
+pub(crate) async fn site(pages: Vec<(&str, String)>) -> Site {
     site_with_policy(pages, None).await
 }
 
@@ -130,7 +129,7 @@ impl Browser {
     }
 }
 
-async fn allow(app: &TestApp, admin: &str, origins: &[&str]) {
+pub(crate) async fn allow(app: &TestApp, admin: &str, origins: &[&str]) {
     let (status, body) = patch(app, admin, json!({ "allowed_origins": origins })).await;
     assert_eq!(status, 200, "{body}");
 }
@@ -146,7 +145,14 @@ async fn the_widget_chats_from_another_site_counts_unread_and_resumes_after_a_re
         base = app.base,
         addr = app.addr
     );
-    let shop = site_with_policy(vec![("/", shop_page(&app, ""))], Some(policy)).await;
+    let shop = site_with_policy(
+        vec![
+            ("/", shop_page(&app, "")),
+            ("/plain", "<!doctype html><p>No chat here</p>".into()),
+        ],
+        Some(policy),
+    )
+    .await;
     allow(&app, &admin, &[&shop.origin]).await;
     let browser = Browser::start().await;
     browser.goto(&format!("{}/", shop.origin)).await;
@@ -239,7 +245,9 @@ async fn the_widget_chats_from_another_site_counts_unread_and_resumes_after_a_re
     .await;
 
     // A token the server no longer takes (the master key was rotated, say): the widget starts
-    // over as a new visitor instead of failing. The panel was open, so it opens again.
+    // over as a new visitor instead of failing. The panel was open, so it opens again. (The token
+    // is planted from a page without the widget, which would otherwise write its own back.)
+    browser.goto(&format!("{}/plain", shop.origin)).await;
     browser
         .script(
             "localStorage.setItem('switchboard.demo.session', JSON.stringify({user: 'anon_gone', \
@@ -418,89 +426,4 @@ async fn identity_secret(app: &TestApp, admin: &str) -> String {
     .await;
     assert_eq!(status, 200, "{body}");
     body["value"].as_str().expect("the generated secret").to_owned()
-}
-
-#[tokio::test]
-async fn the_page_and_the_widget_carry_their_security_headers() {
-    let app = TestApp::spawn().await;
-    let admin = root(&app).await;
-    let get = |path: &str| app.client.get(app.url(path)).send();
-
-    let res = get("/widget.js").await.expect("send");
-    assert_eq!(res.status().as_u16(), 200);
-    let h = res.headers().clone();
-    assert_eq!(h["content-type"], "application/javascript; charset=utf-8");
-    assert_eq!(h["x-content-type-options"], "nosniff");
-    assert_eq!(h["cross-origin-resource-policy"], "cross-origin");
-    assert_eq!(
-        h["access-control-allow-origin"], "*",
-        "loadable with crossorigin=anonymous"
-    );
-    assert!(
-        h["cache-control"].to_str().expect("text").contains("max-age="),
-        "{:?}",
-        h["cache-control"]
-    );
-    let etag = h["etag"].clone();
-    let body = res.text().await.expect("body");
-    assert!(body.contains("attachShadow"), "the widget itself");
-    let res = app
-        .client
-        .get(app.url("/widget.js"))
-        .header("if-none-match", etag)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status().as_u16(), 304);
-
-    let csp = |res: &reqwest::Response| {
-        res.headers()["content-security-policy"]
-            .to_str()
-            .expect("text")
-            .to_owned()
-    };
-    let res = get("/").await.expect("send");
-    assert_eq!(res.status().as_u16(), 200);
-    let policy = csp(&res);
-    for part in [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "connect-src 'self'",
-        "frame-ancestors 'self'",
-    ] {
-        assert!(policy.contains(part), "{part} in {policy}");
-    }
-    assert!(!policy.contains("unsafe-inline"), "{policy}");
-    assert!(policy.ends_with("frame-ancestors 'self'"), "{policy}");
-    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
-    let page = res.text().await.expect("body");
-    assert!(
-        !page.contains("<script>") && !page.contains("<style>"),
-        "nothing inline"
-    );
-
-    // A tenant's allowed sites may frame its page; an unknown tenant's page frames only itself.
-    allow(&app, &admin, &["https://shop.example", "http://127.0.0.1:8081"]).await;
-    let res = get("/?tenant=demo").await.expect("send");
-    assert!(
-        csp(&res).ends_with("frame-ancestors 'self' https://shop.example http://127.0.0.1:8081"),
-        "{}",
-        csp(&res)
-    );
-    let res = get("/?tenant=other").await.expect("send");
-    assert!(csp(&res).ends_with("frame-ancestors 'self'"), "{}", csp(&res));
-    let res = get("/?tenant=%FF%00nope").await.expect("send");
-    assert!(csp(&res).ends_with("frame-ancestors 'self'"), "{}", csp(&res));
-
-    for (path, kind) in [("/chat.js", "application/javascript"), ("/chat.css", "text/css")] {
-        let res = get(path).await.expect("send");
-        assert_eq!(res.status().as_u16(), 200, "{path}");
-        assert!(
-            res.headers()["content-type"].to_str().expect("text").starts_with(kind),
-            "{path}"
-        );
-        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
-    }
 }
