@@ -64,6 +64,10 @@ let conversationId = null;
 
 const $ = id => document.getElementById(id);
 const list = $('messages'), scroller = $('scroller'), input = $('input');
+// The conversation being shown; an earlier one (closed meanwhile) stays above it.
+let current = document.createElement('div');
+current.className = 'conversation';
+list.append(current);
 const typing = $('typing'), statusEl = $('status'), conn = $('conn');
 $('tenant').textContent = tenant;
 document.title = `Switchboard · ${tenant}`;
@@ -76,8 +80,26 @@ function hhmm(iso) {
   if (isNaN(d)) return '';
   return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
 }
+// seq numbers a conversation's messages from 1: a new one (the last was closed) starts below
+// the old one, with what is still waiting for its ack, which belongs to the new one. Answers
+// whether it did.
 function setConversation(id) {
-  if (id) conversationId = id;
+  if (!id) return false;
+  const changed = conversationId !== null && id !== conversationId;
+  conversationId = id;
+  if (!changed) return false;
+  lastSeq = 0;
+  if (current.querySelector('[data-seq]')) {
+    const divider = document.createElement('div');
+    divider.className = 'divider';
+    divider.setAttribute('role', 'separator');
+    divider.textContent = 'New conversation';
+    current = document.createElement('div');
+    current.className = 'conversation';
+    current.append(...pending.values());
+    list.append(divider, current);
+  }
+  return true;
 }
 const scrollDown = () => { scroller.scrollTop = scroller.scrollHeight; };
 
@@ -115,9 +137,9 @@ function setState(el, state) {
 // Bubbles still waiting for an ack have no seq and stay at the bottom.
 function place(el, seq) {
   el.dataset.seq = seq;
-  let n = list.lastElementChild;
+  let n = current.lastElementChild;
   while (n && (n.dataset.seq === undefined || Number(n.dataset.seq) > seq)) n = n.previousElementSibling;
-  if (n) n.after(el); else list.prepend(el);
+  if (n) n.after(el); else current.prepend(el);
 }
 
 // Only the newest bot message offers quick replies; older choices are stale.
@@ -210,7 +232,7 @@ function onStream(s) {
     el = bubble('out', '', new Date().toISOString());
     el.classList.add('draft');
     drafts.set(s.in_reply_to, el);
-    list.append(el);
+    current.append(el);
     typing.hidden = true;
   }
   el.querySelector('.bubble').textContent += s.delta || '';
@@ -218,8 +240,8 @@ function onStream(s) {
 }
 
 function onMessage(m) {
-  if (typeof m.seq === 'number' && m.seq > lastSeq) lastSeq = m.seq;
   setConversation(m.conversation_id);
+  if (typeof m.seq === 'number' && m.seq > lastSeq) lastSeq = m.seq;
   const draft = m.in_reply_to && drafts.get(m.in_reply_to);
   if (draft) { draft.remove(); drafts.delete(m.in_reply_to); }
   if (!m.id || byId.has(m.id)) return;
@@ -318,7 +340,8 @@ async function connect() {
     try { f = JSON.parse(ev.data); } catch { return; }
     switch (f && f.type) {
       case 'ready':
-        setConversation(f.conversation_id);
+        // Closed while this page was away: show the open one from its start.
+        if (setConversation(f.conversation_id)) send({ type: 'hello', resume_after_seq: 0 });
         // If the server's history is shorter than ours (e.g. it was reset), resume from its end.
         if (typeof f.last_seq === 'number' && f.last_seq < lastSeq) lastSeq = f.last_seq;
         break;
@@ -340,7 +363,10 @@ async function connect() {
       conversationId = null;
       lastSeq = 0;
       byId.clear();
-      list.replaceChildren(...pending.values());
+      current = document.createElement('div');
+      current.className = 'conversation';
+      current.append(...pending.values());
+      list.replaceChildren(current);
     }
     retry();
   };
@@ -353,7 +379,7 @@ function submit(type, fields, text) {
   el.frame = { type, client_msg_id: id, ...fields };
   setState(el, 'pending');
   pending.set(id, el);
-  list.append(el);
+  current.append(el);
   scrollDown();
   send(el.frame); // if offline, onopen re-sends it
 }

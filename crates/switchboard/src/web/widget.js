@@ -158,6 +158,9 @@
   const statusEl = h('div', { class: 'status', role: 'status', text: '' });
   const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat', text: '×' });
   const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
+  // The conversation being shown; an earlier one (closed meanwhile) stays above it.
+  let current = h('div', { class: 'conversation' });
+  list.append(current);
   const typing = h('div', { class: 'typing', hidden: true }, h('i'), h('i'), h('i'), h('span', { class: 'sr-only', text: 'typing…' }));
   const scroller = h('div', { class: 'scroller' }, list, typing);
   const retryBtn = h('button', { type: 'button', class: 'retry', text: 'Try again' });
@@ -223,9 +226,9 @@
   // Bubbles still waiting for an ack have no seq and stay at the bottom.
   function place(el, seq) {
     el.dataset.seq = seq;
-    let n = list.lastElementChild;
+    let n = current.lastElementChild;
     while (n && (n.dataset.seq === undefined || Number(n.dataset.seq) > seq)) n = n.previousElementSibling;
-    if (n) n.after(el); else list.prepend(el);
+    if (n) n.after(el); else current.prepend(el);
   }
 
   // Only the newest bot message offers quick replies; older choices are stale.
@@ -319,7 +322,7 @@
     if (!el) {
       el = bubble('out draft', '');
       drafts.set(s.in_reply_to, el);
-      list.append(el);
+      current.append(el);
       typing.hidden = true;
     }
     el.querySelector('.bubble').textContent += s.delta || '';
@@ -333,7 +336,8 @@
   }
 
   function clearConversation() {
-    list.replaceChildren();
+    current = h('div', { class: 'conversation' });
+    list.replaceChildren(current);
     byId.clear();
     pending.clear();
     drafts.clear();
@@ -342,11 +346,14 @@
     setUnread(0);
   }
 
-  // seq numbers a conversation's messages from 1: a new one (the last was closed) starts over.
+  // seq numbers a conversation's messages from 1: a new one (the last was closed) starts below
+  // the old one, with what is still waiting for its ack, which belongs to the new one.
   function newConversation(id) {
-    const waiting = [...pending.values()];
-    list.replaceChildren(...waiting);
-    byId.clear();
+    if (current.querySelector('[data-seq]')) {
+      const next = h('div', { class: 'conversation' }, ...pending.values());
+      list.append(h('div', { class: 'divider', role: 'separator', text: 'New conversation' }), next);
+      current = next;
+    }
     drafts.clear();
     lastSeq = 0;
     conversationId = id;
@@ -499,7 +506,7 @@
     el.frame = { type, client_msg_id: id, ...fields };
     setState(el, 'pending');
     pending.set(id, el);
-    list.append(el);
+    current.append(el);
     scrollDown();
     if (ws) sendFrame(el.frame); else connect(); // onopen sends what is pending
   }

@@ -286,5 +286,39 @@ async fn a_person_chats_with_the_demo_bot_in_the_browser() {
         (sent.last().map(String::as_str) == Some("Book a table")).then_some(())
     })
     .await;
+
+    // An agent closes the conversation: the next message starts a new one, shown below the old.
+    let admin = crate::tenants::root(&app).await;
+    let (_, convs) = crate::api::call(
+        &app,
+        reqwest::Method::GET,
+        "/v1/tenants/demo/conversations",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let id = convs["data"][0]["id"].as_str().expect("the conversation");
+    let (status, _) = crate::api::call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/v1/tenants/demo/conversations/{id}/close"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    browser.type_text("#input", "hello").await;
+    browser.click("#send").await;
+    let shown = "return [...document.querySelectorAll('#messages > *')].map(c => c.classList.contains('divider') \
+                 ? '--' : c.querySelectorAll('.msg-in').length)";
+    eventually(20, "the new conversation below the old one", || async {
+        let bot = browser.messages("out").await;
+        let greeted = bot
+            .last()
+            .is_some_and(|b| b.contains("Hello") || b.contains("Hi there"));
+        (greeted && browser.script(shown).await == json!([5, "--", 1])).then_some(())
+    })
+    .await;
+    browser.screenshot("page-new-conversation").await;
     browser.call(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -406,6 +406,48 @@ async fn an_identified_person_continues_the_same_conversation_in_another_browser
     laptop.call(Method::DELETE, "", json!({})).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_closed_by_an_agent_goes_on_in_a_new_one_below_it() {
+    let app = TestApp::spawn().await;
+    let admin = root(&app).await;
+    let shop = site(vec![("/", shop_page(&app, ""))]).await;
+    allow(&app, &admin, &[&shop.origin]).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", shop.origin)).await;
+    browser.wait_widget().await;
+    browser.widget_click(".launcher").await;
+    browser.widget_say("hello").await;
+    browser.widget_wait_bot(1).await;
+
+    let (status, convs) = call(&app, Method::GET, "/v1/tenants/demo/conversations", Some(&admin), None).await;
+    assert_eq!(status, 200, "{convs}");
+    let id = convs["data"][0]["id"].as_str().expect("the conversation").to_owned();
+    let path = format!("/v1/tenants/demo/conversations/{id}/close");
+    let (status, closed) = call(&app, Method::POST, &path, Some(&admin), None).await;
+    assert_eq!((status, closed), (200, json!({"closed": true})));
+
+    // Its seq starts again from 1: the new conversation goes below the old one, not into it.
+    browser.widget_say("what can you do").await;
+    browser.widget_wait_bot(2).await;
+    let shown = browser
+        .in_widget(
+            "return [...root.querySelectorAll('.messages > *')].map(c => c.classList.contains('divider') \
+             ? '--' : [...c.querySelectorAll('.msg.in .bubble')].map(b => b.textContent).join('|'))",
+        )
+        .await;
+    assert_eq!(shown, json!(["hello", "--", "what can you do"]));
+    browser.screenshot("widget-8-new-conversation").await;
+
+    // A reload shows the open conversation.
+    browser.goto(&format!("{}/", shop.origin)).await;
+    browser.wait_widget().await;
+    eventually(20, "the open conversation after the reload", || async {
+        (browser.widget_messages("in").await == ["what can you do"]).then_some(())
+    })
+    .await;
+    browser.call(Method::DELETE, "", json!({})).await;
+}
+
 /// HMAC-SHA256 of the user id under the tenant's identity secret, as the site's server signs it.
 fn sign(secret: &str, user: &str) -> String {
     use hmac::{KeyInit, Mac};
