@@ -60,19 +60,40 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     let (tenant, connector) = connector_of(&app, path).await?;
     let (parts, body) = req.into_parts();
-    let body = read_body(body, &app).await?;
     let channel = connector.record.channel;
     let deny = |e| rejected(channel, &tenant, &connector.record.id, e);
+    let verified = |r: Result<(), VerifyError>| r.map_err(deny);
+    // Teams signs with a bearer token rather than over the bytes, so it is checked before the
+    // body is even read: an unauthenticated caller gets nothing parsed or stored.
+    let teams_token = match channel {
+        Channel::Teams => {
+            let token = match teams_verify(&app, &parts.headers, &connector).await {
+                Ok(token) => token,
+                Err(e) => {
+                    // Drained unparsed (within the usual limits), so that the connection is
+                    // not cut with a request half read and stays usable for the next one.
+                    let _ = read_body(body, &app).await;
+                    return Err(match e {
+                        TeamsAuth::Refused(e) => deny(e),
+                        TeamsAuth::Failed(e) => e,
+                    });
+                }
+            };
+            Some(token)
+        }
+        _ => None,
+    };
+    let body = read_body(body, &app).await?;
     // Where replies go when the event does not say: Teams' service URL, Twilio's own number.
     let mut endpoint = None;
     let events = match channel {
         Channel::Telegram => {
-            telegram::verify(&parts.headers, connector.secret("webhook_secret")).map_err(deny)?;
+            verified(telegram::verify(&parts.headers, connector.secret("webhook_secret")))?;
             telegram::parse(&body, &connector.record.account_id)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
         Channel::Whatsapp | Channel::Messenger => {
-            meta::verify(&parts.headers, &body, connector.secret("app_secret")).map_err(deny)?;
+            verified(meta::verify(&parts.headers, &body, connector.secret("app_secret")))?;
             let parsed = if channel == Channel::Whatsapp {
                 whatsapp::parse(&body)
             } else {
@@ -82,7 +103,12 @@ async fn receive(
         }
         Channel::Slack => {
             let now_s = app.clock.now_ms() / 1000;
-            slack::verify(&parts.headers, &body, connector.secret("signing_secret"), now_s).map_err(deny)?;
+            verified(slack::verify(
+                &parts.headers,
+                &body,
+                connector.secret("signing_secret"),
+                now_s,
+            ))?;
             let content_type = parts
                 .headers
                 .get(axum::http::header::CONTENT_TYPE)
@@ -98,7 +124,13 @@ async fn receive(
             }
         }
         Channel::Discord => {
-            discord::verify(&parts.headers, &body, connector.secret("public_key")).map_err(deny)?;
+            let now_s = app.clock.now_ms() / 1000;
+            verified(discord::verify(
+                &parts.headers,
+                &body,
+                connector.secret("public_key"),
+                now_s,
+            ))?;
             let events =
                 match discord::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))? {
                     discord::Inbound::Ping => return Ok(Json(json!({ "type": 1 })).into_response()),
@@ -121,14 +153,13 @@ async fn receive(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             let url = public_url(&app, &parts);
-            twilio::verify(
+            verified(twilio::verify(
                 &parts.headers,
                 &url,
                 &body,
                 content_type,
                 connector.secret("auth_token"),
-            )
-            .map_err(deny)?;
+            ))?;
             let form = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default();
             let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             let sent_account = field("AccountSid");
@@ -151,31 +182,16 @@ async fn receive(
             return Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], twiml).into_response());
         }
         Channel::Signal => {
-            signal::verify(&parts.headers, connector.secret("shared_secret")).map_err(deny)?;
+            verified(signal::verify(&parts.headers, connector.secret("shared_secret")))?;
             signal::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
         Channel::Teams => {
-            let kid = teams_auth::key_id(&parts.headers).map_err(deny)?;
-            let metadata = connector
-                .setting("openid_metadata_url")
-                .unwrap_or(teams_auth::DEFAULT_METADATA_URL);
-            let keys = app.teams_keys.keys(metadata, &kid).await.map_err(|e| {
-                tracing::error!(error = %format!("{e:#}"), "cannot fetch the Bot Framework signing keys");
-                ApiError::Unavailable("the Bot Framework signing keys cannot be fetched right now".into())
-            })?;
+            let token = teams_token.ok_or_else(|| anyhow::anyhow!("the Teams token was not checked"))?;
             let reference = teams::conversation_reference(&body)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?;
-            let app_id = connector.record.account_id.trim_start_matches("28:");
-            let now_s = app.clock.now_ms() / 1000;
-            teams_auth::verify(
-                &parts.headers,
-                &keys,
-                app_id,
-                &reference.channel_id,
-                &reference.service_url,
-                now_s,
-            )
-            .map_err(deny)?;
+            token
+                .matches(&reference.channel_id, &reference.service_url)
+                .map_err(deny)?;
             endpoint = Some(reference.service_url.clone());
             teams::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
@@ -188,6 +204,31 @@ async fn receive(
     };
     accept(&app, &tenant, &connector, events, endpoint).await?;
     Ok(Json(json!({ "ok": true })).into_response())
+}
+
+enum TeamsAuth {
+    Refused(VerifyError),
+    Failed(ApiError),
+}
+
+/// The Teams request's token, checked against the Bot Framework's keys for this connector's bot.
+async fn teams_verify(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    connector: &Connector,
+) -> Result<teams_auth::VerifiedToken, TeamsAuth> {
+    let kid = teams_auth::key_id(headers).map_err(TeamsAuth::Refused)?;
+    let metadata = connector
+        .setting("openid_metadata_url")
+        .unwrap_or(teams_auth::DEFAULT_METADATA_URL);
+    let keys = app.teams_keys.keys(metadata, &kid).await.map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "cannot fetch the Bot Framework signing keys");
+        TeamsAuth::Failed(ApiError::Unavailable(
+            "the Bot Framework signing keys cannot be fetched right now".into(),
+        ))
+    })?;
+    let app_id = connector.record.account_id.trim_start_matches("28:");
+    teams_auth::verify_token(headers, &keys, app_id, app.clock.now_ms() / 1000).map_err(TeamsAuth::Refused)
 }
 
 /// The subscription handshake some platforms make before sending events (Meta's

@@ -501,9 +501,27 @@ async fn discord_interactions_are_verified_with_ed25519_and_deferred() {
         ("X-Signature-Ed25519", sig.as_str()),
     ];
     assert_eq!(
-        post(&app, "/v1/webhooks/demo/dc", &hs, press).await,
+        post(&app, "/v1/webhooks/demo/dc", &hs, press.clone()).await,
         (200, serde_json::json!({"type": 6}))
     );
+
+    // A genuine interaction replayed six minutes later, or dated ahead of the clock, is refused.
+    for shift in [-360, 360] {
+        let ts = (now_s() + shift).to_string();
+        let mut msg = ts.as_bytes().to_vec();
+        msg.extend_from_slice(&press);
+        let sig = hex::encode(key.sign(&msg).to_bytes());
+        let hs = [
+            ("X-Signature-Timestamp", ts.as_str()),
+            ("X-Signature-Ed25519", sig.as_str()),
+        ];
+        let (status, body) = post(&app, "/v1/webhooks/demo/dc", &hs, press.clone()).await;
+        assert_eq!(
+            (status, body["error"]["message"].as_str()),
+            (401, Some("the request is not authentic: stale_timestamp")),
+            "{shift}: {body}"
+        );
+    }
 }
 
 fn twilio_signature(token: &str, url: &str, body: &[u8]) -> String {
@@ -695,6 +713,29 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
         assert_eq!(status, 401, "{why}: {body}");
     }
     assert_eq!(post(&app, "/v1/webhooks/demo/teams", &[], activity).await.0, 401);
+
+    // The token is checked before the body is parsed: without a valid one, a body that is
+    // garbage, however large, is a 401 (not a 400) and nothing is parsed or stored.
+    let foreign = format!("Bearer {}", bot_framework_token("another-app", service, 3600));
+    let large = vec![b'{'; 60_000];
+    for (auth, body, why) in [
+        (
+            foreign.as_str(),
+            b"not json at all".to_vec(),
+            "garbage, another bot's token",
+        ),
+        (foreign.as_str(), large.clone(), "large, another bot's token"),
+        ("", large, "large, no token"),
+        ("BEARER x.y.z", b"{".to_vec(), "garbage, unreadable token"),
+    ] {
+        let headers: Vec<(&str, &str)> = if auth.is_empty() {
+            vec![]
+        } else {
+            vec![("Authorization", auth)]
+        };
+        let (status, answer) = post(&app, "/v1/webhooks/demo/teams", &headers, body).await;
+        assert_eq!(status, 401, "{why}: {answer}");
+    }
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
     let user = "teams:a:1FAKEconversationIdForPersonalChat0000000000000000000000000000000000000000";
