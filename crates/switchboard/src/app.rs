@@ -145,6 +145,11 @@ impl App {
             tracing::info!(jobs = pending.len(), after_crash = crashed, "recovered pending jobs");
         }
         queue.push(pending);
+        // Hashed now rather than at the first login with an unknown email, which would then be
+        // the slow one.
+        tokio::task::spawn_blocking(crate::auth::tokens::decoy_hash)
+            .await
+            .context("preparing the decoy password hash")?;
         let tenant_http = crate::egress::client(config.server.allow_private_targets)
             .context("building the HTTP client for tenant URLs")?;
         Ok(Arc::new(App {

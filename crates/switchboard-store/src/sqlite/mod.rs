@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0011_tenant_settings.sql"),
     include_str!("../../migrations/sqlite/0012_analytics_index.sql"),
     include_str!("../../migrations/sqlite/0013_bot_versions.sql"),
+    include_str!("../../migrations/sqlite/0014_auth_scoping.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;
