@@ -18,7 +18,9 @@ DATA="$(mktemp -d)"
 ulimit -n 65536 2>/dev/null || true
 cargo build --release --quiet --bin switchboard --example bare_axum
 "$FAKE" 127.0.0.1:18190 2>/dev/null & FPID=$!
-SWITCHBOARD__LOG__LEVEL=warn "$BIN" serve --listen 127.0.0.1:18191 --data-dir "$DATA" 2>"$DATA/serve.log" & SPID=$!
+# The load comes from one address as fast as it can go: the webhook rate limits are off here.
+SWITCHBOARD__LOG__LEVEL=warn SWITCHBOARD__WEBHOOKS__PER_IP_PER_SECOND=0 SWITCHBOARD__WEBHOOKS__PER_TENANT_PER_SECOND=0 \
+  "$BIN" serve --listen 127.0.0.1:18191 --data-dir "$DATA" 2>"$DATA/serve.log" & SPID=$!
 trap 'kill $SPID $FPID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18191/health >/dev/null 2>&1 && break; sleep 0.1; done
 api="api_base=http://127.0.0.1:18190"

@@ -26,6 +26,7 @@ pub struct Config {
     pub log: LogConfig,
     pub llm: crate::llm::LlmConfig,
     pub auth: crate::auth::AuthConfig,
+    pub webhooks: WebhooksConfig,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
 }
@@ -41,6 +42,18 @@ pub struct ServerConfig {
     pub public_base_url: String,
     /// Event webhooks and form actions may call private, loopback and link-local addresses.
     pub allow_private_targets: bool,
+}
+
+/// Limits on the platform webhooks; each `*_per_second` (or `*_per_minute`) at 0 turns that
+/// limit off.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub per_ip_per_second: f64,
+    pub per_ip_burst: u32,
+    pub per_tenant_per_second: f64,
+    pub per_tenant_burst: u32,
+    pub failures_per_ip_per_minute: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

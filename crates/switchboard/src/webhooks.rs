@@ -8,15 +8,16 @@
 use crate::app::App;
 use crate::connectors::{self, Connector};
 use crate::events::{Event, EventType};
-use crate::http::{ApiError, read_body};
+use crate::http::{ApiError, Peer, read_body};
 use crate::webchat::{bad_path, tenant_of};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Instant;
 use switchboard_channels::{
     DeliveryState, EventKind, InboundEvent, Membership, VerifyError, discord, messenger, meta, signal, slack, teams,
     teams_auth, telegram, twilio, whatsapp,
@@ -37,6 +38,89 @@ fn rejected(channel: Channel, tenant: &TenantId, connector: &str, e: VerifyError
     ApiError::Unauthorized(e.label().to_owned())
 }
 
+/// The webhooks' request limits (`[webhooks]`): every request per client address; requests
+/// that fail verification or name no connector per address, checked before anything else so
+/// that a flood of junk is cut off early and cheaply; verified requests per tenant, so that no
+/// tenant takes the whole server. A refused request costs a map lookup: nothing is read from
+/// the store, verified or parsed.
+struct Gate<'a> {
+    app: &'a App,
+    ip: String,
+}
+
+impl<'a> Gate<'a> {
+    fn enter(app: &'a App, peer: Option<Extension<Peer>>) -> Result<Gate<'a>, ApiError> {
+        let ip = peer.map_or_else(|| "unknown".to_owned(), |Extension(Peer(ip))| ip.to_string());
+        let cfg = &app.config.webhooks;
+        let gate = Gate { app, ip };
+        gate.check("ip", &gate.ip, cfg.per_ip_per_second, cfg.per_ip_burst, true)?;
+        gate.check(
+            "failures",
+            &gate.ip,
+            gate.failure_rate(),
+            cfg.failures_per_ip_per_minute,
+            false,
+        )?;
+        Ok(gate)
+    }
+
+    fn failure_rate(&self) -> f64 {
+        f64::from(self.app.config.webhooks.failures_per_ip_per_minute) / 60.0
+    }
+
+    /// A failed verification (or an unknown connector) counts against the address.
+    fn failed(&self) {
+        let cfg = &self.app.config.webhooks;
+        let key = format!("webhook_failures:{}", self.ip);
+        self.app.limiter.admit(
+            &key,
+            self.failure_rate(),
+            cfg.failures_per_ip_per_minute,
+            Instant::now(),
+        );
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<(), ApiError> {
+        let cfg = &self.app.config.webhooks;
+        self.check(
+            "tenant",
+            tenant.as_str(),
+            cfg.per_tenant_per_second,
+            cfg.per_tenant_burst,
+            true,
+        )
+    }
+
+    fn check(&self, scope: &'static str, who: &str, per_second: f64, burst: u32, take: bool) -> Result<(), ApiError> {
+        let key = format!("webhook_{scope}:{who}");
+        let limiter = &self.app.limiter;
+        let a = if take {
+            limiter.admit(&key, per_second, burst, Instant::now())
+        } else {
+            limiter.peek(&key, per_second, burst, Instant::now())
+        };
+        if a.allowed {
+            return Ok(());
+        }
+        ::metrics::counter!("switchboard_rate_limited_total", "scope" => format!("webhook_{scope}")).increment(1);
+        Err(ApiError::TooManyRequests {
+            message: "too many webhook requests; retry later".into(),
+            retry_after_s: a.retry_after_s,
+        })
+    }
+
+    async fn connector(
+        &self,
+        path: Result<Path<(String, String)>, PathRejection>,
+    ) -> Result<(TenantId, Connector), ApiError> {
+        connector_of(self.app, path).await.inspect_err(|e| {
+            if matches!(e, ApiError::NotFound(..) | ApiError::BadRequest(..)) {
+                self.failed();
+            }
+        })
+    }
+}
+
 async fn connector_of(
     app: &App,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -55,14 +139,22 @@ async fn connector_of(
 
 async fn receive(
     State(app): State<Arc<App>>,
+    peer: Option<Extension<Peer>>,
     path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (tenant, connector) = connector_of(&app, path).await?;
+    let gate = Gate::enter(&app, peer)?;
+    let (tenant, connector) = gate.connector(path).await?;
     let (parts, body) = req.into_parts();
     let channel = connector.record.channel;
-    let deny = |e| rejected(channel, &tenant, &connector.record.id, e);
-    let verified = |r: Result<(), VerifyError>| r.map_err(deny);
+    let deny = |e| {
+        gate.failed();
+        rejected(channel, &tenant, &connector.record.id, e)
+    };
+    let verified = |r: Result<(), VerifyError>| {
+        r.map_err(deny)?;
+        gate.tenant(&tenant)
+    };
     // Teams signs with a bearer token rather than over the bytes, so it is checked before the
     // body is even read: an unauthenticated caller gets nothing parsed or stored.
     let teams_token = match channel {
@@ -79,6 +171,7 @@ async fn receive(
                     });
                 }
             };
+            gate.tenant(&tenant)?;
             Some(token)
         }
         _ => None,
@@ -235,16 +328,22 @@ async fn teams_verify(
 /// `hub.challenge`): answered with the challenge in plain text when the verify token matches.
 async fn handshake(
     State(app): State<Arc<App>>,
+    peer: Option<Extension<Peer>>,
     path: Result<Path<(String, String)>, PathRejection>,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let (tenant, connector) = connector_of(&app, path).await?;
+    let gate = Gate::enter(&app, peer)?;
+    let (tenant, connector) = gate.connector(path).await?;
     let channel = connector.record.channel;
     match channel {
         Channel::Whatsapp | Channel::Messenger => {
             let challenge = meta::challenge(uri.query().unwrap_or(""), connector.secret("verify_token"))
-                .map_err(|e| rejected(channel, &tenant, &connector.record.id, e))
+                .map_err(|e| {
+                    gate.failed();
+                    rejected(channel, &tenant, &connector.record.id, e)
+                })
                 .map_err(|_| ApiError::Forbidden("handshake_refused", "the verify token does not match".into()))?;
+            gate.tenant(&tenant)?;
             Ok(([(axum::http::header::CONTENT_TYPE, "text/plain")], challenge).into_response())
         }
         other => Err(ApiError::NotFound(
