@@ -42,6 +42,9 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// What the test servers want to see before they show `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0001";
+
 pub fn test_config(dir: &Path) -> Config {
     let mut config = Config::default();
     config.store.data_dir = dir.join("data");
@@ -53,6 +56,7 @@ pub fn test_config(dir: &Path) -> Config {
     config.log.level = "warn".into();
     // The tests' receivers listen on 127.0.0.1.
     config.server.allow_private_targets = true;
+    config.metrics.token = METRICS_TOKEN.into();
     config
 }
 
@@ -184,14 +188,15 @@ impl TestApp {
     }
 
     pub async fn metrics(&self) -> String {
-        self.client
+        let res = self
+            .client
             .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text")
+            .expect("metrics");
+        assert_eq!(res.status(), 200, "/metrics with the token");
+        res.text().await.expect("text")
     }
 }
 
