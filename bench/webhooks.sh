@@ -22,7 +22,11 @@ DATA="$(mktemp -d)"
 ulimit -n 65536 2>/dev/null || true
 cargo build --release --quiet --bin switchboard --example bare_axum
 "$FAKE" 127.0.0.1:18190 2>/dev/null & FPID=$!
-SWITCHBOARD__LOG__LEVEL=warn "$BIN" serve --listen 127.0.0.1:18191 --data-dir "$DATA" 2>"$DATA/serve.log" & SPID=$!
+# The load comes from one address as fast as it can go: the webhook rate limits are off here.
+# /metrics, read below, is on its own private address.
+SWITCHBOARD__LOG__LEVEL=warn SWITCHBOARD__WEBHOOKS__PER_IP_PER_SECOND=0 SWITCHBOARD__WEBHOOKS__PER_TENANT_PER_SECOND=0 \
+  SWITCHBOARD__METRICS__LISTEN=127.0.0.1:18192 \
+  "$BIN" serve --listen 127.0.0.1:18191 --data-dir "$DATA" 2>"$DATA/serve.log" & SPID=$!
 trap 'kill $SPID $FPID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18191/health >/dev/null 2>&1 && break; sleep 0.1; done
 api="api_base=http://127.0.0.1:18190"
@@ -42,7 +46,7 @@ api="api_base=http://127.0.0.1:18190"
 "$BIN" --data-dir "$DATA" connector add --tenant demo --id dc --channel discord --account-id 1300000000000000001 \
   --secret bot_token=x --secret public_key=d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a \
   --setting "$api" >/dev/null
-sent() { curl -fsS http://127.0.0.1:18191/metrics | awk -v ch="$1" '$0 ~ "direction=\"out\"" && $0 ~ "channel=\""ch"\"" && $0 ~ "status=\"sent\"" {s+=$2} END {print s+0}'; }
+sent() { curl -fsS http://127.0.0.1:18192/metrics | awk -v ch="$1" '$0 ~ "direction=\"out\"" && $0 ~ "channel=\""ch"\"" && $0 ~ "status=\"sent\"" {s+=$2} END {print s+0}'; }
 declare -A ID=([telegram]=tg [whatsapp]=wa [slack]=sl [messenger]=ms [twilio]=tw [signal]=sg [discord]=dc)
 declare -A ACCOUNT=([telegram]=1 [whatsapp]=555 [slack]=T1 [messenger]=4000000001 [twilio]=AC1 [signal]=+15550002222 [discord]=1300000000000000001)
 declare -A SECRET=([discord]=9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60)

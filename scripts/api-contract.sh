@@ -18,6 +18,7 @@ data="$(mktemp -d)"
 port=18089
 export SWITCHBOARD__AUTH__LOGIN_PER_MINUTE=100000
 export SWITCHBOARD__AUTH__API_PER_SECOND=100000
+export SWITCHBOARD__AUTH__FAILED_AUTH_PER_MINUTE=100000
 "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data" >"$data/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT

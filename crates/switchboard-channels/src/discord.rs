@@ -4,9 +4,11 @@
 //!
 //! Verification: `X-Signature-Ed25519` is the application key's Ed25519 signature over the
 //! `X-Signature-Timestamp` header bytes followed by the raw body. Discord sends deliberately
-//! bad signatures to check that the endpoint refuses them, and names no freshness window, so
-//! there is no clock check here; interaction ids dedupe replays. Dedup key: interaction `id`,
-//! or the message `id` for Gateway messages (a resumed session replays them).
+//! bad signatures to check that the endpoint refuses them. A genuine request is also refused
+//! when its timestamp is more than [`MAX_AGE_S`] away from now: interaction ids dedupe replays
+//! only for as long as the message is kept, while a captured request would otherwise stay
+//! valid forever. Dedup key: interaction `id`, or the message `id` for Gateway messages (a
+//! resumed session replays them).
 //!
 //! Interaction mapping:
 //! * every interaction event carries the interaction `token` as `interactive.ack_id`: it is
@@ -37,9 +39,30 @@ pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
 /// Snowflakes count milliseconds from the first second of 2015.
 const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
 
+/// How far (seconds, either way) a signed timestamp may be from now. Discord sends an
+/// interaction the moment it happens; five minutes covers clock skew and slow networks.
+pub const MAX_AGE_S: u64 = 300;
+
 /// Checks an interaction request against the application's public key (hex, as shown in the
-/// developer portal). A key that is missing or cannot be a key fails as [`VerifyError::NoSecret`].
-pub fn verify(headers: &http::HeaderMap, body: &[u8], public_key_hex: &str) -> Result<(), VerifyError> {
+/// developer portal) and its timestamp against `now_s` (Unix seconds, from the caller's clock).
+/// A key that is missing or cannot be a key fails as [`VerifyError::NoSecret`].
+pub fn verify(headers: &http::HeaderMap, body: &[u8], public_key_hex: &str, now_s: i64) -> Result<(), VerifyError> {
+    verify_signature(headers, body, public_key_hex)?;
+    // Only a genuine request gets this far: a forged one is a bad signature, whatever its time.
+    let ts: i64 = crate::verify::header(headers, TIMESTAMP_HEADER)?
+        .parse()
+        .map_err(|_| VerifyError::MalformedHeader(TIMESTAMP_HEADER))?;
+    // Saturating: a timestamp near i64::MIN/MAX must read as stale, not overflow.
+    let diff = now_s.saturating_sub(ts);
+    if diff.unsigned_abs() > MAX_AGE_S {
+        return Err(VerifyError::StaleTimestamp(diff));
+    }
+    Ok(())
+}
+
+/// The Ed25519 check alone, whatever the timestamp says: for the published test vectors,
+/// whose timestamps are not Unix times.
+pub fn verify_signature(headers: &http::HeaderMap, body: &[u8], public_key_hex: &str) -> Result<(), VerifyError> {
     let key_bytes: [u8; 32] = hex::decode(public_key_hex.trim())
         .ok()
         .and_then(|k| k.try_into().ok())

@@ -6,7 +6,8 @@
 //! authentication: RS256 signature by a published key; issuer `https://api.botframework.com`;
 //! audience = the bot's app id; not expired and already valid, with 5 minutes of clock skew
 //! allowed; the key endorses the activity's channel (`msteams`); the token's `serviceurl` claim
-//! equals the activity's `serviceUrl`.
+//! equals the activity's `serviceUrl`. The token's own checks ([`verify_token`]) come before the
+//! body is parsed; the last two need the activity and follow it ([`VerifiedToken::matches`]).
 
 use crate::verify::{VerifyError, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -57,10 +58,13 @@ pub fn key_id(headers: &http::HeaderMap) -> Result<String, VerifyError> {
 
 fn bearer(headers: &http::HeaderMap) -> Result<&str, VerifyError> {
     let value = header(headers, "authorization")?;
+    // Auth schemes are case-insensitive (RFC 9110 section 11.1).
     value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+        .trim_start()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
         .ok_or(VerifyError::MalformedHeader("authorization"))
 }
 
@@ -74,6 +78,26 @@ pub fn verify(
     service_url: &str,
     now_s: i64,
 ) -> Result<(), VerifyError> {
+    verify_token(headers, keys, app_id, now_s)?.matches(channel_id, service_url)
+}
+
+/// A token the Bot Connector signed for this bot and that is valid now: what it still says
+/// about the activity, to be checked once the body is read ([`VerifiedToken::matches`]).
+#[derive(Debug)]
+pub struct VerifiedToken {
+    kid: String,
+    endorsements: Vec<String>,
+    service_url: Option<String>,
+}
+
+/// The token's own checks (signature, issuer, audience, time), which need nothing of the body:
+/// an unauthenticated request is refused before its body is parsed.
+pub fn verify_token(
+    headers: &http::HeaderMap,
+    keys: &[Jwk],
+    app_id: &str,
+    now_s: i64,
+) -> Result<VerifiedToken, VerifyError> {
     if app_id.is_empty() {
         return Err(VerifyError::NoSecret);
     }
@@ -83,11 +107,6 @@ pub fn verify(
         .iter()
         .find(|k| k.kid == kid)
         .ok_or_else(|| VerifyError::BadToken(format!("unknown key {kid}")))?;
-    if !key.endorsements.iter().any(|e| e == channel_id) {
-        return Err(VerifyError::BadToken(format!(
-            "key {kid} is not endorsed for channel {channel_id:?}"
-        )));
-    }
     let decoding = DecodingKey::from_rsa_components(&key.n, &key.e)
         .map_err(|e| VerifyError::BadToken(format!("unusable key {kid}: {e}")))?;
     let mut validation = Validation::new(Algorithm::RS256);
@@ -106,14 +125,33 @@ pub fn verify(
     if claims.nbf.is_some_and(|nbf| nbf - SKEW_S > now_s) {
         return Err(VerifyError::BadToken("the token is not valid yet".into()));
     }
-    let same_service = claims
-        .serviceurl
-        .as_deref()
-        .is_some_and(|s| s.trim_end_matches('/') == service_url.trim_end_matches('/'));
-    if !same_service {
-        return Err(VerifyError::BadToken(
-            "the token's serviceurl is not the activity's serviceUrl".into(),
-        ));
+    Ok(VerifiedToken {
+        endorsements: key.endorsements.clone(),
+        kid,
+        service_url: claims.serviceurl,
+    })
+}
+
+impl VerifiedToken {
+    /// The activity's `channelId` is one the signing key is endorsed for, and its `serviceUrl`
+    /// is the one the token names (replies go there: a token for one service must not send
+    /// our replies to another).
+    pub fn matches(&self, channel_id: &str, service_url: &str) -> Result<(), VerifyError> {
+        if !self.endorsements.iter().any(|e| e == channel_id) {
+            return Err(VerifyError::BadToken(format!(
+                "key {} is not endorsed for channel {channel_id:?}",
+                self.kid
+            )));
+        }
+        let same_service = self
+            .service_url
+            .as_deref()
+            .is_some_and(|s| s.trim_end_matches('/') == service_url.trim_end_matches('/'));
+        if !same_service {
+            return Err(VerifyError::BadToken(
+                "the token's serviceurl is not the activity's serviceUrl".into(),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }

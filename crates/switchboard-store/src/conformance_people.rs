@@ -188,9 +188,20 @@ pub async fn people_sessions_and_keys(store: Arc<dyn Store>) {
         .await
         .expect("create");
     assert!(matches!(
-        store
-            .create_user(user("u2", "ann@example.com", Some(other.clone())))
-            .await,
+        store.create_user(user("u2", "ann@example.com", Some(t.clone()))).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Another tenant's person may have the same email: tenants do not see each other's people.
+    store
+        .create_user(user("u2", "ann@example.com", Some(other.clone())))
+        .await
+        .expect("same email, another tenant");
+    store
+        .create_user(user("root", "ann@example.com", None))
+        .await
+        .expect("and a super admin");
+    assert!(matches!(
+        store.create_user(user("root2", "ANN@example.com", None)).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
@@ -199,22 +210,53 @@ pub async fn people_sessions_and_keys(store: Arc<dyn Store>) {
             .await,
         Err(StoreError::Conflict(_))
     ));
-    let found = store
-        .user_by_email("ANN@example.com")
-        .await
-        .expect("read")
-        .expect("found");
-    assert_eq!((found.id.as_str(), found.tenant.as_ref()), ("u1", Some(&t)));
+    let found = store.users_by_email("ANN@example.com ").await.expect("read");
+    let ids: Vec<_> = found.iter().map(|u| (u.id.as_str(), u.tenant.as_ref())).collect();
+    assert_eq!(ids, [("root", None), ("u1", Some(&t)), ("u2", Some(&other))]);
+    assert!(
+        store
+            .users_by_email("nobody@example.com")
+            .await
+            .expect("read")
+            .is_empty()
+    );
     assert_eq!(store.users(Some(&t)).await.expect("list").len(), 1);
-    assert!(store.users(Some(&other)).await.expect("list").is_empty());
+    assert_eq!(store.users(Some(&other)).await.expect("list").len(), 1);
+    assert!(store.delete_user(None, "root").await.expect("delete"));
+    assert!(store.delete_user(Some(&other), "u2").await.expect("delete"));
 
-    store.login_failed("u1", 2, 60_000).await.expect("fail");
-    assert_eq!(store.user("u1").await.expect("read").expect("u").failed_logins, 1);
-    store.login_failed("u1", 2, 60_000).await.expect("fail");
-    let locked = store.user("u1").await.expect("read").expect("u");
-    assert!(locked.locked_until.is_some() && locked.failed_logins == 0, "{locked:?}");
-    store.login_succeeded("u1").await.expect("ok");
-    assert_eq!(store.user("u1").await.expect("read").expect("u").locked_until, None);
+    // Lockout is per login name, whether or not an account has it.
+    for name in ["acme\nann@example.com", "acme\nnobody@example.com"] {
+        assert_eq!(store.login_lock(name).await.expect("read"), None);
+        store.login_failed(name, 2, 60_000).await.expect("fail");
+        assert_eq!(store.login_lock(name).await.expect("read"), None, "one failure of two");
+        store.login_failed(name, 2, 60_000).await.expect("fail");
+        assert!(store.login_lock(name).await.expect("read").is_some(), "{name} locked");
+        store.login_succeeded(name).await.expect("ok");
+        assert_eq!(store.login_lock(name).await.expect("read"), None);
+    }
+
+    // A session lives while its family has a token that is not revoked.
+    store
+        .add_refresh_token("s1", "u1", "live", i64::MAX / 2)
+        .await
+        .expect("add");
+    assert_eq!(
+        store.session_user("u1", "live").await.expect("read").map(|u| u.id),
+        Some("u1".into())
+    );
+    assert_eq!(store.session_user("u1", "unknown").await.expect("read"), None);
+    assert_eq!(
+        store.session_user("u2", "live").await.expect("read"),
+        None,
+        "another person"
+    );
+    assert!(store.revoke_refresh_family("live").await.expect("revoke"));
+    assert_eq!(
+        store.session_user("u1", "live").await.expect("read"),
+        None,
+        "logged out"
+    );
 
     let far = i64::MAX / 2;
     store.add_refresh_token("h1", "u1", "fam", far).await.expect("add");
@@ -226,10 +268,19 @@ pub async fn people_sessions_and_keys(store: Arc<dyn Store>) {
         }
     );
     store.add_refresh_token("h2", "u1", "fam", far).await.expect("add");
+    assert!(
+        store.session_user("u1", "fam").await.expect("read").is_some(),
+        "rotated, live"
+    );
     assert!(matches!(
         store.use_refresh_token("h1").await.expect("reuse"),
         RefreshUse::Reused { .. }
     ));
+    assert_eq!(
+        store.session_user("u1", "fam").await.expect("read"),
+        None,
+        "a reuse ends it"
+    );
     assert_eq!(
         store.use_refresh_token("h2").await.expect("revoked"),
         RefreshUse::Invalid

@@ -261,18 +261,26 @@ pub trait Store: Send + Sync + 'static {
     /// The bot answers the conversation again. Returns whether it was handed over.
     async fn release_handoff(&self, tenant: &TenantId, conversation: &ConversationId) -> Result<bool>;
 
-    /// Adds a person. `Conflict` when the email is taken.
+    /// Adds a person. `Conflict` when their tenant (or, for a super admin, the super admins)
+    /// already has someone with the email; other tenants' people do not count.
     async fn create_user(&self, user: NewUser) -> Result<UserRecord>;
-    /// System-wide (logging in names no tenant): the person with this email.
-    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
+    /// System-wide (logging in need not name a tenant): every account with this email, the
+    /// super admin's first, then one per tenant.
+    async fn users_by_email(&self, email: &str) -> Result<Vec<UserRecord>>;
     /// System-wide: the person an access token names.
     async fn user(&self, id: &str) -> Result<Option<UserRecord>>;
+    /// The person an access token names, only while its session (refresh family) is live.
+    async fn session_user(&self, user_id: &str, family: &str) -> Result<Option<UserRecord>>;
     /// The people of a tenant; every person when `None` (super admins only).
     async fn users(&self, tenant: Option<&TenantId>) -> Result<Vec<UserRecord>>;
-    /// A failed login: after `max_failures` in a row the account is locked until `now + lock_ms`.
-    async fn login_failed(&self, user_id: &str, max_failures: u32, lock_ms: i64) -> Result<()>;
-    /// A successful login clears the failures.
-    async fn login_succeeded(&self, user_id: &str) -> Result<()>;
+    /// Until when the login name (an opaque key the caller derives from what a login names,
+    /// account or not) is locked, if it has been.
+    async fn login_lock(&self, name: &str) -> Result<Option<i64>>;
+    /// A failed login under `name`: after `max_failures` in a row (each within `lock_ms` of the
+    /// last) the name is locked until `now + lock_ms`.
+    async fn login_failed(&self, name: &str, max_failures: u32, lock_ms: i64) -> Result<()>;
+    /// A successful login clears the name's failures.
+    async fn login_succeeded(&self, name: &str) -> Result<()>;
     async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<bool>;
     /// Removes a person of `tenant` (or any, for `None`) and their sessions.
     async fn delete_user(&self, tenant: Option<&TenantId>, user_id: &str) -> Result<bool>;

@@ -45,8 +45,6 @@ pub struct UserRecord {
     /// argon2id PHC string; never leaves the server.
     #[serde(skip_serializing)]
     pub password_hash: String,
-    pub failed_logins: u32,
-    pub locked_until: Option<i64>,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,

@@ -148,6 +148,11 @@ impl App {
             tracing::info!(jobs = pending.len(), after_crash = crashed, "recovered pending jobs");
         }
         queue.push(pending);
+        // Hashed now rather than at the first login with an unknown email, which would then be
+        // the slow one.
+        tokio::task::spawn_blocking(crate::auth::tokens::decoy_hash)
+            .await
+            .context("preparing the decoy password hash")?;
         let tenant_http = crate::egress::client(config.server.allow_private_targets)
             .context("building the HTTP client for tenant URLs")?;
         let teams_keys = crate::teams_keys::KeyCache::new(config.server.allow_private_targets)?;
@@ -234,14 +239,42 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()> + Send,
     clock: Clock,
 ) -> anyhow::Result<()> {
+    let metrics_listener = match config.metrics.listen_addr()? {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for /metrics on {addr}"))?,
+        ),
+        None => None,
+    };
     let app = App::build(config, clock).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut metrics_server = None;
+    if let Some(listener) = metrics_listener {
+        tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
+        let (router, server, mut stop) = (
+            crate::http::metrics_router(app.clone()),
+            app.config.server.clone(),
+            stop_rx.clone(),
+        );
+        metrics_server = Some(tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            crate::server::serve(listener, router, &server, stopped).await;
+        }));
+    } else if app.config.metrics.token.is_empty() {
+        tracing::info!("/metrics is not served: set metrics.listen or metrics.token to scrape it");
+    }
     let mut background = start_background(&app, stop_rx);
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, tenants = ?app.tenants.ids(), "switchboard is serving");
     crate::server::serve(listener, crate::http::router(app.clone()), &app.config.server, shutdown).await;
     tracing::info!("shutting down: finishing running turns");
     let _ = stop_tx.send(true);
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     let grace = Duration::from_millis(app.config.queue.turn_timeout_ms + 1000);
     let drained = tokio::time::timeout(grace, async { while background.join_next().await.is_some() {} }).await;
     if drained.is_err() {

@@ -247,7 +247,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Show,
         } => {
-            // The key is a secret: say whether one is set, never what it is.
+            // Keys and tokens are secrets: say whether one is set, never what it is.
+            if !config.metrics.token.is_empty() {
+                config.metrics.token = "(set)".into();
+            }
             if !config.llm.api_key.is_empty() {
                 config.llm.api_key = "(set)".into();
             }

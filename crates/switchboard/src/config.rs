@@ -26,6 +26,8 @@ pub struct Config {
     pub log: LogConfig,
     pub llm: crate::llm::LlmConfig,
     pub auth: crate::auth::AuthConfig,
+    pub webhooks: WebhooksConfig,
+    pub metrics: MetricsConfig,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
 }
@@ -41,6 +43,39 @@ pub struct ServerConfig {
     pub public_base_url: String,
     /// Event webhooks and form actions may call private, loopback and link-local addresses.
     pub allow_private_targets: bool,
+}
+
+/// Limits on the platform webhooks; each `*_per_second` (or `*_per_minute`) at 0 turns that
+/// limit off.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub per_ip_per_second: f64,
+    pub per_ip_burst: u32,
+    pub per_tenant_per_second: f64,
+    pub per_tenant_burst: u32,
+    pub failures_per_ip_per_minute: u32,
+}
+
+/// Where `/metrics` is served: on its own address, and/or on the public one to bearers of the
+/// token. Neither set: nowhere.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: String,
+    pub token: String,
+}
+
+impl MetricsConfig {
+    pub fn listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        let l = self.listen.trim();
+        if l.is_empty() {
+            return Ok(None);
+        }
+        l.parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("metrics.listen {l:?} is not an address like 127.0.0.1:9464: {e}"))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -159,6 +194,11 @@ mod tests {
         assert_eq!(c.store.synchronous, Synchronous::Full);
         assert!(c.demo.enabled);
         assert!(c.tenants.is_empty());
+        assert_eq!(
+            (c.metrics.listen_addr().ok().flatten(), c.metrics.token.as_str()),
+            (None, ""),
+            "metrics are served nowhere until asked"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::app::App;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -211,7 +211,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(health))
         .route("/health/live", get(live))
         .route("/health/ready", get(health))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(public_metrics))
         .merge(crate::webchat::routes(app.clone()))
         .merge(crate::webhooks::routes())
         .merge(crate::api::router(app.clone()))
@@ -283,7 +283,41 @@ async fn health(State(app): State<Arc<App>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// `/metrics` alone, for `metrics.listen`: an address the operator keeps private.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/metrics", get(private_metrics))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+/// On the public address only with `metrics.token`; without one it does not exist there.
+async fn public_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if app.config.metrics.token.is_empty() {
+        return not_found().await.into_response();
+    }
+    metrics(&app, &headers).await
+}
+
+async fn private_metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    metrics(&app, &headers).await
+}
+
+async fn metrics(app: &App, headers: &HeaderMap) -> Response {
+    let expected = &app.config.metrics.token;
+    if !expected.is_empty() {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::auth::bearer_token)
+            .unwrap_or("");
+        // Hashed first: the comparison then takes the same time whatever the length sent.
+        let sha = crate::auth::tokens::sha256_hex;
+        if !crate::auth::tokens::same_hash(&sha(sent), &sha(expected)) {
+            return ApiError::Unauthorized("/metrics needs `Authorization: Bearer <metrics.token>`".into())
+                .into_response();
+        }
+    }
     if let Ok(stats) = app.store.queue_stats().await {
         ::metrics::gauge!("switchboard_dead_letters_pending").set(stats.dead_letters as f64);
     }

@@ -74,7 +74,19 @@ pub struct Admission {
 }
 
 impl Limiter {
+    /// Takes a slot for `key` if one is free.
     pub fn admit(&self, key: &str, per_second: f64, burst: u32, now: Instant) -> Admission {
+        self.decide(key, per_second, burst, now, true)
+    }
+
+    /// Whether [`Limiter::admit`] would allow a request now, without taking the slot: for
+    /// limits that count only some outcomes (failed authentications), checked before the
+    /// request is let in and charged once the outcome is known.
+    pub fn peek(&self, key: &str, per_second: f64, burst: u32, now: Instant) -> Admission {
+        self.decide(key, per_second, burst, now, false)
+    }
+
+    fn decide(&self, key: &str, per_second: f64, burst: u32, now: Instant, take: bool) -> Admission {
         let burst = burst.max(1);
         let open = Admission {
             allowed: true,
@@ -105,7 +117,9 @@ impl Limiter {
             };
         }
         let tat = tat + interval;
-        map.insert(key.to_owned(), tat);
+        if take {
+            map.insert(key.to_owned(), tat);
+        }
         let used = (tat - now).as_secs_f64() / interval.as_secs_f64();
         Admission {
             allowed: true,
@@ -134,6 +148,10 @@ mod tests {
             l.admit("ip", 1.0, 3, t0 + Duration::from_secs(1)).allowed,
             "a slot frees each second"
         );
+        assert!(l.peek("fails", 1.0, 1, t0).allowed);
+        assert!(l.peek("fails", 1.0, 1, t0).allowed, "a peek takes nothing");
+        assert!(l.admit("fails", 1.0, 1, t0).allowed);
+        assert!(!l.peek("fails", 1.0, 1, t0).allowed);
     }
 
     use super::*;

@@ -8,15 +8,16 @@
 use crate::app::App;
 use crate::connectors::{self, Connector};
 use crate::events::{Event, EventType};
-use crate::http::{ApiError, read_body};
+use crate::http::{ApiError, Peer, read_body};
 use crate::webchat::{bad_path, tenant_of};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Instant;
 use switchboard_channels::{
     DeliveryState, EventKind, InboundEvent, Membership, VerifyError, discord, messenger, meta, signal, slack, teams,
     teams_auth, telegram, twilio, whatsapp,
@@ -37,6 +38,89 @@ fn rejected(channel: Channel, tenant: &TenantId, connector: &str, e: VerifyError
     ApiError::Unauthorized(e.label().to_owned())
 }
 
+/// The webhooks' request limits (`[webhooks]`): every request per client address; requests
+/// that fail verification or name no connector per address, checked before anything else so
+/// that a flood of junk is cut off early and cheaply; verified requests per tenant, so that no
+/// tenant takes the whole server. A refused request costs a map lookup: nothing is read from
+/// the store, verified or parsed.
+struct Gate<'a> {
+    app: &'a App,
+    ip: String,
+}
+
+impl<'a> Gate<'a> {
+    fn enter(app: &'a App, peer: Option<Extension<Peer>>) -> Result<Gate<'a>, ApiError> {
+        let ip = peer.map_or_else(|| "unknown".to_owned(), |Extension(Peer(ip))| ip.to_string());
+        let cfg = &app.config.webhooks;
+        let gate = Gate { app, ip };
+        gate.check("ip", &gate.ip, cfg.per_ip_per_second, cfg.per_ip_burst, true)?;
+        gate.check(
+            "failures",
+            &gate.ip,
+            gate.failure_rate(),
+            cfg.failures_per_ip_per_minute,
+            false,
+        )?;
+        Ok(gate)
+    }
+
+    fn failure_rate(&self) -> f64 {
+        f64::from(self.app.config.webhooks.failures_per_ip_per_minute) / 60.0
+    }
+
+    /// A failed verification (or an unknown connector) counts against the address.
+    fn failed(&self) {
+        let cfg = &self.app.config.webhooks;
+        let key = format!("webhook_failures:{}", self.ip);
+        self.app.limiter.admit(
+            &key,
+            self.failure_rate(),
+            cfg.failures_per_ip_per_minute,
+            Instant::now(),
+        );
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<(), ApiError> {
+        let cfg = &self.app.config.webhooks;
+        self.check(
+            "tenant",
+            tenant.as_str(),
+            cfg.per_tenant_per_second,
+            cfg.per_tenant_burst,
+            true,
+        )
+    }
+
+    fn check(&self, scope: &'static str, who: &str, per_second: f64, burst: u32, take: bool) -> Result<(), ApiError> {
+        let key = format!("webhook_{scope}:{who}");
+        let limiter = &self.app.limiter;
+        let a = if take {
+            limiter.admit(&key, per_second, burst, Instant::now())
+        } else {
+            limiter.peek(&key, per_second, burst, Instant::now())
+        };
+        if a.allowed {
+            return Ok(());
+        }
+        ::metrics::counter!("switchboard_rate_limited_total", "scope" => format!("webhook_{scope}")).increment(1);
+        Err(ApiError::TooManyRequests {
+            message: "too many webhook requests; retry later".into(),
+            retry_after_s: a.retry_after_s,
+        })
+    }
+
+    async fn connector(
+        &self,
+        path: Result<Path<(String, String)>, PathRejection>,
+    ) -> Result<(TenantId, Connector), ApiError> {
+        connector_of(self.app, path).await.inspect_err(|e| {
+            if matches!(e, ApiError::NotFound(..) | ApiError::BadRequest(..)) {
+                self.failed();
+            }
+        })
+    }
+}
+
 async fn connector_of(
     app: &App,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -55,24 +139,54 @@ async fn connector_of(
 
 async fn receive(
     State(app): State<Arc<App>>,
+    peer: Option<Extension<Peer>>,
     path: Result<Path<(String, String)>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (tenant, connector) = connector_of(&app, path).await?;
+    let gate = Gate::enter(&app, peer)?;
+    let (tenant, connector) = gate.connector(path).await?;
     let (parts, body) = req.into_parts();
-    let body = read_body(body, &app).await?;
     let channel = connector.record.channel;
-    let deny = |e| rejected(channel, &tenant, &connector.record.id, e);
+    let deny = |e| {
+        gate.failed();
+        rejected(channel, &tenant, &connector.record.id, e)
+    };
+    let verified = |r: Result<(), VerifyError>| {
+        r.map_err(deny)?;
+        gate.tenant(&tenant)
+    };
+    // Teams signs with a bearer token rather than over the bytes, so it is checked before the
+    // body is even read: an unauthenticated caller gets nothing parsed or stored.
+    let teams_token = match channel {
+        Channel::Teams => {
+            let token = match teams_verify(&app, &parts.headers, &connector).await {
+                Ok(token) => token,
+                Err(e) => {
+                    // Drained unparsed (within the usual limits), so that the connection is
+                    // not cut with a request half read and stays usable for the next one.
+                    let _ = read_body(body, &app).await;
+                    return Err(match e {
+                        TeamsAuth::Refused(e) => deny(e),
+                        TeamsAuth::Failed(e) => e,
+                    });
+                }
+            };
+            gate.tenant(&tenant)?;
+            Some(token)
+        }
+        _ => None,
+    };
+    let body = read_body(body, &app).await?;
     // Where replies go when the event does not say: Teams' service URL, Twilio's own number.
     let mut endpoint = None;
     let events = match channel {
         Channel::Telegram => {
-            telegram::verify(&parts.headers, connector.secret("webhook_secret")).map_err(deny)?;
+            verified(telegram::verify(&parts.headers, connector.secret("webhook_secret")))?;
             telegram::parse(&body, &connector.record.account_id)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
         Channel::Whatsapp | Channel::Messenger => {
-            meta::verify(&parts.headers, &body, connector.secret("app_secret")).map_err(deny)?;
+            verified(meta::verify(&parts.headers, &body, connector.secret("app_secret")))?;
             let parsed = if channel == Channel::Whatsapp {
                 whatsapp::parse(&body)
             } else {
@@ -82,7 +196,12 @@ async fn receive(
         }
         Channel::Slack => {
             let now_s = app.clock.now_ms() / 1000;
-            slack::verify(&parts.headers, &body, connector.secret("signing_secret"), now_s).map_err(deny)?;
+            verified(slack::verify(
+                &parts.headers,
+                &body,
+                connector.secret("signing_secret"),
+                now_s,
+            ))?;
             let content_type = parts
                 .headers
                 .get(axum::http::header::CONTENT_TYPE)
@@ -98,7 +217,13 @@ async fn receive(
             }
         }
         Channel::Discord => {
-            discord::verify(&parts.headers, &body, connector.secret("public_key")).map_err(deny)?;
+            let now_s = app.clock.now_ms() / 1000;
+            verified(discord::verify(
+                &parts.headers,
+                &body,
+                connector.secret("public_key"),
+                now_s,
+            ))?;
             let events =
                 match discord::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))? {
                     discord::Inbound::Ping => return Ok(Json(json!({ "type": 1 })).into_response()),
@@ -121,14 +246,13 @@ async fn receive(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             let url = public_url(&app, &parts);
-            twilio::verify(
+            verified(twilio::verify(
                 &parts.headers,
                 &url,
                 &body,
                 content_type,
                 connector.secret("auth_token"),
-            )
-            .map_err(deny)?;
+            ))?;
             let form = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default();
             let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
             let sent_account = field("AccountSid");
@@ -151,31 +275,16 @@ async fn receive(
             return Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], twiml).into_response());
         }
         Channel::Signal => {
-            signal::verify(&parts.headers, connector.secret("shared_secret")).map_err(deny)?;
+            verified(signal::verify(&parts.headers, connector.secret("shared_secret")))?;
             signal::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
         Channel::Teams => {
-            let kid = teams_auth::key_id(&parts.headers).map_err(deny)?;
-            let metadata = connector
-                .setting("openid_metadata_url")
-                .unwrap_or(teams_auth::DEFAULT_METADATA_URL);
-            let keys = app.teams_keys.keys(metadata, &kid).await.map_err(|e| {
-                tracing::error!(error = %format!("{e:#}"), "cannot fetch the Bot Framework signing keys");
-                ApiError::Unavailable("the Bot Framework signing keys cannot be fetched right now".into())
-            })?;
+            let token = teams_token.ok_or_else(|| anyhow::anyhow!("the Teams token was not checked"))?;
             let reference = teams::conversation_reference(&body)
                 .map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?;
-            let app_id = connector.record.account_id.trim_start_matches("28:");
-            let now_s = app.clock.now_ms() / 1000;
-            teams_auth::verify(
-                &parts.headers,
-                &keys,
-                app_id,
-                &reference.channel_id,
-                &reference.service_url,
-                now_s,
-            )
-            .map_err(deny)?;
+            token
+                .matches(&reference.channel_id, &reference.service_url)
+                .map_err(deny)?;
             endpoint = Some(reference.service_url.clone());
             teams::parse(&body).map_err(|e| ApiError::BadRequest("invalid_payload", e.to_string()))?
         }
@@ -190,20 +299,51 @@ async fn receive(
     Ok(Json(json!({ "ok": true })).into_response())
 }
 
+enum TeamsAuth {
+    Refused(VerifyError),
+    Failed(ApiError),
+}
+
+/// The Teams request's token, checked against the Bot Framework's keys for this connector's bot.
+async fn teams_verify(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    connector: &Connector,
+) -> Result<teams_auth::VerifiedToken, TeamsAuth> {
+    let kid = teams_auth::key_id(headers).map_err(TeamsAuth::Refused)?;
+    let metadata = connector
+        .setting("openid_metadata_url")
+        .unwrap_or(teams_auth::DEFAULT_METADATA_URL);
+    let keys = app.teams_keys.keys(metadata, &kid).await.map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "cannot fetch the Bot Framework signing keys");
+        TeamsAuth::Failed(ApiError::Unavailable(
+            "the Bot Framework signing keys cannot be fetched right now".into(),
+        ))
+    })?;
+    let app_id = connector.record.account_id.trim_start_matches("28:");
+    teams_auth::verify_token(headers, &keys, app_id, app.clock.now_ms() / 1000).map_err(TeamsAuth::Refused)
+}
+
 /// The subscription handshake some platforms make before sending events (Meta's
 /// `hub.challenge`): answered with the challenge in plain text when the verify token matches.
 async fn handshake(
     State(app): State<Arc<App>>,
+    peer: Option<Extension<Peer>>,
     path: Result<Path<(String, String)>, PathRejection>,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let (tenant, connector) = connector_of(&app, path).await?;
+    let gate = Gate::enter(&app, peer)?;
+    let (tenant, connector) = gate.connector(path).await?;
     let channel = connector.record.channel;
     match channel {
         Channel::Whatsapp | Channel::Messenger => {
             let challenge = meta::challenge(uri.query().unwrap_or(""), connector.secret("verify_token"))
-                .map_err(|e| rejected(channel, &tenant, &connector.record.id, e))
+                .map_err(|e| {
+                    gate.failed();
+                    rejected(channel, &tenant, &connector.record.id, e)
+                })
                 .map_err(|_| ApiError::Forbidden("handshake_refused", "the verify token does not match".into()))?;
+            gate.tenant(&tenant)?;
             Ok(([(axum::http::header::CONTENT_TYPE, "text/plain")], challenge).into_response())
         }
         other => Err(ApiError::NotFound(

@@ -52,6 +52,56 @@ fn signed(sig: &str, ts: &str) -> http::HeaderMap {
     headers(&[(SIGNATURE_HEADER, sig), (TIMESTAMP_HEADER, ts)])
 }
 
+/// The moment a vector was signed, as the clock of a server receiving it at once would read.
+fn at(ts: &str) -> i64 {
+    ts.parse().expect("a Unix timestamp")
+}
+
+#[test]
+fn a_genuine_interaction_is_refused_outside_five_minutes_of_now() {
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let body = fixture("discord/application_command.json");
+    let sent = 1_767_225_600_i64;
+    let sign = |ts: &str| {
+        let mut msg = ts.as_bytes().to_vec();
+        msg.extend_from_slice(&body);
+        signed(&hex::encode(key.sign(&msg).to_bytes()), ts)
+    };
+    let h = sign(&sent.to_string());
+    for now in [sent, sent + 300, sent - 300] {
+        assert_eq!(discord::verify(&h, &body, &public, now), Ok(()), "now {now}");
+    }
+    assert_eq!(
+        discord::verify(&h, &body, &public, sent + 301),
+        Err(VerifyError::StaleTimestamp(301)),
+        "a replay six minutes later"
+    );
+    assert_eq!(
+        discord::verify(&h, &body, &public, sent - 301),
+        Err(VerifyError::StaleTimestamp(-301)),
+        "from the future"
+    );
+    // Signed, but not a number: nothing to compare with the clock.
+    for ts in ["", "soon", "1767225600.5", " 1767225600"] {
+        assert_eq!(
+            discord::verify(&sign(ts), &body, &public, sent),
+            Err(VerifyError::MalformedHeader(TIMESTAMP_HEADER)),
+            "{ts:?}"
+        );
+    }
+    // A forged request is a bad signature whatever its time says.
+    assert_eq!(
+        discord::verify(&sign("1"), b"{}", &public, sent),
+        Err(VerifyError::BadSignature)
+    );
+    assert_eq!(
+        discord::verify(&h, &body, &public, i64::MIN),
+        Err(VerifyError::StaleTimestamp(i64::MIN)),
+        "no overflow"
+    );
+}
+
 #[test]
 fn rfc_8032_test_1_through_the_verify_path() {
     let v = vectors("discord")
@@ -62,13 +112,13 @@ fn rfc_8032_test_1_through_the_verify_path() {
     let sig = v["expected"]["signature_hex"].as_str().expect("signature");
     assert_eq!(v["message_hex"], "");
     // An empty timestamp and an empty body sign the empty message.
-    assert_eq!(discord::verify(&signed(sig, ""), b"", public), Ok(()));
+    assert_eq!(discord::verify_signature(&signed(sig, ""), b"", public), Ok(()));
     assert_eq!(
-        discord::verify(&signed(sig, ""), b"x", public),
+        discord::verify_signature(&signed(sig, ""), b"x", public),
         Err(VerifyError::BadSignature)
     );
     assert_eq!(
-        discord::verify(&signed(sig, "0"), b"", public),
+        discord::verify_signature(&signed(sig, "0"), b"", public),
         Err(VerifyError::BadSignature)
     );
     // And the primitive itself: the secret gives the published key and signature.
@@ -86,7 +136,10 @@ fn the_research_vector_and_every_fixture_vector_verify() {
     // CHANNELS.md section 11, checked with PyNaCl and both official interaction libraries.
     let body = br#"{"id":"1100000000000000001","application_id":"1100000000000000002","type":1,"token":"fake-interaction-token-ping","version":1}"#;
     let sig = "897a0782260490cf17c71f33652363ca957dbe72fe079d993ede4e31c9a0f96a25a6cefe2ce55124888e5ff7c27b42092d9e24f8f76d1a556c36cf3782b4cc06";
-    assert_eq!(discord::verify(&signed(sig, "1700000000"), body, PUBLIC_KEY), Ok(()));
+    assert_eq!(
+        discord::verify(&signed(sig, "1700000000"), body, PUBLIC_KEY, 1_700_000_000),
+        Ok(())
+    );
     assert_eq!(discord::parse(body), Ok(Inbound::Ping));
 
     let fixtures: Vec<_> = vectors("discord")
@@ -99,22 +152,27 @@ fn the_research_vector_and_every_fixture_vector_verify() {
         let key = v["public_key_hex"].as_str().expect("key");
         let sig = v["expected"]["X-Signature-Ed25519"].as_str().expect("signature");
         let ts = v["expected"]["X-Signature-Timestamp"].as_str().expect("timestamp");
-        assert_eq!(discord::verify(&signed(sig, ts), &body, key), Ok(()), "{}", v["id"]);
         assert_eq!(
-            discord::verify(&signed(&sig.to_uppercase(), ts), &body, key),
+            discord::verify(&signed(sig, ts), &body, key, at(ts)),
+            Ok(()),
+            "{}",
+            v["id"]
+        );
+        assert_eq!(
+            discord::verify(&signed(&sig.to_uppercase(), ts), &body, key, at(ts)),
             Ok(()),
             "hex in any case"
         );
         let mut tampered = body.clone();
         tampered[0] ^= 1;
         assert_eq!(
-            discord::verify(&signed(sig, ts), &tampered, key),
+            discord::verify(&signed(sig, ts), &tampered, key, at(ts)),
             Err(VerifyError::BadSignature),
             "tampered body {}",
             v["id"]
         );
         assert_eq!(
-            discord::verify(&signed(sig, "1767225601"), &body, key),
+            discord::verify(&signed(sig, "1767225601"), &body, key, at(ts)),
             Err(VerifyError::BadSignature),
             "tampered timestamp {}",
             v["id"]
@@ -124,7 +182,7 @@ fn the_research_vector_and_every_fixture_vector_verify() {
         let mut moved = ts.as_bytes()[1..].to_vec();
         moved.extend_from_slice(&body);
         assert_eq!(
-            discord::verify(&signed(sig, &ts[..1]), &moved, key),
+            discord::verify_signature(&signed(sig, &ts[..1]), &moved, key),
             Ok(()),
             "timestamp ‖ body"
         );
@@ -142,13 +200,13 @@ fn verification_fails_closed() {
     let ts = v["expected"]["X-Signature-Timestamp"].as_str().expect("timestamp");
     let rfc_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
     assert_eq!(
-        discord::verify(&signed(sig, ts), &body, rfc_key),
+        discord::verify(&signed(sig, ts), &body, rfc_key, at(ts)),
         Err(VerifyError::BadSignature),
         "wrong key"
     );
     for key in ["", "  ", "not hex", &PUBLIC_KEY[..62], &format!("{PUBLIC_KEY}00")] {
         assert_eq!(
-            discord::verify(&signed(sig, ts), &body, key),
+            discord::verify(&signed(sig, ts), &body, key, at(ts)),
             Err(VerifyError::NoSecret),
             "key {key:?}"
         );
@@ -157,24 +215,24 @@ fn verification_fails_closed() {
     // refuses it whatever the signature.
     let identity = format!("01{}", "00".repeat(31));
     assert_eq!(
-        discord::verify(&signed(sig, ts), &body, &identity),
+        discord::verify(&signed(sig, ts), &body, &identity, at(ts)),
         Err(VerifyError::BadSignature)
     );
     assert_eq!(
-        discord::verify(&headers(&[(TIMESTAMP_HEADER, ts)]), &body, PUBLIC_KEY),
+        discord::verify(&headers(&[(TIMESTAMP_HEADER, ts)]), &body, PUBLIC_KEY, at(ts)),
         Err(VerifyError::MissingHeader(SIGNATURE_HEADER))
     );
     assert_eq!(
-        discord::verify(&headers(&[(SIGNATURE_HEADER, sig)]), &body, PUBLIC_KEY),
+        discord::verify(&headers(&[(SIGNATURE_HEADER, sig)]), &body, PUBLIC_KEY, at(ts)),
         Err(VerifyError::MissingHeader(TIMESTAMP_HEADER))
     );
     assert_eq!(
-        discord::verify(&headers(&[]), &body, PUBLIC_KEY),
+        discord::verify(&headers(&[]), &body, PUBLIC_KEY, at(ts)),
         Err(VerifyError::MissingHeader(SIGNATURE_HEADER))
     );
     for bad in ["", "zz", &sig[..126], &format!("{sig}00"), &format!(" {sig}")] {
         assert_eq!(
-            discord::verify(&signed(bad, ts), &body, PUBLIC_KEY),
+            discord::verify(&signed(bad, ts), &body, PUBLIC_KEY, at(ts)),
             Err(VerifyError::MalformedHeader(SIGNATURE_HEADER)),
             "signature {bad:?}"
         );
@@ -550,9 +608,10 @@ proptest! {
         ts in "[ -~]{0,24}",
         key in "[0-9a-f]{0,70}",
         body in proptest::collection::vec(any::<u8>(), 0..256),
+        now in any::<i64>(),
     ) {
-        prop_assert!(discord::verify(&signed(&sig, &ts), &body, &key).is_err());
-        prop_assert!(discord::verify(&signed(&sig, &ts), &body, PUBLIC_KEY).is_err());
+        prop_assert!(discord::verify(&signed(&sig, &ts), &body, &key, now).is_err());
+        prop_assert!(discord::verify(&signed(&sig, &ts), &body, PUBLIC_KEY, now).is_err());
     }
 
     #[test]
@@ -563,7 +622,7 @@ proptest! {
             .expect("vector");
         let sig = v["expected"]["X-Signature-Ed25519"].as_str().expect("signature");
         let ts = v["expected"]["X-Signature-Timestamp"].as_str().expect("timestamp");
-        let verdict = discord::verify(&signed(sig, ts), &body, PUBLIC_KEY);
+        let verdict = discord::verify(&signed(sig, ts), &body, PUBLIC_KEY, at(ts));
         prop_assert_eq!(verdict.is_ok(), body == vector_body(&v));
     }
 }

@@ -5,8 +5,7 @@ use crate::{ApiKeyRecord, AuditEntry, NewApiKey, NewAudit, NewUser, RefreshUse, 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchboard_core::TenantId;
 
-const USER_COLS: &str =
-    "id, tenant_id, email, name, role, password_hash, failed_logins, locked_until, disabled, created_at, updated_at";
+const USER_COLS: &str = "id, tenant_id, email, name, role, password_hash, disabled, created_at, updated_at";
 
 fn user_row(r: &Row<'_>) -> Result<UserRecord> {
     let role: String = r.get(4)?;
@@ -17,11 +16,9 @@ fn user_row(r: &Row<'_>) -> Result<UserRecord> {
         name: r.get(3)?,
         role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
         password_hash: r.get(5)?,
-        failed_logins: r.get::<_, i64>(6)?.max(0) as u32,
-        locked_until: r.get(7)?,
-        disabled: r.get::<_, i64>(8)? != 0,
-        created_at: r.get(9)?,
-        updated_at: r.get(10)?,
+        disabled: r.get::<_, i64>(6)? != 0,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
     })
 }
 
@@ -47,7 +44,7 @@ pub(super) fn create_user(conn: &Connection, u: NewUser, now: i64) -> Result<Use
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(StoreError::Conflict(format!(
-                "a person with the email {} exists, or the tenant does not",
+                "a person with the email {} exists in this tenant, or the tenant does not exist",
                 u.email
             )));
         }
@@ -60,20 +57,43 @@ pub(super) fn create_user(conn: &Connection, u: NewUser, now: i64) -> Result<Use
         name: u.name,
         role: u.role,
         password_hash: u.password_hash,
-        failed_logins: 0,
-        locked_until: None,
         disabled: false,
         created_at: now,
         updated_at: now,
     })
 }
 
-pub(super) fn user_by(conn: &Connection, column: &str, value: &str) -> Result<Option<UserRecord>> {
-    let sql = match column {
-        "email" => format!("SELECT {USER_COLS} FROM users WHERE email = ?1"),
-        _ => format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
-    };
-    query_opt(conn, &sql, params![value], user_row)
+pub(super) fn user_by_id(conn: &Connection, id: &str) -> Result<Option<UserRecord>> {
+    query_opt(
+        conn,
+        &format!("SELECT {USER_COLS} FROM users WHERE id = ?1"),
+        params![id],
+        user_row,
+    )
+}
+
+/// Every account with this email: at most one per tenant and one super admin.
+pub(super) fn users_by_email(conn: &Connection, email: &str) -> Result<Vec<UserRecord>> {
+    query_all(
+        conn,
+        &format!("SELECT {USER_COLS} FROM users WHERE email = ?1 ORDER BY tenant_id IS NOT NULL, tenant_id LIMIT 100"),
+        params![email],
+        user_row,
+    )
+}
+
+/// The person of a live session: their session `family` still has a token that is not revoked
+/// (logout, a reused refresh token and a new password revoke them all).
+pub(super) fn session_user(conn: &Connection, id: &str, family: &str) -> Result<Option<UserRecord>> {
+    query_opt(
+        conn,
+        &format!(
+            "SELECT {USER_COLS} FROM users WHERE id = ?1 AND EXISTS \
+             (SELECT 1 FROM refresh_tokens WHERE family = ?2 AND revoked_at IS NULL AND user_id = ?1)"
+        ),
+        params![id, family],
+        user_row,
+    )
 }
 
 pub(super) fn users(conn: &Connection, t: Option<&TenantId>) -> Result<Vec<UserRecord>> {
@@ -93,21 +113,37 @@ pub(super) fn users(conn: &Connection, t: Option<&TenantId>) -> Result<Vec<UserR
     }
 }
 
-pub(super) fn login_failed(conn: &Connection, id: &str, max: u32, lock_ms: i64, now: i64) -> Result<()> {
+/// Until when the login name is locked, if it ever was and has not been cleared.
+pub(super) fn login_lock(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT locked_until FROM login_failures WHERE name = ?1")?
+        .query_row(params![name], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten())
+}
+
+pub(super) fn login_failed(conn: &Connection, name: &str, max: u32, lock_ms: i64, now: i64) -> Result<()> {
+    // Failures count "in a row" while they come within `lock_ms` of each other; older idle
+    // names are forgotten, which also bounds the table.
     conn.prepare_cached(
-        "UPDATE users SET \
-           locked_until = CASE WHEN failed_logins + 1 >= ?2 THEN ?3 ELSE locked_until END, \
-           failed_logins = CASE WHEN failed_logins + 1 >= ?2 THEN 0 ELSE failed_logins + 1 END, \
-           updated_at = ?4 \
-         WHERE id = ?1",
+        "DELETE FROM login_failures WHERE updated_at < ?1 AND (locked_until IS NULL OR locked_until < ?2)",
     )?
-    .execute(params![id, max.max(1), now + lock_ms, now])?;
+    .execute(params![now - lock_ms, now])?;
+    conn.prepare_cached(
+        "INSERT INTO login_failures (name, failures, locked_until, updated_at) \
+         VALUES (?1, CASE WHEN ?2 <= 1 THEN 0 ELSE 1 END, CASE WHEN ?2 <= 1 THEN ?3 END, ?4) \
+         ON CONFLICT (name) DO UPDATE SET \
+           locked_until = CASE WHEN failures + 1 >= ?2 THEN ?3 ELSE locked_until END, \
+           failures = CASE WHEN failures + 1 >= ?2 THEN 0 ELSE failures + 1 END, \
+           updated_at = ?4",
+    )?
+    .execute(params![name, max.max(1), now + lock_ms, now])?;
     Ok(())
 }
 
-pub(super) fn login_succeeded(conn: &Connection, id: &str, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now])?;
+pub(super) fn login_succeeded(conn: &Connection, name: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM login_failures WHERE name = ?1")?
+        .execute(params![name])?;
     Ok(())
 }
 

@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0012_analytics_index.sql"),
     include_str!("../../migrations/sqlite/0013_bot_versions.sql"),
     include_str!("../../migrations/sqlite/0014_tenant_secrets.sql"),
+    include_str!("../../migrations/sqlite/0015_auth_scoping.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;

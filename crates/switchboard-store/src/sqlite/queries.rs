@@ -725,14 +725,19 @@ impl Store for SqliteStore {
         self.write(move |ctx| auth::create_user(ctx.conn, user, ctx.now)).await
     }
 
-    async fn user_by_email(&self, email: &str) -> Result<Option<crate::UserRecord>> {
+    async fn users_by_email(&self, email: &str) -> Result<Vec<crate::UserRecord>> {
         let e = email.trim().to_lowercase();
-        self.read(move |c| auth::user_by(c, "email", &e)).await
+        self.read(move |c| auth::users_by_email(c, &e)).await
     }
 
     async fn user(&self, id: &str) -> Result<Option<crate::UserRecord>> {
         let id = id.to_owned();
-        self.read(move |c| auth::user_by(c, "id", &id)).await
+        self.read(move |c| auth::user_by_id(c, &id)).await
+    }
+
+    async fn session_user(&self, user_id: &str, family: &str) -> Result<Option<crate::UserRecord>> {
+        let (id, f) = (user_id.to_owned(), family.to_owned());
+        self.read(move |c| auth::session_user(c, &id, &f)).await
     }
 
     async fn users(&self, tenant: Option<&TenantId>) -> Result<Vec<crate::UserRecord>> {
@@ -740,16 +745,20 @@ impl Store for SqliteStore {
         self.read(move |c| auth::users(c, t.as_ref())).await
     }
 
-    async fn login_failed(&self, user_id: &str, max_failures: u32, lock_ms: i64) -> Result<()> {
-        let id = user_id.to_owned();
-        self.write(move |ctx| auth::login_failed(ctx.conn, &id, max_failures, lock_ms, ctx.now))
+    async fn login_lock(&self, name: &str) -> Result<Option<i64>> {
+        let n = name.to_owned();
+        self.read(move |c| auth::login_lock(c, &n)).await
+    }
+
+    async fn login_failed(&self, name: &str, max_failures: u32, lock_ms: i64) -> Result<()> {
+        let n = name.to_owned();
+        self.write(move |ctx| auth::login_failed(ctx.conn, &n, max_failures, lock_ms, ctx.now))
             .await
     }
 
-    async fn login_succeeded(&self, user_id: &str) -> Result<()> {
-        let id = user_id.to_owned();
-        self.write(move |ctx| auth::login_succeeded(ctx.conn, &id, ctx.now))
-            .await
+    async fn login_succeeded(&self, name: &str) -> Result<()> {
+        let n = name.to_owned();
+        self.write(move |ctx| auth::login_succeeded(ctx.conn, &n)).await
     }
 
     async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<bool> {

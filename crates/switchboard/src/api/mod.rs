@@ -19,8 +19,8 @@ mod tenant_admin;
 mod tenants;
 
 use crate::app::App;
-use crate::auth::tokens;
-use crate::http::ApiError;
+use crate::http::{ApiError, Peer};
+use crate::ratelimit::Admission;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -30,6 +30,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 use switchboard_store::NewAudit;
 
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
@@ -51,34 +52,20 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .layer(axum::middleware::from_fn_with_state(app, limit_and_secure))
 }
 
-/// Per caller (API key or person) request limits with `X-RateLimit-*` headers, and the
-/// security headers every API answer carries.
+/// Request limits and the security headers every API answer carries. A request with
+/// credentials is authenticated here, once (the [`Principal`] travels to the handler in the
+/// request's extensions), so that it counts against who it really is: an API key or a person,
+/// `auth.api_per_second`, with `X-RateLimit-*` headers. Wrong credentials count against the
+/// client's address instead (`auth.failed_auth_per_minute`), checked before anything else: a
+/// guesser is cut off, and cannot use up the limit of the key whose prefix it sends.
 async fn limit_and_secure(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    let caller = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| caller_key(&app, t.trim()));
-    let admission = caller.map(|key| {
-        let rate = app.config.auth.api_per_second.max(1);
-        app.limiter
-            .admit(&key, f64::from(rate), rate * 2, std::time::Instant::now())
-    });
-    let mut res = match admission {
-        Some(a) if !a.allowed => {
-            ::metrics::counter!("switchboard_rate_limited_total", "scope" => "api").increment(1);
-            ApiError::TooManyRequests {
-                message: "too many requests for this key; slow down".into(),
-                retry_after_s: a.retry_after_s,
-            }
-            .into_response()
-        }
-        _ => next.run(req).await,
+    let (mut res, admission) = match admit(&app, &mut req).await {
+        Ok(admission) => (next.run(req).await, admission),
+        Err((e, admission)) => (e.into_response(), admission),
     };
     let h = res.headers_mut();
     if let Some(a) = admission {
@@ -102,16 +89,73 @@ async fn limit_and_secure(
     res
 }
 
-/// The bucket a request counts against: the API key, or the person a token names (a forged
-/// token gets a bucket of its own and then a 401).
-fn caller_key(app: &App, token: &str) -> String {
-    if let Some(prefix) = tokens::api_key_prefix(token) {
-        return prefix.to_owned();
+type Refusal = (ApiError, Option<Admission>);
+
+/// Authenticates a request that carries credentials and applies both limits; requests without
+/// any go on to their handler (login and refresh have limits of their own, the rest answer 401).
+async fn admit(app: &App, req: &mut Request) -> Result<Option<Admission>, Refusal> {
+    if !req.headers().contains_key(header::AUTHORIZATION) {
+        return Ok(None);
     }
-    match tokens::verify_access(app.sealer.token_key(), token, app.clock.now_ms() / 1000) {
-        Some(c) => format!("user:{}", c.sub),
-        None => "invalid".to_owned(),
+    let ip = req
+        .extensions()
+        .get::<Peer>()
+        .map_or_else(|| "unknown".to_owned(), |Peer(ip)| ip.to_string());
+    let failures_key = format!("auth_failed:{ip}");
+    let per_minute = app.config.auth.failed_auth_per_minute.max(1);
+    let failures = |a: &crate::ratelimit::Limiter, take: bool| {
+        let rate = f64::from(per_minute) / 60.0;
+        if take {
+            a.admit(&failures_key, rate, per_minute, Instant::now())
+        } else {
+            a.peek(&failures_key, rate, per_minute, Instant::now())
+        }
+    };
+    let blocked = failures(&app.limiter, false);
+    if !blocked.allowed {
+        ::metrics::counter!("switchboard_rate_limited_total", "scope" => "auth_failures").increment(1);
+        return Err((
+            ApiError::TooManyRequests {
+                message: "too many requests with wrong credentials from this address; try again later".into(),
+                retry_after_s: blocked.retry_after_s,
+            },
+            None,
+        ));
     }
+    let principal = match crate::auth::authenticate(app, req.headers()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(None),
+        Err(refused) => {
+            if refused.guess {
+                failures(&app.limiter, true);
+            }
+            return match refused.error {
+                // Handed on rather than answered here: login and refresh need no credentials,
+                // and a client that sends its expired token along must still reach them.
+                ApiError::Unauthorized(why) => {
+                    req.extensions_mut().insert(crate::auth::NotAuthenticated(why));
+                    Ok(None)
+                }
+                other => Err((other, None)),
+            };
+        }
+    };
+    let rate = app.config.auth.api_per_second.max(1);
+    let a = app
+        .limiter
+        .admit(&principal.actor(), f64::from(rate), rate * 2, Instant::now());
+    if !a.allowed {
+        ::metrics::counter!("switchboard_rate_limited_total", "scope" => "api").increment(1);
+        return Err((
+            ApiError::TooManyRequests {
+                message: "too many requests for this key; slow down".into(),
+                retry_after_s: a.retry_after_s,
+            },
+            Some(a),
+        ));
+    }
+    req.extensions_mut().insert(principal);
+    Ok(Some(a))
 }
 
 /// An opaque page cursor: where the previous page ended.

@@ -9,8 +9,8 @@ pub mod tokens;
 use crate::app::App;
 use crate::http::ApiError;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use switchboard_core::TenantId;
@@ -28,6 +28,9 @@ pub struct AuthConfig {
     pub login_per_minute: u32,
     /// Management API requests per API key or person, per second (bursts of twice that).
     pub api_per_second: u32,
+    /// Requests with wrong credentials per client IP and minute; past it, that address is
+    /// refused before its credentials are even checked.
+    pub failed_auth_per_minute: u32,
 }
 
 /// What a request may need.
@@ -131,36 +134,92 @@ impl Principal {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. Auth schemes are case-insensitive
+/// (RFC 9110 section 11.1): `bearer` and `BEARER` name the same scheme.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Why a request's credentials were refused.
+#[derive(Debug)]
+pub struct Refused {
+    pub error: ApiError,
+    /// Whether it counts as a wrong guess against the client's address. An access token that
+    /// merely expired does not: every client meets that every few minutes.
+    pub guess: bool,
+}
+
+impl Refused {
+    fn guess(message: &str) -> Refused {
+        Refused {
+            error: ApiError::Unauthorized(message.to_owned()),
+            guess: true,
+        }
+    }
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Refused {
+        Refused { error, guess: false }
+    }
+}
+
+impl From<switchboard_store::StoreError> for Refused {
+    fn from(e: switchboard_store::StoreError) -> Refused {
+        ApiError::from(e).into()
+    }
+}
+
+/// Who the request's credentials name; `None` when it carries no Authorization header.
+pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Option<Principal>, Refused> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or_else(|| Refused::guess("the Authorization header must be `Bearer <token>`"))?;
+    let principal = if tokens::api_key_prefix(token).is_some() {
+        api_key(app, token).await?
+    } else {
+        access_token(app, token).await?
+    };
+    ::metrics::counter!("switchboard_api_auth_total", "kind" => match principal {
+        Principal::User { .. } => "user",
+        Principal::Key { .. } => "key",
+    })
+    .increment(1);
+    Ok(Some(principal))
+}
+
+/// Left in the request's extensions by the API's middleware when the credentials were refused:
+/// routes that need none (login, refresh) go on, the others answer 401 with this message.
+#[derive(Clone, Debug)]
+pub struct NotAuthenticated(pub String);
+
 impl FromRequestParts<Arc<App>> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("an Authorization header is required".into()))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
-        let principal = if tokens::api_key_prefix(token).is_some() {
-            api_key(app, token).await?
-        } else {
-            access_token(app, token).await?
-        };
-        ::metrics::counter!("switchboard_api_auth_total", "kind" => match principal {
-            Principal::User { .. } => "user",
-            Principal::Key { .. } => "key",
-        })
-        .increment(1);
-        Ok(principal)
+        // The API's middleware authenticated the request already, to rate limit it by caller.
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        if let Some(NotAuthenticated(why)) = parts.extensions.get::<NotAuthenticated>() {
+            return Err(ApiError::Unauthorized(why.clone()));
+        }
+        authenticate(app, &parts.headers)
+            .await
+            .map_err(|r| r.error)?
+            .ok_or_else(|| ApiError::Unauthorized("an Authorization header is required".into()))
     }
 }
 
-async fn api_key(app: &App, key: &str) -> Result<Principal, ApiError> {
-    let invalid = || ApiError::Unauthorized("the API key is not valid".into());
+async fn api_key(app: &App, key: &str) -> Result<Principal, Refused> {
+    let invalid = || Refused::guess("the API key is not valid");
     let prefix = tokens::api_key_prefix(key).ok_or_else(invalid)?;
     let record = app.store.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
     if record.revoked_at.is_some() || !tokens::same_hash(&record.hash, &tokens::sha256_hex(key)) {
@@ -179,17 +238,26 @@ async fn api_key(app: &App, key: &str) -> Result<Principal, ApiError> {
     })
 }
 
-async fn access_token(app: &App, token: &str) -> Result<Principal, ApiError> {
+async fn access_token(app: &App, token: &str) -> Result<Principal, Refused> {
     let now_s = app.clock.now_ms() / 1000;
-    let claims = tokens::verify_access(app.sealer.token_key(), token, now_s)
-        .ok_or_else(|| ApiError::Unauthorized("the access token is not valid or has expired".into()))?;
-    // A deleted or disabled person loses access at once, not when the token expires.
+    let key = app.sealer.token_key();
+    let Some(claims) = tokens::verify_access(key, token, now_s) else {
+        // Signed by us and only past its expiry: a client that has yet to refresh, not a guesser.
+        let expired = tokens::verify_access(key, token, i64::MIN).is_some();
+        return Err(Refused {
+            error: ApiError::Unauthorized("the access token is not valid or has expired".into()),
+            guess: !expired,
+        });
+    };
+    // A deleted or disabled person, or an ended session (logout, a reused refresh token, a new
+    // password), loses access at once, not when the token expires: one indexed read per request,
+    // so that it holds on every instance the moment the store has it.
     let user = app
         .store
-        .user(&claims.sub)
+        .session_user(&claims.sub, &claims.sid)
         .await?
         .filter(|u| !u.disabled)
-        .ok_or_else(|| ApiError::Unauthorized("the access token's account no longer exists".into()))?;
+        .ok_or_else(|| Refused::guess("the access token's session has ended"))?;
     Ok(Principal::User {
         id: user.id,
         role: user.role,

@@ -25,6 +25,11 @@ pub fn router() -> Router<Arc<App>> {
 pub(crate) struct Login {
     email: String,
     password: String,
+    /// The tenant of the account. Needed only when the email has accounts in several tenants
+    /// (emails are unique per tenant); without it, a super admin's account, else the one
+    /// account with that email.
+    #[serde(default)]
+    tenant: Option<String>,
 }
 
 /// Login attempts per client IP: a burst, then one every few seconds.
@@ -55,36 +60,61 @@ pub(crate) async fn login(
 ) -> Result<Json<Value>, ApiError> {
     limit_ip(&app, peer, "login")?;
     let wrong = || ApiError::Unauthorized("wrong email or password".into());
-    let user = app.store.user_by_email(&body.email).await?;
-    let Some(user) = user.filter(|u| !u.disabled) else {
-        // Same work as a wrong password: the answer's timing does not tell who has an account.
-        tokens::verify_password(&body.password, tokens::decoy_hash());
-        return Err(wrong());
-    };
+    let email = body.email.trim().to_lowercase();
+    let tenant = body.tenant.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    // Failures are counted, and logins locked, by what the login names rather than by the
+    // account found: an email without an account locks exactly like one with an account, so
+    // neither the 429 nor its absence tells who has one.
+    let name = tokens::sha256_hex(&format!("{}\n{email}", tenant.unwrap_or("")));
     let now = app.clock.now_ms();
-    if let Some(until) = user.locked_until.filter(|u| *u > now) {
+    if let Some(until) = app.store.login_lock(&name).await?.filter(|u| *u > now) {
         return Err(ApiError::TooManyRequests {
-            message: "this account is locked after repeated failed logins; try again later".into(),
+            message: "too many failed logins for this email; try again later".into(),
             retry_after_s: ((until - now) / 1000).max(1) as u64,
         });
     }
-    let hash = user.password_hash.clone();
+    let user = account(app.store.users_by_email(&email).await?, tenant);
+    // The same work whether or not there is an account: the password is checked against a
+    // decoy hash when there is none, so the answer's timing does not tell either.
+    let hash = user
+        .as_ref()
+        .map_or_else(|| tokens::decoy_hash().to_owned(), |u| u.password_hash.clone());
     let password = body.password;
-    let ok = tokio::task::spawn_blocking(move || tokens::verify_password(&password, &hash))
+    let matches = tokio::task::spawn_blocking(move || tokens::verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let cfg = &app.config.auth;
-    if !ok {
+    let Some(user) = user.filter(|u| matches && !u.disabled) else {
         app.store
-            .login_failed(&user.id, cfg.lockout_failures, cfg.lockout_s * 1000)
+            .login_failed(&name, cfg.lockout_failures, cfg.lockout_s * 1000)
             .await?;
         ::metrics::counter!("switchboard_logins_total", "result" => "failed").increment(1);
         return Err(wrong());
-    }
-    app.store.login_succeeded(&user.id).await?;
+    };
+    app.store.login_succeeded(&name).await?;
     ::metrics::counter!("switchboard_logins_total", "result" => "ok").increment(1);
     let family = uuid::Uuid::now_v7().to_string();
     Ok(Json(session(&app, &user, &family).await?))
+}
+
+/// The account a login names: the one of `tenant` when it names one; otherwise the super
+/// admin's, else the email's only account (an email in several tenants must name the tenant).
+fn account(mut candidates: Vec<UserRecord>, tenant: Option<&str>) -> Option<UserRecord> {
+    match tenant {
+        Some(t) => candidates
+            .into_iter()
+            .find(|u| u.tenant.as_ref().is_some_and(|ut| ut.as_str() == t)),
+        None => {
+            if let Some(i) = candidates.iter().position(|u| u.tenant.is_none()) {
+                return Some(candidates.swap_remove(i));
+            }
+            let mut it = candidates.into_iter();
+            match (it.next(), it.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        }
+    }
 }
 
 /// A new access token and the next refresh token of the session `family`.
@@ -165,9 +195,8 @@ pub(crate) async fn refresh(
     }
 }
 
-/// Ends the caller's session: its refresh tokens stop working. (The access token lives on until
-/// it expires, `auth.access_ttl_s`.)
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 200, description = "The session's refresh tokens are revoked", body = serde_json::Value), crate::api::openapi::Errors))]
+/// Ends the caller's session: its refresh tokens and its access tokens stop working at once.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 200, description = "The session's refresh and access tokens are revoked", body = serde_json::Value), crate::api::openapi::Errors))]
 pub(crate) async fn logout(State(app): State<Arc<App>>, principal: Principal) -> Result<Json<Value>, ApiError> {
     let Principal::User { session, .. } = &principal else {
         return Err(ApiError::BadRequest(

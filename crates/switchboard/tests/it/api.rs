@@ -186,16 +186,239 @@ async fn repeated_failures_lock_the_account_and_unknown_emails_look_the_same() {
     );
     for _ in 0..4 {
         assert_eq!(login(&app, "ann@example.com", "wrong password 1").await.0, 401);
+        assert_eq!(login(&app, "nobody@example.com", "wrong password 1").await.0, 401);
     }
-    let res = app
-        .client
-        .post(app.url("/v1/auth/login"))
-        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
+    // Five failures in a row: the account is locked, and so is the email without one, with
+    // the same answer, so a lockout does not tell who has an account either.
+    let locked = |email: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(app.url("/v1/auth/login"))
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .expect("send");
+            let status = res.status().as_u16();
+            let retry = res.headers().get("retry-after").is_some();
+            (status, retry, res.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, retry, account) = locked("ann@example.com").await;
+    assert_eq!(
+        (status, retry),
+        (429, true),
+        "locked even with the right password: {account}"
+    );
+    let (status, retry, nobody) = locked("nobody@example.com").await;
+    assert_eq!((status, retry), (429, true), "{nobody}");
+    assert_eq!(account, nobody);
+    app.stop().await;
+}
+
+/// Medians of alternating runs, so that the machine's noise hits both sides alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_email_costs_a_password_check_like_a_wrong_password() {
+    let app = TestApp::spawn_with(|c, _| {
+        c.auth.login_per_minute = 1000;
+        c.auth.lockout_failures = 1000;
+    })
+    .await;
+    create_user(&app, "ann@example.com", "admin", Some("demo"), PASSWORD);
+    let time = |email: &'static str| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            assert_eq!(login(app, email, "wrong password 1").await.0, 401);
+            started.elapsed()
+        }
+    };
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for _ in 0..9 {
+        wrong.push(time("ann@example.com").await);
+        unknown.push(time("nobody@example.com").await);
+    }
+    unknown.sort();
+    wrong.sort();
+    let (u, w) = (unknown[4], wrong[4]);
+    // An argon2id check takes tens of milliseconds, a login without it about one: without the
+    // decoy check the unknown email would answer several times faster.
+    assert!(
+        u * 2 > w,
+        "an unknown email answers in {u:?}, a wrong password in {w:?}: the decoy check is missing"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_email_in_another_tenant_is_neither_refused_nor_revealed() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    create_user(&app, "adam@example.com", "admin", Some("demo"), PASSWORD);
+    create_user(&app, "olga@example.com", "admin", Some("other"), PASSWORD);
+    let adam = token_of(&app, "adam@example.com").await;
+    let olga = token_of(&app, "olga@example.com").await;
+    let add = |token: String, tenant: &'static str, email: &'static str| {
+        let app = &app;
+        async move {
+            call(
+                app,
+                Method::POST,
+                &format!("/v1/tenants/{tenant}/users"),
+                Some(&token),
+                Some(json!({"email": email, "name": "Sam", "role": "viewer", "password": PASSWORD})),
+            )
+            .await
+        }
+    };
+    // Emails are unique per tenant: whether the address has an account elsewhere changes
+    // nothing for the admin adding it.
+    let (status, body) = add(adam.clone(), "demo", "sam@example.com").await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = add(olga.clone(), "other", "sam@example.com").await;
+    assert_eq!(status, 201, "the same email in another tenant: {body}");
+    let (status, body) = add(olga.clone(), "other", "SAM@example.com").await;
+    assert_eq!(status, 409, "twice in one tenant: {body}");
+    let (status, _) = add(olga.clone(), "other", "adam@example.com").await;
+    assert_eq!(status, 201, "demo's admin's email is free in other");
+
+    // Logging in names the tenant when the email has accounts in several.
+    let login_in = |email: &'static str, tenant: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut body = json!({"email": email, "password": PASSWORD});
+            if let Some(t) = tenant {
+                body["tenant"] = t.into();
+            }
+            call(app, Method::POST, "/v1/auth/login", None, Some(body)).await
+        }
+    };
+    let (status, _) = login_in("sam@example.com", None).await;
+    assert_eq!(status, 401, "which of the two accounts is not for the server to guess");
+    for tenant in ["demo", "other"] {
+        let (status, body) = login_in("sam@example.com", Some(tenant)).await;
+        assert_eq!((status, body["user"]["tenant"].as_str()), (200, Some(tenant)), "{body}");
+    }
+    let (status, _) = login_in("sam@example.com", Some("nope")).await;
+    assert_eq!(status, 401);
+    let (status, body) = login_in("olga@example.com", None).await;
+    assert_eq!(
+        (status, body["user"]["tenant"].as_str()),
+        (200, Some("other")),
+        "one account: no tenant needed"
+    );
+    let (status, body) = login_in("root@example.com", None).await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_and_a_reused_refresh_token_end_the_sessions_access_tokens_at_once() {
+    let app = TestApp::spawn().await;
+    create_user(&app, "ann@example.com", "admin", Some("demo"), PASSWORD);
+    let me = |token: String| {
+        let app = &app;
+        async move { call(app, Method::GET, "/v1/me", Some(&token), None).await.0 }
+    };
+
+    let (_, first) = login(&app, "ann@example.com", PASSWORD).await;
+    let (_, second) = login(&app, "ann@example.com", PASSWORD).await;
+    let first_access = first["access_token"].as_str().expect("access").to_owned();
+    let second_access = second["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(me(first_access.clone()).await, 200);
+    let (status, _) = call(&app, Method::POST, "/v1/auth/logout", Some(&first_access), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me(first_access.clone()).await, 401, "the logged-out token, at once");
+    assert_eq!(me(second_access.clone()).await, 200, "another session lives on");
+
+    // A refresh token presented twice: the session, and every access token of it, ends.
+    let refresh = second["refresh_token"].as_str().expect("refresh").to_owned();
+    let (status, next) = call(
+        &app,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
+    let rotated_access = next["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(me(rotated_access.clone()).await, 200);
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": refresh})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(me(second_access).await, 401, "the session's first access token");
+    assert_eq!(me(rotated_access).await, 401, "and the one its refresh gave");
+    app.stop().await;
+}
+
+/// A client whose requests come from another loopback address (Linux routes all of 127/8 to
+/// the loopback interface), to stand for another machine.
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().expect("ip"))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn the_api_limit_counts_the_authenticated_caller_whatever_the_schemes_case() {
+    let app = TestApp::spawn_with(|c, _| c.auth.api_per_second = 2).await;
+    create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
+    let root = token_of(&app, "root@example.com").await;
+    // A key per scheme (each with a burst of four), and one that nobody but its owner uses.
+    let mut keys = Vec::new();
+    for _ in 0..4 {
+        keys.push(new_key(&app, &root, "demo", &["read"]).await.0);
+    }
+    let key = keys.pop().expect("a key");
+    for (scheme, key) in ["bearer", "BEARER", "Bearer"].into_iter().zip(keys) {
+        let mut codes = Vec::new();
+        for _ in 0..6 {
+            let res = app
+                .client
+                .get(app.url("/v1/tenants/demo/conversations"))
+                .header("authorization", format!("{scheme} {key}"))
+                .send()
+                .await
+                .expect("send");
+            codes.push(res.status().as_u16());
+        }
+        assert_eq!(codes[0], 200, "{scheme}: {codes:?}");
+        assert_eq!(codes[5], 429, "{scheme} is limited like any other: {codes:?}");
+    }
+
+    // Wrong secrets sent with a key's prefix count against the sender's address, not the key.
+    let prefix = &key[..12];
+    let guesser = client_from("127.0.0.2");
+    let mut codes = Vec::new();
+    for i in 0..40 {
+        let res = guesser
+            .get(app.url("/v1/tenants/demo/conversations"))
+            .bearer_auth(format!("{prefix}_wrong{i}"))
+            .send()
+            .await
+            .expect("send");
+        codes.push(res.status().as_u16());
+    }
+    assert_eq!(codes[0], 401);
+    assert_eq!(codes[39], 429, "the guessing address is cut off: {codes:?}");
+    let res = guesser
+        .get(app.url("/v1/tenants/demo/conversations"))
+        .bearer_auth(&key)
         .send()
         .await
         .expect("send");
-    assert_eq!(res.status().as_u16(), 429, "locked even with the right password");
-    assert!(res.headers().get("retry-after").is_some());
+    assert_eq!(res.status(), 429, "even with a right key, until its budget refills");
+    let (status, body) = call(&app, Method::GET, "/v1/tenants/demo/conversations", Some(&key), None).await;
+    assert_eq!(status, 200, "the key's owner is untouched: {body}");
     app.stop().await;
 }
 

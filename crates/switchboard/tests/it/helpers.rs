@@ -47,6 +47,9 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// What the test servers want to see before they show `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0001";
+
 pub fn test_config(dir: &Path) -> Config {
     let mut config = Config::default();
     config.store.data_dir = dir.join("data");
@@ -65,6 +68,7 @@ pub fn test_config(dir: &Path) -> Config {
     config.chat.messages_per_user_per_second = 0;
     config.chat.messages_per_tenant_per_second = 0;
     config.chat.identified_session_ttl_s = 10 * 365 * 86_400;
+    config.metrics.token = METRICS_TOKEN.into();
     config
 }
 
@@ -357,14 +361,15 @@ impl TestApp {
     }
 
     pub async fn metrics(&self) -> String {
-        self.client
+        let res = self
+            .client
             .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text")
+            .expect("metrics");
+        assert_eq!(res.status(), 200, "/metrics with the token");
+        res.text().await.expect("text")
     }
 }
 

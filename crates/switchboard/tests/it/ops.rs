@@ -34,6 +34,84 @@ async fn metrics_count_messages_stages_and_queue() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_not_public_they_need_the_token_or_their_own_address() {
+    // The defaults: served nowhere, and the public address does not even have the route.
+    let closed = TestApp::spawn_with(|c, _| c.metrics.token.clear()).await;
+    let res = closed.client.get(closed.url("/metrics")).send().await.expect("send");
+    assert_eq!(res.status(), 404);
+    let res = closed
+        .client
+        .get(closed.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 404, "no token is configured, so none opens it");
+    closed.stop().await;
+
+    // With a token: only its bearers (whatever the scheme's case) read them.
+    let app = TestApp::spawn().await;
+    for auth in [None, Some("Bearer wrong-token"), Some("Basic dGVzdA==")] {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = req.send().await.expect("send");
+        assert_eq!(res.status(), 401, "{auth:?}");
+        assert!(!res.text().await.expect("text").contains("switchboard_"), "{auth:?}");
+    }
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .header("authorization", format!("bEaReR {METRICS_TOKEN}"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.expect("text").contains("switchboard_"));
+    app.stop().await;
+
+    // On their own address (kept private by where it binds), and not on the public one.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let private = free.local_addr().expect("addr");
+    drop(free);
+    let app = TestApp::spawn_with(|c, _| {
+        c.metrics.token.clear();
+        c.metrics.listen = private.to_string();
+    })
+    .await;
+    let res = app
+        .client
+        .get(format!("http://{private}/metrics"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.text()
+            .await
+            .expect("text")
+            .contains("switchboard_http_requests_total")
+    );
+    let res = app
+        .client
+        .get(format!("http://{private}/v1/tenants"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 404, "nothing else is served there");
+    assert_eq!(
+        app.client.get(app.url("/metrics")).send().await.expect("send").status(),
+        404
+    );
+    app.stop().await;
+    assert!(
+        std::net::TcpListener::bind(private).is_ok(),
+        "the metrics address is released when the server stops"
+    );
+}
+
 #[test]
 fn config_default_prints_the_documented_defaults() {
     let out = std::process::Command::new(binary())

@@ -33,6 +33,83 @@ pub(crate) async fn post(app: &TestApp, path: &str, headers: &[(&str, &str)], bo
 
 const TG_SECRET: (&str, &str) = ("X-Telegram-Bot-Api-Secret-Token", "fake_Secret-Token_0001");
 
+/// Posts from another loopback address (Linux routes all of 127/8 to the loopback
+/// interface), standing for another machine; the status and whether Retry-After came.
+async fn post_from(ip: &str, app: &TestApp, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, bool) {
+    let client = reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().expect("ip"))
+        .build()
+        .expect("client");
+    let mut req = client
+        .post(app.url(path))
+        .body(body.to_vec())
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.expect("send");
+    (res.status().as_u16(), res.headers().contains_key("retry-after"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_limited_per_address_and_tenant_and_junk_is_cut_off_sooner() {
+    // Slow refills (one slot per 100 s), so that only the bursts decide what a test sees.
+    let app = TestApp::spawn_with(|c, _| {
+        c.webhooks.per_ip_per_second = 0.01;
+        c.webhooks.per_ip_burst = 5;
+        c.webhooks.per_tenant_per_second = 0.01;
+        c.webhooks.per_tenant_burst = 7;
+        c.webhooks.failures_per_ip_per_minute = 3;
+    })
+    .await;
+    add_connector(
+        &app,
+        "tg",
+        "telegram",
+        "7000000001",
+        &["bot_token=7000000001:FAKE", "webhook_secret=fake_Secret-Token_0001"],
+        &[],
+    );
+    let path = "/v1/webhooks/demo/tg";
+    let update = channel_fixture("telegram/text_message.json");
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(post_from("127.0.0.1", &app, path, &[TG_SECRET], &update).await);
+    }
+    assert_eq!(
+        seen,
+        [(200, false); 5].into_iter().chain([(429, true)]).collect::<Vec<_>>(),
+        "per address"
+    );
+
+    // Another address has its own budget, but the tenant's is nearly spent: 5 of 7.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(post_from("127.0.0.2", &app, path, &[TG_SECRET], &update).await);
+    }
+    assert_eq!(seen, [(200, false), (200, false), (429, true)], "per tenant");
+
+    // Failed verifications and unknown connectors count sooner: after three, the address is
+    // refused before anything is checked, a good request included.
+    let wrong = [("X-Telegram-Bot-Api-Secret-Token", "guess")];
+    for (ip, attempt) in [("127.0.0.3", path), ("127.0.0.4", "/v1/webhooks/demo/nope")] {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(post_from(ip, &app, attempt, &wrong, &update).await.0);
+        }
+        seen.push(post_from(ip, &app, path, &[TG_SECRET], &update).await.0);
+        let refused = if attempt == path { 401 } else { 404 };
+        assert_eq!(seen, [refused, refused, refused, 429], "{ip} {attempt}");
+    }
+    let metrics = app.metrics().await;
+    for scope in ["webhook_ip", "webhook_tenant", "webhook_failures"] {
+        assert!(
+            metrics.contains(&format!(r#"switchboard_rate_limited_total{{scope="{scope}"}}"#)),
+            "{scope}: {metrics}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_updates_are_verified_deduplicated_and_answered() {
     let app = TestApp::spawn().await;
@@ -501,9 +578,27 @@ async fn discord_interactions_are_verified_with_ed25519_and_deferred() {
         ("X-Signature-Ed25519", sig.as_str()),
     ];
     assert_eq!(
-        post(&app, "/v1/webhooks/demo/dc", &hs, press).await,
+        post(&app, "/v1/webhooks/demo/dc", &hs, press.clone()).await,
         (200, serde_json::json!({"type": 6}))
     );
+
+    // A genuine interaction replayed six minutes later, or dated ahead of the clock, is refused.
+    for shift in [-360, 360] {
+        let ts = (now_s() + shift).to_string();
+        let mut msg = ts.as_bytes().to_vec();
+        msg.extend_from_slice(&press);
+        let sig = hex::encode(key.sign(&msg).to_bytes());
+        let hs = [
+            ("X-Signature-Timestamp", ts.as_str()),
+            ("X-Signature-Ed25519", sig.as_str()),
+        ];
+        let (status, body) = post(&app, "/v1/webhooks/demo/dc", &hs, press.clone()).await;
+        assert_eq!(
+            (status, body["error"]["message"].as_str()),
+            (401, Some("the request is not authentic: stale_timestamp")),
+            "{shift}: {body}"
+        );
+    }
 }
 
 fn twilio_signature(token: &str, url: &str, body: &[u8]) -> String {
@@ -695,6 +790,29 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
         assert_eq!(status, 401, "{why}: {body}");
     }
     assert_eq!(post(&app, "/v1/webhooks/demo/teams", &[], activity).await.0, 401);
+
+    // The token is checked before the body is parsed: without a valid one, a body that is
+    // garbage, however large, is a 401 (not a 400) and nothing is parsed or stored.
+    let foreign = format!("Bearer {}", bot_framework_token("another-app", service, 3600));
+    let large = vec![b'{'; 60_000];
+    for (auth, body, why) in [
+        (
+            foreign.as_str(),
+            b"not json at all".to_vec(),
+            "garbage, another bot's token",
+        ),
+        (foreign.as_str(), large.clone(), "large, another bot's token"),
+        ("", large, "large, no token"),
+        ("BEARER x.y.z", b"{".to_vec(), "garbage, unreadable token"),
+    ] {
+        let headers: Vec<(&str, &str)> = if auth.is_empty() {
+            vec![]
+        } else {
+            vec![("Authorization", auth)]
+        };
+        let (status, answer) = post(&app, "/v1/webhooks/demo/teams", &headers, body).await;
+        assert_eq!(status, 401, "{why}: {answer}");
+    }
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
     let user = "teams:a:1FAKEconversationIdForPersonalChat0000000000000000000000000000000000000000";
