@@ -33,3 +33,4 @@ mod tenants;
 mod webhooks;
 mod websocket;
 mod widget;
+mod widget_identity;

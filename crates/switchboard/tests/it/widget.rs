@@ -54,7 +54,7 @@ async fn site_with_policy(pages: Vec<(&str, String)>, csp: Option<String>) -> Si
 use axum::response::IntoResponse as _;
 
 /// A shop page with the widget's one line (and whatever `attrs` adds to it).
-fn shop_page(app: &TestApp, attrs: &str) -> String {
+pub(crate) fn shop_page(app: &TestApp, attrs: &str) -> String {
     format!(
         "<!doctype html><html><head><meta charset=utf-8><title>Shop</title></head>\
          <body style=\"font-family: serif; background: #fffbe8\"><h1>The tea shop</h1><p>Loose leaf since 1921.</p>\
@@ -67,7 +67,7 @@ const HOST: &str = "switchboard-chat";
 
 impl Browser {
     /// Runs `js` with `root` bound to the widget's shadow root (null before it exists).
-    async fn in_widget(&self, js: &str) -> Value {
+    pub(crate) async fn in_widget(&self, js: &str) -> Value {
         self.script(&format!(
             "const host = document.querySelector('{HOST}'); const root = host && host.shadowRoot; \
              if (!root) return null; {js}"
@@ -75,24 +75,24 @@ impl Browser {
         .await
     }
 
-    async fn widget_click(&self, css: &str) {
+    pub(crate) async fn widget_click(&self, css: &str) {
         let id = self.shadow_element(HOST, css).await;
         self.click_element(&id).await;
     }
 
-    async fn widget_say(&self, text: &str) {
+    pub(crate) async fn widget_say(&self, text: &str) {
         let id = self.shadow_element(HOST, "textarea").await;
         self.type_into(&id, text).await;
         self.widget_click(".send").await;
     }
 
     /// Texts of the bot's (`out`) or the person's (`in`) messages in the widget, in order.
-    async fn widget_messages(&self, dir: &str) -> Vec<String> {
+    pub(crate) async fn widget_messages(&self, dir: &str) -> Vec<String> {
         let js = format!("return [...root.querySelectorAll('.msg.{dir} .bubble')].map(e => e.textContent)");
         serde_json::from_value(self.in_widget(&js).await).unwrap_or_default()
     }
 
-    async fn widget_wait_bot(&self, n: usize) -> Vec<String> {
+    pub(crate) async fn widget_wait_bot(&self, n: usize) -> Vec<String> {
         eventually(20, &format!("{n} bot messages in the widget"), || async {
             let m = self.widget_messages("out").await;
             (m.len() >= n).then_some(m)
@@ -101,18 +101,18 @@ impl Browser {
     }
 
     /// The unread badge's text, or `None` while it is hidden.
-    async fn badge(&self) -> Option<String> {
+    pub(crate) async fn badge(&self) -> Option<String> {
         self.in_widget("const b = root.querySelector('.badge'); return b.hidden ? null : b.textContent")
             .await
             .as_str()
             .map(str::to_owned)
     }
 
-    async fn panel_open(&self) -> bool {
+    pub(crate) async fn panel_open(&self) -> bool {
         self.in_widget("return !root.querySelector('.panel').hidden").await == json!(true)
     }
 
-    async fn stored_session(&self) -> Value {
+    pub(crate) async fn stored_session(&self) -> Value {
         let raw = self
             .script("return localStorage.getItem('switchboard.demo.session')")
             .await;
@@ -121,7 +121,7 @@ impl Browser {
             .unwrap_or(Value::Null)
     }
 
-    async fn wait_widget(&self) {
+    pub(crate) async fn wait_widget(&self) {
         eventually(20, "the widget's launcher", || async {
             (self.in_widget("return !!root.querySelector('.launcher')").await == json!(true)).then_some(())
         })
@@ -319,94 +319,6 @@ async fn a_site_the_tenant_did_not_allow_gets_no_chat_and_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_identified_person_continues_the_same_conversation_in_another_browser() {
-    let app = TestApp::spawn().await;
-    let admin = root(&app).await;
-    let secret = identity_secret(&app, &admin).await;
-    let signature = sign(&secret, "cust-42");
-    let shop = site(vec![
-        (
-            "/account",
-            shop_page(
-                &app,
-                &format!(" data-user=\"cust-42\" data-user-signature=\"{signature}\""),
-            ),
-        ),
-        ("/", shop_page(&app, "")),
-    ])
-    .await;
-    allow(&app, &admin, &[&shop.origin]).await;
-
-    let laptop = Browser::start().await;
-    laptop.goto(&format!("{}/account", shop.origin)).await;
-    laptop.wait_widget().await;
-    laptop.widget_click(".launcher").await;
-    laptop.widget_say("hello").await;
-    laptop.widget_wait_bot(1).await;
-    assert_eq!(laptop.stored_session().await["user"], "cust-42");
-
-    // Another browser profile (a phone): first an anonymous visitor, then the site signs the
-    // person in through the JS API (with a JWT this time) and their conversation comes along.
-    let phone = Browser::start().await;
-    phone.goto(&format!("{}/", shop.origin)).await;
-    phone.wait_widget().await;
-    phone.widget_click(".launcher").await;
-    phone.widget_say("what can you do").await;
-    phone.widget_wait_bot(1).await;
-    assert_ne!(phone.stored_session().await["user"], "cust-42");
-    let jwt = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": "cust-42", "exp": jsonwebtoken::get_current_timestamp() + 600}),
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("a JWT");
-    let who = phone
-        .script(&format!(
-            "return Switchboard.identify({{jwt: '{jwt}'}}).then(r => r.user)"
-        ))
-        .await;
-    assert_eq!(who, "cust-42");
-    eventually(20, "the person's conversation on the phone", || async {
-        (phone.widget_messages("in").await == ["hello"]).then_some(())
-    })
-    .await;
-    phone.widget_say("tell me a joke").await;
-    phone.widget_wait_bot(2).await;
-    phone.screenshot("widget-6-second-device").await;
-    // The laptop's open widget gets the phone's turn live: it is one conversation.
-    eventually(20, "the phone's message on the laptop", || async {
-        (laptop.widget_messages("in").await == ["hello", "tell me a joke"]).then_some(())
-    })
-    .await;
-
-    // Signed out on the site (the page names nobody): the laptop forgets the person's session.
-    laptop.goto(&format!("{}/", shop.origin)).await;
-    laptop.wait_widget().await;
-    eventually(20, "the person's session gone from the laptop", || async {
-        (laptop.stored_session().await["user"] != "cust-42").then_some(())
-    })
-    .await;
-    assert!(laptop.widget_messages("in").await.is_empty());
-
-    // A forged signature is refused, and the widget says so.
-    let forged = phone
-        .script("return Switchboard.identify({user: 'cust-43', signature: '00'}).then(() => 'ok', e => e.status)")
-        .await;
-    assert_eq!(forged, 403);
-    let why = phone
-        .in_widget("return root.querySelector('.unavailable').textContent")
-        .await;
-    assert!(
-        why.as_str()
-            .unwrap_or_default()
-            .contains("sign-in could not be confirmed"),
-        "{why}"
-    );
-    phone.call(Method::DELETE, "", json!({})).await;
-    laptop.call(Method::DELETE, "", json!({})).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_closed_by_an_agent_goes_on_in_a_new_one_below_it() {
     let app = TestApp::spawn().await;
     let admin = root(&app).await;
@@ -446,26 +358,4 @@ async fn a_conversation_closed_by_an_agent_goes_on_in_a_new_one_below_it() {
     })
     .await;
     browser.call(Method::DELETE, "", json!({})).await;
-}
-
-/// HMAC-SHA256 of the user id under the tenant's identity secret, as the site's server signs it.
-fn sign(secret: &str, user: &str) -> String {
-    use hmac::{KeyInit, Mac};
-    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(user.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// The tenant's identity secret, as its admin gets it.
-async fn identity_secret(app: &TestApp, admin: &str) -> String {
-    let (status, body) = call(
-        app,
-        Method::PUT,
-        "/v1/tenants/demo/secrets/chat_identity",
-        Some(admin),
-        Some(json!({"generate": true})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["value"].as_str().expect("the generated secret").to_owned()
 }
