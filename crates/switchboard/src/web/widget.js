@@ -604,6 +604,26 @@
     conversationId = null;
   }
 
+  // Another tab of the site changed the session. Messages read there are read here too, and a
+  // visitor who had to start over there is the same new visitor here, so that the tabs do not
+  // split one person in two. Who a signed-in page names is that page's to say: a change to
+  // another person in another tab is left alone.
+  window.addEventListener('storage', e => {
+    if (e.key !== KEY) return;
+    const next = load();
+    if (!next) return;
+    if (session && next.user === session.user) {
+      session = next;
+      if (next.seen != null && next.seen >= lastSeq) setUnread(0);
+      return;
+    }
+    if (next.identified || identity || (session && session.identified)) return;
+    disconnect();
+    clearConversation();
+    session = next;
+    connect();
+  });
+
   window.Switchboard = Object.freeze({ version: 1, open, close, identify, logout });
 
   // ---- start --------------------------------------------------------------------------------

@@ -359,3 +359,59 @@ async fn a_conversation_closed_by_an_agent_goes_on_in_a_new_one_below_it() {
     .await;
     browser.call(Method::DELETE, "", json!({})).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_are_one_visitor_and_what_is_read_in_one_is_read_in_both() {
+    let app = TestApp::spawn().await;
+    let admin = root(&app).await;
+    let shop = site(vec![("/", shop_page(&app, ""))]).await;
+    allow(&app, &admin, &[&shop.origin]).await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/", shop.origin)).await;
+    browser.wait_widget().await;
+    browser.widget_click(".launcher").await;
+    browser.widget_say("hello").await;
+    browser.widget_wait_bot(1).await;
+    browser.widget_click(".close").await;
+    let first = browser.call(Method::GET, "/window", json!({})).await;
+    let token = browser.stored_session().await["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+
+    let second = browser.call(Method::POST, "/window/new", json!({"type": "tab"})).await;
+    let switch = |handle: &Value| browser.call(Method::POST, "/window", json!({"handle": handle}));
+    switch(&second["handle"]).await;
+    browser.goto(&format!("{}/", shop.origin)).await;
+    browser.wait_widget().await;
+    // The same visitor: its conversation is there, nothing unread.
+    browser.widget_click(".launcher").await;
+    browser.widget_wait_bot(1).await;
+    assert_eq!(browser.widget_messages("in").await, ["hello"]);
+    browser.widget_click(".close").await;
+
+    let res = app
+        .client
+        .post(app.url("/v1/chat/demo/messages"))
+        .bearer_auth(&token)
+        .json(&json!({"text": "what can you do"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status().as_u16(), 200);
+    for tab in [&second["handle"], &first] {
+        switch(tab).await;
+        eventually(20, "the unread badge in each tab", || async {
+            (browser.badge().await.as_deref() == Some("1")).then_some(())
+        })
+        .await;
+    }
+    // Read in the first tab, so read in the second.
+    browser.widget_click(".launcher").await;
+    switch(&second["handle"]).await;
+    eventually(20, "the badge gone from the other tab", || async {
+        browser.badge().await.is_none().then_some(())
+    })
+    .await;
+    browser.call(Method::DELETE, "", json!({})).await;
+}
