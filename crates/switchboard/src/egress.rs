@@ -35,16 +35,26 @@ pub fn is_public(ip: IpAddr) -> bool {
             if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
                 return is_public_v4(embedded(s[6], s[7]));
             }
+            // IPv4-translated (::ffff:0:0:0/96, SIIT).
+            if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+                return is_public_v4(embedded(s[6], s[7]));
+            }
             if s[0] == 0x2002 {
                 return is_public_v4(embedded(s[1], s[2]));
             }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                // Unique local (fc00::/7), link-local (fe80::/10), documentation (2001:db8::/32).
+                // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10, deprecated
+                // but still routed by some stacks), documentation (2001:db8::/32), local-use
+                // NAT64 (64:ff9b:1::/48) and Teredo (2001::/32), whose far end is whatever the
+                // relay decides.
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001)
+                || (s[0] == 0x2001 && s[1] == 0x0000))
         }
     }
 }
@@ -168,9 +178,12 @@ impl reqwest::dns::Resolve for PublicOnly {
 /// a redirect is how a public URL would reach a private one.
 pub fn client(allow_private: bool) -> anyhow::Result<reqwest::Client> {
     crate::tls::init();
+    // No proxy from the environment: a proxy resolves names itself, so the public-only resolver
+    // would never be asked and a tenant's URL could name a host inside the proxy's network.
     let mut builder = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
     if !allow_private {
         builder = builder.dns_resolver(Arc::new(PublicOnly));
     }
@@ -241,6 +254,10 @@ mod tests {
             "http://api.localhost/",
             "ws://127.0.0.1:9/gateway",
             "wss://[::1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[64:ff9b:1::7f00:1]/",
+            "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+            "http://[fec0::1]/",
         ] {
             let refused = check_url(url, false);
             assert!(

@@ -104,7 +104,12 @@ impl TokenCache {
         password: &str,
     ) -> anyhow::Result<String> {
         crate::egress::check_url(token_url, allow_private).map_err(anyhow::Error::msg)?;
-        let key = (token_url.to_owned(), app_id.to_owned());
+        // The password is part of the key: tenants share this cache, and an app id is public, so
+        // a token may only ever serve the credential that obtained it.
+        let key = (
+            token_url.to_owned(),
+            format!("{app_id}\n{}", crate::auth::tokens::sha256_hex(password)),
+        );
         if let Some((until, token)) = self.entries.lock().ok().and_then(|e| e.get(&key).cloned())
             && Instant::now() < until
         {
@@ -132,5 +137,56 @@ impl TokenCache {
             e.insert(key, (until, res.access_token.clone()));
         }
         Ok(res.access_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token endpoint that issues a token per password, counting its calls.
+    async fn token_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use axum::routing::post;
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let app = axum::Router::new().route(
+            "/token",
+            post(move |body: String| {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let form: HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+                    let secret = form.get("client_secret").cloned().unwrap_or_default();
+                    axum::Json(serde_json::json!({"access_token": format!("token-for-{secret}"), "expires_in": 3600}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/token", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, calls)
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_serves_only_the_password_that_obtained_it() {
+        let (url, calls) = token_server().await;
+        let cache = TokenCache::default();
+        let http = reqwest::Client::new();
+        let victim = cache
+            .token(&http, true, &url, "app-123", "victim-pass")
+            .await
+            .expect("token");
+        assert_eq!(victim, "token-for-victim-pass");
+        // Another tenant naming the same (public) app id with a password of its own.
+        let other = cache.token(&http, true, &url, "app-123", "guess").await.expect("token");
+        assert_eq!(other, "token-for-guess");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The right password is served from the cache.
+        let again = cache
+            .token(&http, true, &url, "app-123", "victim-pass")
+            .await
+            .expect("token");
+        assert_eq!(again, victim);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -49,12 +49,14 @@ fn ask(req: &Request) -> Asked {
     {
         return Asked::Done(Check::SameOrigin);
     }
+    // Decoded as the router decodes it: `%61cme` names tenant `acme` there, and must here too.
     let tenant = req
         .uri()
         .path()
         .strip_prefix("/v1/chat/")
         .and_then(|rest| rest.split('/').next())
-        .and_then(|raw| TenantId::parse(raw).ok());
+        .and_then(|raw| percent_encoding::percent_decode_str(raw).decode_utf8().ok())
+        .and_then(|raw| TenantId::parse(&raw).ok());
     Asked::Tenant(origin, text, tenant)
 }
 
@@ -123,6 +125,11 @@ pub(super) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
             .into_response();
     }
     let mut res = next.run(req).await;
+    // Chat answers carry tokens and conversations: never cached, never sniffed.
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     match checked {
         Check::Allowed(origin) => allow(&mut res, origin),
         // The answer depends on the origin: a shared cache must not hand it to another.

@@ -179,10 +179,22 @@ impl Identity {
 struct JwtClaims {
     sub: String,
     exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    /// When given, the tenant's id (a string, or a list holding it): a JWT minted for another
+    /// tenant that shares the secret is not this one's.
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
 }
 
 /// The user id `identity` vouches for under `secret`, or why not.
-pub fn vouched_user(identity: &Identity, secret: &[u8], max_chars: usize, now_s: i64) -> Result<String, ApiError> {
+pub fn vouched_user(
+    identity: &Identity,
+    tenant: &TenantId,
+    secret: &[u8],
+    max_chars: usize,
+    now_s: i64,
+) -> Result<String, ApiError> {
     let refused = |why: &str| ApiError::Forbidden("invalid_identity", why.to_owned());
     let user = match (&identity.user, &identity.signature, &identity.jwt) {
         (Some(user), Some(signature), None) => {
@@ -208,6 +220,18 @@ pub fn vouched_user(identity: &Identity, secret: &[u8], max_chars: usize, now_s:
             }
             if claims.exp > now_s + MAX_JWT_LIFETIME_S {
                 return Err(refused("the identity JWT must expire within 24 hours"));
+            }
+            if claims.nbf.is_some_and(|nbf| nbf > now_s + 30) {
+                return Err(refused("the identity JWT is not valid yet (nbf)"));
+            }
+            let for_us = |v: &serde_json::Value| v.as_str() == Some(tenant.as_str());
+            let aud_ok = match &claims.aud {
+                None => true,
+                Some(serde_json::Value::Array(list)) => list.iter().any(for_us),
+                Some(one) => for_us(one),
+            };
+            if !aud_ok {
+                return Err(refused("the identity JWT's `aud` is not this tenant"));
             }
             claims.sub
         }
@@ -265,6 +289,10 @@ mod tests {
         }
     }
 
+    fn acme() -> TenantId {
+        TenantId::parse("acme").expect("id")
+    }
+
     #[test]
     fn vouching_takes_the_tenants_signature_or_jwt_only() {
         let secret = b"tenant-identity-secret";
@@ -274,14 +302,14 @@ mod tests {
             jwt: None,
         };
         assert_eq!(
-            vouched_user(&id("ana", &sign(secret, "ana")), secret, 128, 0).expect("ok"),
+            vouched_user(&id("ana", &sign(secret, "ana")), &acme(), secret, 128, 0).expect("ok"),
             "ana"
         );
-        assert!(vouched_user(&id("bob", &sign(secret, "ana")), secret, 128, 0).is_err());
-        assert!(vouched_user(&id("ana", &sign(b"other", "ana")), secret, 128, 0).is_err());
-        assert!(vouched_user(&id("ana", "zz"), secret, 128, 0).is_err());
-        assert!(vouched_user(&id(" ana", &sign(secret, " ana")), secret, 128, 0).is_err());
-        assert!(vouched_user(&id("anon_1", &sign(secret, "anon_1")), secret, 128, 0).is_err());
+        assert!(vouched_user(&id("bob", &sign(secret, "ana")), &acme(), secret, 128, 0).is_err());
+        assert!(vouched_user(&id("ana", &sign(b"other", "ana")), &acme(), secret, 128, 0).is_err());
+        assert!(vouched_user(&id("ana", "zz"), &acme(), secret, 128, 0).is_err());
+        assert!(vouched_user(&id(" ana", &sign(secret, " ana")), &acme(), secret, 128, 0).is_err());
+        assert!(vouched_user(&id("anon_1", &sign(secret, "anon_1")), &acme(), secret, 128, 0).is_err());
         let jwt = |sub: &str, exp: i64, key: &[u8]| Identity {
             user: None,
             signature: None,
@@ -296,19 +324,19 @@ mod tests {
         };
         let now = 1_800_000_000;
         assert_eq!(
-            vouched_user(&jwt("ana", now + 600, secret), secret, 128, now).expect("ok"),
+            vouched_user(&jwt("ana", now + 600, secret), &acme(), secret, 128, now).expect("ok"),
             "ana"
         );
         assert!(
-            vouched_user(&jwt("ana", now - 600, secret), secret, 128, now).is_err(),
+            vouched_user(&jwt("ana", now - 600, secret), &acme(), secret, 128, now).is_err(),
             "expired"
         );
         assert!(
-            vouched_user(&jwt("ana", now + 90_000, secret), secret, 128, now).is_err(),
+            vouched_user(&jwt("ana", now + 90_000, secret), &acme(), secret, 128, now).is_err(),
             "too long"
         );
         assert!(
-            vouched_user(&jwt("ana", now + 600, b"other"), secret, 128, now).is_err(),
+            vouched_user(&jwt("ana", now + 600, b"other"), &acme(), secret, 128, now).is_err(),
             "wrong key"
         );
     }

@@ -187,6 +187,12 @@ fn content_of(
 
 // ---- ingest: shared by POST and the WebSocket ----------------------------------------------
 
+/// The idempotency key of a user's `client_msg_id`. Both parts may contain any character, so
+/// the user id's length goes first: "team" + "ana:c-1" can never equal "team:ana" + "c-1".
+fn dedup_key(user: &str, client_msg_id: &str) -> String {
+    format!("wc{}:{user}:{client_msg_id}", user.len())
+}
+
 struct Ingested {
     accepted: Accepted,
     outcome: oneshot::Receiver<TurnOutcome>,
@@ -207,7 +213,7 @@ async fn ingest(
     let inbound = NewInbound {
         id: id.clone(),
         channel: Channel::Webchat,
-        external_id: client_msg_id.map(|c| format!("{user}:{c}")),
+        external_id: client_msg_id.map(|c| dedup_key(&user, &c)),
         user: user.clone(),
         content: content.clone(),
         metadata,
@@ -258,13 +264,25 @@ async fn ingest(
     drop(outcome);
     app.hub.forget(&id);
     metrics::message(tenant.as_str(), "webchat", "in", "duplicate");
+    let first = app.store.message(tenant, &accepted.message).await?;
+    // The key names its user, so the first copy is this user's; checked again because an answer
+    // from someone else's conversation must never go out, whatever the key's history.
+    if first
+        .as_ref()
+        .is_some_and(|m| m.user != user || m.channel != Channel::Webchat)
+    {
+        tracing::error!(tenant = %tenant, "a client_msg_id matched another user's message; refused");
+        return Err(ApiError::Conflict(
+            "this client_msg_id was already used for a different message".into(),
+        ));
+    }
     if accepted.content != content {
         return Err(ApiError::Conflict(
             "this client_msg_id was already used for a different message".into(),
         ));
     }
     let outcome = app.hub.wait_for(&accepted.message);
-    let done = match app.store.message(tenant, &accepted.message).await?.map(|m| m.status) {
+    let done = match first.map(|m| m.status) {
         Some(MessageStatus::Processed) => Some(Ok(Arc::new(app.store.replies_to(tenant, &accepted.message).await?))),
         Some(MessageStatus::Failed) => Some(Err("the message could not be processed".to_owned())),
         _ => None,

@@ -87,7 +87,7 @@ pub(super) async fn start(
         Some(identity) => {
             identity.check_shape()?;
             let secret = identity_secret(&app, &tenant).await?;
-            let user = identity::vouched_user(&identity, &secret, app.config.chat.max_user_chars, now_s)?;
+            let user = identity::vouched_user(&identity, &tenant, &secret, app.config.chat.max_user_chars, now_s)?;
             (
                 ChatUser { user, verified: true },
                 app.config.chat.identified_session_ttl_s,

@@ -400,3 +400,91 @@ async fn tenant_secrets_are_set_by_admins_and_never_shown_again() {
         .await;
     assert_eq!(status, 403, "a removed secret vouches for nobody");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_msg_id_never_matches_another_users_message() {
+    let app = TestApp::spawn().await;
+    // "team" + "ana:c-1" and "team:ana" + "c-1" once made the same idempotency key.
+    let victim = app
+        .post(
+            "demo",
+            json!({"user": "team:ana", "text": "tell me a joke", "client_msg_id": "c-1"}),
+        )
+        .await
+        .1;
+    let (status, attacker) = app
+        .post(
+            "demo",
+            json!({"user": "team", "text": "tell me a joke", "client_msg_id": "ana:c-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{attacker}");
+    assert_eq!(attacker["duplicate"], false, "{attacker}");
+    assert_ne!(attacker["conversation_id"], victim["conversation_id"]);
+    // Nor can a message be swallowed by planting its key first.
+    app.post(
+        "demo",
+        json!({"user": "team", "text": "hello", "client_msg_id": "ana:c-3"}),
+    )
+    .await;
+    let (status, own) = app
+        .post(
+            "demo",
+            json!({"user": "team:ana", "text": "hello", "client_msg_id": "c-3"}),
+        )
+        .await;
+    assert_eq!((status, &own["duplicate"]), (200, &json!(false)), "{own}");
+    assert_eq!(own["conversation_id"], victim["conversation_id"]);
+    let history = app
+        .history("demo", victim["conversation_id"].as_str().expect("id"))
+        .await;
+    assert_eq!(history.len(), 4, "the victim's two messages and their replies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoded_tenant_id_does_not_escape_the_origin_check() {
+    let app = TestApp::spawn().await;
+    let root = crate::tenants::root(&app).await;
+    let (status, _) = crate::tenants::patch(&app, &root, json!({"allowed_origins": ["https://shop.example"]})).await;
+    assert_eq!(status, 200);
+    let token = app.token("demo", "fay").await;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    for tenant in ["demo", "%64emo", "d%65mo"] {
+        let mut req = format!("ws://{}/v1/chat/{tenant}/ws?token={token}", app.addr)
+            .into_client_request()
+            .expect("request");
+        req.headers_mut()
+            .insert("origin", "https://evil.example".parse().expect("header"));
+        let refused = tokio_tungstenite::connect_async(req).await;
+        assert!(
+            matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 403),
+            "{tenant}: {refused:?}"
+        );
+        let res = app
+            .client
+            .post(app.url(&format!("/v1/chat/{tenant}/messages")))
+            .bearer_auth(&token)
+            .header("origin", "https://shop.example")
+            .json(&json!({"text": "hello"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            res.headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://shop.example"),
+            "{tenant}"
+        );
+        assert_eq!(
+            res.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
+        assert_eq!(
+            res.headers()
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff")
+        );
+    }
+}
