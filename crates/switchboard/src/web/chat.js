@@ -1,5 +1,4 @@
 'use strict';
-const PROTOCOL = 'switchboard.webchat.v1';
 const tenant = new URLSearchParams(location.search).get('tenant') || 'demo';
 // Relative to the page, so that the chat also works behind a path prefix.
 const api = new URL(`v1/chat/${encodeURIComponent(tenant)}/`, location.href);
