@@ -1,5 +1,7 @@
 use std::sync::Arc;
-use switchboard_store::{SqliteOptions, SqliteStore, Store, conformance};
+use switchboard_store::Store;
+use switchboard_store::prelude::*;
+use switchboard_store::{SqliteOptions, SqliteStore, conformance};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_conformance_suite() {

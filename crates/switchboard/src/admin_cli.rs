@@ -9,7 +9,8 @@ use clap::Subcommand;
 use std::io::BufRead as _;
 use std::process::ExitCode;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::{NewApiKey, NewAudit, NewUser, Role, Store as _};
+use switchboard_store::prelude::*;
+use switchboard_store::{NewApiKey, NewAudit, NewUser, Role};
 
 #[derive(Subcommand)]
 pub enum UserCommand {

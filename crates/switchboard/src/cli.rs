@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard_core::clock::rfc3339;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::Store;
+use switchboard_store::prelude::*;
 
 #[derive(Parser)]
 #[command(

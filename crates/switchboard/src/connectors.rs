@@ -5,7 +5,8 @@ use crate::secrets::Sealer;
 use anyhow::{Context as _, bail};
 use std::collections::BTreeMap;
 use switchboard_core::{Channel, TenantId};
-use switchboard_store::{ConnectorRecord, Store};
+use switchboard_store::ConnectorRecord;
+use switchboard_store::Store;
 
 /// The secrets each channel needs, by name.
 pub fn required_secrets(channel: Channel) -> &'static [&'static str] {

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use switchboard_core::{Channel, Content, Conversation, ConversationId, Direction, Message, TenantId};
 use switchboard_store::Store;
+use switchboard_store::prelude::*;
 
 /// An agent's message to the person, sent like a bot reply through the conversation's channel.
 /// Refused when the conversation is not handed over (the bot would talk over the agent) or the

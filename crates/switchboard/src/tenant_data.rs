@@ -6,7 +6,8 @@ use axum::body::Bytes;
 use futures_util::Stream;
 use std::sync::Arc;
 use switchboard_core::TenantId;
-use switchboard_store::{ExportTable, Store, StoreError, TenantSettings};
+use switchboard_store::Store;
+use switchboard_store::{ExportTable, StoreError, TenantSettings};
 
 /// Rows read per page while exporting: bounds memory whatever the tenant's size.
 const EXPORT_PAGE: u32 = 500;

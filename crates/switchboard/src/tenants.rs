@@ -13,7 +13,8 @@ use std::time::Instant;
 use switchboard_core::{BotSpec, TenantId};
 use switchboard_nlu::IntentModel;
 use switchboard_nlu::entities::Entities;
-use switchboard_store::{Store, TenantRecord};
+use switchboard_store::Store;
+use switchboard_store::TenantRecord;
 
 /// The demo bot, built in so that `switchboard serve` works from any directory.
 pub const DEMO_BOT: &str = include_str!("../../../examples/demo-bot/bot.toml");

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use switchboard_core::clock::rfc3339;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::Store as _;
+use switchboard_store::prelude::*;
 
 #[derive(Subcommand)]
 pub enum AssessmentCommand {

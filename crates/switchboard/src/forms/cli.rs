@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use std::process::ExitCode;
 use switchboard_core::TenantId;
 use switchboard_core::clock::rfc3339;
-use switchboard_store::Store as _;
+use switchboard_store::prelude::*;
 
 #[derive(clap::Subcommand)]
 pub enum FormsCommand {

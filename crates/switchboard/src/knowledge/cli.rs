@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use switchboard_core::BotSpec;
+use switchboard_store::prelude::*;
 
 #[derive(Subcommand)]
 pub enum KbCommand {
@@ -105,7 +106,6 @@ pub fn run(config: &Config, command: KbCommand) -> anyhow::Result<ExitCode> {
         }
         KbCommand::Usage { tenant, days, json } => {
             let tenant = switchboard_core::TenantId::parse(&tenant)?;
-            use switchboard_store::Store as _;
             // Reads the same database as a running server, as `dead-letters` does.
             let store = crate::app::open_store(config, switchboard_core::Clock::System)?;
             let rows = tokio::runtime::Builder::new_current_thread()

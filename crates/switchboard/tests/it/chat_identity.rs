@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_core::{Channel, TenantId};
+use switchboard_store::prelude::*;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 async fn anonymous(app: &TestApp) -> (String, String) {
@@ -78,11 +79,13 @@ async fn a_user_id_is_no_credential_and_the_token_decides_who_writes() {
     let store =
         switchboard::app::open_store(&test_config(app.dir.path()), switchboard_core::Clock::System).expect("store");
     let demo = TenantId::parse("demo").expect("id");
-    let ledger = switchboard_store::Store::consent_ledger(&store, &demo, Some((Channel::Webchat, "victim")), 10)
+    let ledger = store
+        .consent_ledger(&demo, Some((Channel::Webchat, "victim")), 10)
         .await
         .expect("ledger");
     assert!(ledger.is_empty(), "the victim was not opted out: {ledger:?}");
-    let ledger = switchboard_store::Store::consent_ledger(&store, &demo, Some((Channel::Webchat, &attacker)), 10)
+    let ledger = store
+        .consent_ledger(&demo, Some((Channel::Webchat, &attacker)), 10)
         .await
         .expect("ledger");
     assert_eq!(ledger.len(), 1, "the attacker opted themself out");
@@ -108,9 +111,7 @@ async fn one_end_users_token_reads_nothing_of_anyone_else() {
             channel: Some(Channel::Telegram),
             ..Default::default()
         };
-        let list = switchboard_store::Store::conversations(&store, &demo, filter, 10)
-            .await
-            .ok()?;
+        let list = store.conversations(&demo, filter, 10).await.ok()?;
         list.first().map(|c| (c.id.to_string(), c.user.clone()))
     })
     .await;

@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use switchboard_core::{Channel, Clock, Content, Message, MessageId, MessageStatus, TenantId};
-use switchboard_store::{NewInbound, Priority, Store};
+use switchboard_store::Store;
+use switchboard_store::prelude::*;
+use switchboard_store::{NewInbound, Priority};
 
 /// What a service inside the network would answer, were it reached.
 const INTERNAL: &str = "INTERNAL-ONLY-do-not-echo";

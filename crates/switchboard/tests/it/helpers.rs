@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchboard::config::{Config, TenantConfig};
 use switchboard_store::Synchronous;
+use switchboard_store::prelude::*;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -298,11 +299,8 @@ impl TestApp {
                         .expect("store");
                 let id = switchboard_core::ConversationId::parse(conversation).expect("conversation id");
                 let mut found = None;
-                for t in switchboard_store::Store::list_tenants(&store).await.expect("tenants") {
-                    if let Some(c) = switchboard_store::Store::conversation(&store, &t.id, &id)
-                        .await
-                        .expect("read")
-                    {
+                for t in store.list_tenants().await.expect("tenants") {
+                    if let Some(c) = store.conversation(&t.id, &id).await.expect("read") {
                         found = Some((t.id.to_string(), c.user));
                     }
                 }

@@ -1,7 +1,7 @@
 use crate::helpers::*;
 use serde_json::Value;
 use switchboard_core::{Channel, Clock, TenantId};
-use switchboard_store::Store;
+use switchboard_store::prelude::*;
 
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(binary())
