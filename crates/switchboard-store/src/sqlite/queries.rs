@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::analytics;
 use super::auth;
 use super::contacts;
+use super::delivery;
 use super::events;
 use super::people;
 
@@ -387,6 +388,23 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn parts_sent(&self, tenant: &TenantId, message: &MessageId) -> Result<u32> {
+        let (t, m) = (tenant.clone(), message.clone());
+        self.read(move |c| delivery::parts_sent(c, &t, &m)).await
+    }
+
+    async fn record_parts_sent(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+        parts: u32,
+        platform_id: Option<&str>,
+    ) -> Result<()> {
+        let (t, m, p) = (tenant.clone(), message.clone(), platform_id.map(str::to_owned));
+        self.write(move |ctx| delivery::record(ctx, &t, &m, parts, p.as_deref()))
+            .await
     }
 
     async fn apply_platform_status(

@@ -10,6 +10,7 @@ mod chat;
 mod chat_identity;
 mod crash;
 mod delivery;
+mod delivery_retry;
 mod discord_gateway;
 mod egress;
 mod entities;
