@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use switchboard_core::{Channel, Content, ConversationContext, MessageId, MessageStatus, Mode, Processed, TenantId};
 
+mod delivery;
 mod events;
 mod forms;
 mod results;
@@ -39,6 +40,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("platform_replies_go_through_the_outbox", |s| {
         Box::pin(platform_replies_go_through_the_outbox(s))
+    }),
+    ("a_reply_in_parts_remembers_each_part_sent", |s| {
+        Box::pin(delivery::a_reply_in_parts_remembers_each_part_sent(s))
     }),
     ("closed_conversations_give_way_to_new_ones", |s| {
         Box::pin(closed_conversations_give_way_to_new_ones(s))

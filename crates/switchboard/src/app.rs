@@ -207,9 +207,9 @@ async fn charge_interrupted_turns(
             continue;
         }
         job.attempts += 1;
-        let error = "the server stopped while this turn may have been running";
-        if job.attempts >= config.queue.max_attempts {
-            tracing::error!(job = job.id, message = %job.message, "turn interrupted too often: dead letter");
+        let error = "the server stopped while this job may have been running";
+        if RetryPolicy::of(config, job.kind).gives_up(&job, job.attempts, clock.now_ms()) {
+            tracing::error!(job = job.id, message = %job.message, "job interrupted too often: dead letter");
             store.dead_letter_job(&job.tenant, job.id, job.attempts, error).await?;
             ::metrics::counter!(metrics::DEAD_LETTERS, "tenant" => job.tenant.to_string()).increment(1);
             continue;
@@ -388,6 +388,54 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
     set
 }
 
+/// How a kind of job is retried. Turns fail fast: a person waits for the answer, and a turn
+/// that fails a few times will not get better by waiting. Deliveries wait out a platform's
+/// outage, for hours if need be; their conversation's next turns do not wait for them (they
+/// hold only the conversation's delivery lane, see `queue.rs`).
+struct RetryPolicy {
+    max_attempts: u32,
+    /// Given up once a failure comes this long after the job was queued.
+    max_age_ms: Option<i64>,
+    backoff_base_ms: u64,
+    backoff_max_ms: u64,
+}
+
+impl RetryPolicy {
+    fn of(config: &Config, kind: JobKind) -> RetryPolicy {
+        match kind {
+            JobKind::Turn => RetryPolicy {
+                max_attempts: config.queue.max_attempts,
+                max_age_ms: None,
+                backoff_base_ms: config.queue.backoff_base_ms,
+                backoff_max_ms: config.queue.backoff_max_ms,
+            },
+            JobKind::Deliver => RetryPolicy {
+                max_attempts: config.delivery.max_attempts,
+                max_age_ms: Some(i64::try_from(config.delivery.max_age_s.saturating_mul(1000)).unwrap_or(i64::MAX)),
+                backoff_base_ms: config.delivery.backoff_base_ms,
+                backoff_max_ms: config.delivery.backoff_max_ms,
+            },
+        }
+    }
+
+    fn deadline(&self, job: &Job) -> Option<i64> {
+        self.max_age_ms.map(|age| job.created_at.saturating_add(age))
+    }
+
+    /// Whether a job that has failed `attempts` times, the last at `now`, goes to the dead letters.
+    fn gives_up(&self, job: &Job, attempts: u32, now: i64) -> bool {
+        attempts >= self.max_attempts || self.deadline(job).is_some_and(|d| now >= d)
+    }
+
+    /// When to try again after the `attempts`th failure: the last try falls on the deadline
+    /// rather than past it, so that a platform back just in time still gets the reply.
+    fn retry_at(&self, job: &Job, attempts: u32, now: i64) -> i64 {
+        let delay = backoff_ms(attempts, self.backoff_base_ms, self.backoff_max_ms);
+        let at = now.saturating_add(delay as i64);
+        self.deadline(job).map_or(at, |d| at.min(d))
+    }
+}
+
 /// Runs one job's attempt and records its outcome: done, retry later, or dead letter.
 async fn process(app: &Arc<App>, job: Job) {
     let timeout = Duration::from_millis(app.config.queue.turn_timeout_ms);
@@ -404,9 +452,12 @@ async fn process(app: &Arc<App>, job: Job) {
             return;
         }
         Ok(Ok(Err(e))) => {
-            if let Some(wait) = e.downcast_ref::<crate::deliver::RetryAfter>() {
+            let now = app.clock.now_ms();
+            if let Some(wait) = e.downcast_ref::<crate::deliver::RetryAfter>()
+                && !RetryPolicy::of(&app.config, job.kind).gives_up(&job, 0, now)
+            {
                 // The platform said when: no attempt is charged for being told to wait.
-                let run_at = app.clock.now_ms() + wait.0.max(1) as i64 * 1000;
+                let run_at = now + wait.0.max(1) as i64 * 1000;
                 let error = e.to_string();
                 if let Err(e) = app
                     .store
@@ -442,12 +493,19 @@ async fn process(app: &Arc<App>, job: Job) {
     let error = crate::redact::tokens(&error);
     let attempts = job.attempts + 1;
     let tenant = &job.tenant;
-    if attempts >= app.config.queue.max_attempts {
-        tracing::error!(job = job.id, %tenant, message = %job.message, attempts, error, "turn failed for good: dead letter");
+    let policy = RetryPolicy::of(&app.config, job.kind);
+    let now = app.clock.now_ms();
+    if policy.gives_up(&job, attempts, now) {
+        let kind = job.kind.as_str();
+        tracing::error!(job = job.id, kind, %tenant, message = %job.message, attempts, error, "job failed for good: dead letter");
         ::metrics::counter!(metrics::DEAD_LETTERS, "tenant" => tenant.to_string()).increment(1);
         match app.store.dead_letter_job(tenant, job.id, attempts, &error).await {
             Ok(_) => {
-                if let Ok(Some(inbound)) = app.store.message(tenant, &job.message).await {
+                // A delivery's replies stay queued, to go out if the dead letter is replayed;
+                // only a turn leaves someone waiting for an answer.
+                if job.kind == JobKind::Turn
+                    && let Ok(Some(inbound)) = app.store.message(tenant, &job.message).await
+                {
                     metrics::message(tenant.as_str(), inbound.channel.as_str(), "in", "failed");
                     pipeline::deliver(app, &inbound, &[], Err(error));
                 }
@@ -468,13 +526,9 @@ async fn process(app: &Arc<App>, job: Job) {
         }
         return;
     }
-    let delay = backoff_ms(
-        attempts,
-        app.config.queue.backoff_base_ms,
-        app.config.queue.backoff_max_ms,
-    );
-    let run_at = app.clock.now_ms() + delay as i64;
-    tracing::warn!(job = job.id, %tenant, attempts, delay_ms = delay, error, "turn failed; retrying");
+    let run_at = policy.retry_at(&job, attempts, now);
+    let delay_ms = run_at - now;
+    tracing::warn!(job = job.id, kind = job.kind.as_str(), %tenant, attempts, delay_ms, error, "job failed; retrying");
     ::metrics::counter!(metrics::RETRIES, "tenant" => tenant.to_string()).increment(1);
     if let Err(e) = app.store.retry_job(tenant, job.id, attempts, run_at, &error).await {
         tracing::error!(job = job.id, error = %e, "cannot record the retry");

@@ -17,6 +17,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub queue: QueueConfig,
+    pub delivery: DeliveryConfig,
     pub chat: ChatConfig,
     pub demo: DemoConfig,
     pub bots: BotsConfig,
@@ -94,6 +95,16 @@ pub struct QueueConfig {
     pub backoff_max_ms: u64,
     pub turn_timeout_ms: u64,
     pub poll_interval_ms: u64,
+}
+
+/// How replies through a platform are retried: long enough to outlast an outage of hours.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub max_age_s: u64,
+    pub max_attempts: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -194,6 +205,11 @@ mod tests {
         assert_eq!(c.store.synchronous, Synchronous::Full);
         assert!(c.demo.enabled);
         assert!(c.tenants.is_empty());
+        assert_eq!(
+            (c.delivery.max_age_s, c.delivery.backoff_max_ms),
+            (86_400, 300_000),
+            "platform replies outlast a day's outage, retried at least every five minutes"
+        );
         assert_eq!(
             (c.metrics.listen_addr().ok().flatten(), c.metrics.token.as_str()),
             (None, ""),

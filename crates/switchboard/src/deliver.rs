@@ -1,7 +1,9 @@
 //! Delivery: sends a turn's stored replies through the platform they answer, rendered for what
 //! the platform can show. Runs as a `Deliver` job, enqueued with the replies in the same
 //! transaction (the outbox), so a crash between storing and sending loses nothing; each reply
-//! is marked `sent` with the platform's id once sent, so a retried job skips it.
+//! is marked `sent` with the platform's id once sent, so a retried job skips it. A reply that
+//! goes out as several platform messages (cards, long text, a list after its text) records each
+//! part the platform accepts, so a retry resumes from the first unsent part.
 
 use crate::app::App;
 use crate::connectors::{self, Connector};
@@ -132,10 +134,18 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
                 Vec::new()
             }
         };
-        for call in calls {
+        // Parts the platform accepted on an earlier attempt are not sent again.
+        let done = app.store.parts_sent(tenant, &reply.id).await? as usize;
+        for (part, call) in calls.iter().enumerate().skip(done) {
             pace(app, &connector, &target.conversation_id).await?;
-            match send(app, &connector, &call).await? {
-                Outcome::Sent(id) => sent_id = id.or(sent_id),
+            match send(app, &connector, call).await? {
+                Outcome::Sent(id) => {
+                    // Recorded before the next part goes: a failure there must not resend this one.
+                    app.store
+                        .record_parts_sent(tenant, &reply.id, part as u32 + 1, id.as_deref())
+                        .await?;
+                    sent_id = id.or(sent_id);
+                }
                 Outcome::RetryAfter(s) => return Err(RetryAfter(s).into()),
                 Outcome::Transient(e) => return Err(anyhow!("sending failed, will retry: {e}")),
                 Outcome::Permanent(e) => {

@@ -22,6 +22,9 @@ use tokio::sync::Notify;
 
 use crate::metrics;
 
+/// How often waiting workers read a manual clock again (tests move it in jumps).
+const MANUAL_CLOCK_RECHECK_MS: u64 = 20;
+
 /// A conversation's turns (`false`) or deliveries (`true`).
 type Lane = (ConversationId, bool);
 
@@ -176,6 +179,12 @@ impl Scheduler {
                     return job;
                 }
                 s.delayed.peek().map(|Reverse((at, _))| (*at - now).max(1) as u64)
+            };
+            // A manual clock moves without telling anyone: look again soon rather than sleep
+            // through the time a test just skipped.
+            let wait = match self.clock {
+                Clock::Manual(_) => wait.map(|ms| ms.min(MANUAL_CLOCK_RECHECK_MS)),
+                Clock::System => wait,
             };
             match wait {
                 Some(ms) => {

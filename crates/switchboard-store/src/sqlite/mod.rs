@@ -8,6 +8,7 @@
 mod analytics;
 mod auth;
 mod contacts;
+mod delivery;
 mod events;
 mod feedback;
 mod forms;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0013_bot_versions.sql"),
     include_str!("../../migrations/sqlite/0014_tenant_secrets.sql"),
     include_str!("../../migrations/sqlite/0015_auth_scoping.sql"),
+    include_str!("../../migrations/sqlite/0016_delivery_parts.sql"),
 ];
 /// Writes committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;

@@ -1,6 +1,7 @@
 //! `TurnStore` for SQLite: plain SQL, one function per operation.
 
 use super::SqliteStore;
+use super::delivery;
 use super::rows::*;
 use crate::{Accepted, DeadLetter, Job, NewInbound, QueueStats, Result, StoreError, TurnCommit, TurnStore};
 use async_trait::async_trait;
@@ -204,6 +205,23 @@ impl TurnStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn parts_sent(&self, tenant: &TenantId, message: &MessageId) -> Result<u32> {
+        let (t, m) = (tenant.clone(), message.clone());
+        self.read(move |c| delivery::parts_sent(c, &t, &m)).await
+    }
+
+    async fn record_parts_sent(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+        parts: u32,
+        platform_id: Option<&str>,
+    ) -> Result<()> {
+        let (t, m, p) = (tenant.clone(), message.clone(), platform_id.map(str::to_owned));
+        self.write(move |ctx| delivery::record(ctx, &t, &m, parts, p.as_deref()))
+            .await
     }
 
     async fn apply_platform_status(

@@ -52,6 +52,19 @@ pub trait TurnStore: Send + Sync {
         platform_id: Option<&str>,
         error: Option<&str>,
     ) -> Result<()>;
+    /// How many of the platform messages an outbound message goes out as (cards, long text, a
+    /// list after its text) the platform has accepted so far.
+    async fn parts_sent(&self, tenant: &TenantId, message: &MessageId) -> Result<u32>;
+    /// Records that the platform accepted the first `parts` platform messages of an outbound
+    /// message (and the last one's platform id, when it gave one), before the next is sent, so
+    /// that a retry resumes after them. The count never moves back.
+    async fn record_parts_sent(
+        &self,
+        tenant: &TenantId,
+        message: &MessageId,
+        parts: u32,
+        platform_id: Option<&str>,
+    ) -> Result<()>;
     /// A platform's delivery status for a message we sent, found by its platform id. Statuses
     /// only move forward (sent -> delivered -> read); `failed` always applies. Returns the
     /// message's id, `None` when there is no such message.

@@ -11,6 +11,7 @@ mod chat_identity;
 mod chat_page;
 mod crash;
 mod delivery;
+mod delivery_retry;
 mod discord_gateway;
 mod egress;
 mod entities;
