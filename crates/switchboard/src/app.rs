@@ -49,6 +49,8 @@ pub struct App {
     pub limiter: crate::ratelimit::Limiter,
     /// Open web chat WebSockets per client IP and end user.
     pub sockets: crate::webchat::Sockets,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<crate::client_ip::Net>,
     /// Which events each tenant's webhooks want, so that emitting costs nothing without them.
     pub events: crate::events::Subscriptions,
     pub clock: Clock,
@@ -157,6 +159,7 @@ impl App {
         let tenant_http = crate::egress::client(config.server.allow_private_targets)
             .context("building the HTTP client for tenant URLs")?;
         let teams_keys = crate::teams_keys::KeyCache::new(config.server.allow_private_targets)?;
+        let trusted_proxies = crate::client_ip::parse_all(&config.server.trusted_proxies)?;
         Ok(Arc::new(App {
             config,
             store,
@@ -168,6 +171,7 @@ impl App {
             sealer,
             limiter: Default::default(),
             sockets: Default::default(),
+            trusted_proxies,
             events: Default::default(),
             teams_keys,
             teams_tokens: Default::default(),

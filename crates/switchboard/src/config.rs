@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub public_base_url: String,
     /// Event webhooks and form actions may call private, loopback and link-local addresses.
     pub allow_private_targets: bool,
+    /// Load balancers and proxies whose `X-Forwarded-For` names the client (see `client_ip`).
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Limits on the platform webhooks; each `*_per_second` (or `*_per_minute`) at 0 turns that

@@ -218,6 +218,10 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(count_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::client_ip::layer,
+        ))
         .with_state(app)
 }
 

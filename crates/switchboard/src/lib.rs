@@ -10,6 +10,7 @@ pub mod assessment;
 pub mod auth;
 mod chat_cli;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod connectors;
 mod consent;

@@ -489,3 +489,44 @@ async fn an_encoded_tenant_id_does_not_escape_the_origin_check() {
         );
     }
 }
+
+async fn session_from(app: &TestApp, forwarded_for: &str) -> u16 {
+    app.client
+        .post(app.url("/v1/chat/demo/sessions"))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
+    let limited = |trusted: bool| {
+        move |c: &mut switchboard::config::Config, _: &std::path::Path| {
+            c.chat.sessions_per_ip_per_minute = 2;
+            if trusted {
+                c.server.trusted_proxies = vec!["127.0.0.0/8".into()];
+            }
+        }
+    };
+    let proxied = TestApp::spawn_with(limited(true)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(session_from(&proxied, "198.51.100.1").await);
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    // Another visitor behind the same proxy has a budget of their own, and a visitor cannot
+    // pick one by writing the header themself (the proxy appends the address it saw).
+    assert_eq!(session_from(&proxied, "198.51.100.2").await, 201);
+    assert_eq!(session_from(&proxied, "203.0.113.5, 198.51.100.1").await, 429);
+
+    // Without trusted proxies the header is the client's word and changes nothing.
+    let direct = TestApp::spawn_with(limited(false)).await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        statuses.push(session_from(&direct, &format!("198.51.100.{n}")).await);
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+}
