@@ -148,18 +148,68 @@ pub fn new_visitor_id() -> String {
     format!("{ANONYMOUS_PREFIX}{:032x}", rand::random::<u128>())
 }
 
-/// How the tenant vouches for a user (the `identity` of a session request).
+/// How the tenant vouches for a user (the `identity` of a session request): an object, or
+/// the JWT alone as a string.
 #[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "IdentityWire")]
 pub struct Identity {
-    #[serde(default)]
     pub user: Option<String>,
-    /// Hex HMAC-SHA256 of `user` under the tenant's identity secret.
-    #[serde(default)]
+    /// HMAC-SHA256 of `user` under the tenant's identity secret: hex (as most backends print
+    /// it), or base64; `sha256=` in front is allowed.
     pub signature: Option<String>,
     /// An HS256 JWT signed with the identity secret: `sub` is the user id, `exp` required.
-    #[serde(default)]
     pub jwt: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdentityWire {
+    Jwt(String),
+    Fields(IdentityFields),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityFields {
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+    #[serde(default, alias = "token")]
+    jwt: Option<String>,
+}
+
+impl From<IdentityWire> for Identity {
+    fn from(w: IdentityWire) -> Identity {
+        match w {
+            IdentityWire::Jwt(jwt) => Identity {
+                user: None,
+                signature: None,
+                jwt: Some(jwt),
+            },
+            IdentityWire::Fields(f) => Identity {
+                user: f.user,
+                signature: f.signature,
+                jwt: f.jwt,
+            },
+        }
+    }
+}
+
+/// The 32 bytes of a signature written in hex or base64 (standard or URL-safe, padded or not).
+fn signature_bytes(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    let text = text.strip_prefix("sha256=").unwrap_or(text);
+    if let Ok(b) = hex::decode(text) {
+        return Some(b);
+    }
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let unpadded = text.trim_end_matches('=');
+    [STANDARD, URL_SAFE].iter().find_map(|engine| {
+        engine
+            .decode(format!("{unpadded}{}", "=".repeat((4 - unpadded.len() % 4) % 4)))
+            .ok()
+    })
 }
 
 impl Identity {
@@ -198,8 +248,9 @@ pub fn vouched_user(
     let refused = |why: &str| ApiError::Forbidden("invalid_identity", why.to_owned());
     let user = match (&identity.user, &identity.signature, &identity.jwt) {
         (Some(user), Some(signature), None) => {
-            let tag = hex::decode(signature.trim())
-                .map_err(|_| refused("`identity.signature` must be the hex HMAC-SHA256 of the user id"))?;
+            let tag = signature_bytes(signature).ok_or_else(|| {
+                refused("`identity.signature` must be the HMAC-SHA256 of the user id, in hex or base64")
+            })?;
             let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length");
             mac.update(user.as_bytes());
             mac.verify_slice(&tag)
@@ -308,6 +359,18 @@ mod tests {
         assert!(vouched_user(&id("bob", &sign(secret, "ana")), &acme(), secret, 128, 0).is_err());
         assert!(vouched_user(&id("ana", &sign(b"other", "ana")), &acme(), secret, 128, 0).is_err());
         assert!(vouched_user(&id("ana", "zz"), &acme(), secret, 128, 0).is_err());
+        let raw = hex::decode(sign(secret, "ana")).expect("hex");
+        for written in [
+            base64::engine::general_purpose::STANDARD.encode(&raw),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw),
+            format!("sha256={}", sign(secret, "ana")),
+            sign(secret, "ana").to_uppercase(),
+        ] {
+            assert!(
+                vouched_user(&id("ana", &written), &acme(), secret, 128, 0).is_ok(),
+                "{written}"
+            );
+        }
         assert!(vouched_user(&id(" ana", &sign(secret, " ana")), &acme(), secret, 128, 0).is_err());
         assert!(vouched_user(&id("anon_1", &sign(secret, "anon_1")), &acme(), secret, 128, 0).is_err());
         let jwt = |sub: &str, exp: i64, key: &[u8]| Identity {

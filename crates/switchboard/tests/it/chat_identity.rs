@@ -236,6 +236,9 @@ async fn a_vouched_user_continues_on_another_device_and_forgeries_are_refused() 
     )
     .expect("jwt");
     let phone = device(json!({"identity": {"jwt": jwt}})).await;
+    // The JWT may also come alone, or as `token`.
+    device(json!({"identity": jwt})).await;
+    device(json!({"identity": {"token": jwt}})).await;
     let (_, second) = app.post_with("demo", &phone, json!({"text": "thanks"})).await;
     assert_eq!(first["conversation_id"], second["conversation_id"]);
     let conv = first["conversation_id"].as_str().expect("id");
