@@ -9,7 +9,6 @@ use clap::Subcommand;
 use std::io::BufRead as _;
 use std::process::ExitCode;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::prelude::*;
 use switchboard_store::{NewApiKey, NewAudit, NewUser, Role};
 
 #[derive(Subcommand)]
@@ -158,7 +157,9 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
             if store.tenant(&TenantId::parse(&id)?).await?.is_some() {
                 bail!("tenant {id} exists");
             }
-            tenants.install_dir(&store, &id, &clean_text(&name), &bot).await?;
+            tenants
+                .install_dir(store.as_ref(), &id, &clean_text(&name), &bot)
+                .await?;
             println!("{id}");
         }
         TenantCommand::List => {
@@ -171,7 +172,6 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
             if store.tenant(&t).await?.is_none() {
                 bail!("no tenant {id}");
             }
-            let store: std::sync::Arc<dyn switchboard_store::Store> = std::sync::Arc::new(store);
             export(store.clone(), t).await?;
             store.close();
             return Ok(ExitCode::SUCCESS);

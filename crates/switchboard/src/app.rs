@@ -6,6 +6,7 @@ use crate::hub::Hub;
 use crate::metrics;
 use crate::pipeline;
 use crate::queue::{Finish, Scheduler, backoff_ms};
+use crate::store_url::StoreUrl;
 use crate::tenants::{DEMO_BOT, Tenants};
 use anyhow::Context as _;
 use futures_util::FutureExt;
@@ -68,17 +69,21 @@ impl App {
     }
 }
 
-/// Opens the embedded database in `config.store.data_dir` (creating it and applying migrations).
-pub fn open_store(config: &Config, clock: Clock) -> anyhow::Result<SqliteStore> {
-    let path = config.database_path();
-    SqliteStore::open(
-        &path,
-        SqliteOptions {
-            synchronous: config.store.synchronous,
-            clock,
-        },
-    )
-    .with_context(|| format!("opening the database {}", path.display()))
+/// Opens the database `store.url` names (creating it and applying migrations).
+pub fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Arc<dyn Store>> {
+    match config.store_url()? {
+        StoreUrl::Sqlite(path) => {
+            let store = SqliteStore::open(
+                &path,
+                SqliteOptions {
+                    synchronous: config.store.synchronous,
+                    clock,
+                },
+            )
+            .with_context(|| format!("opening the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
@@ -98,8 +103,10 @@ fn lock_data_dir(config: &Config) -> anyhow::Result<File> {
 impl App {
     /// Everything but the HTTP listener: store, tenants and the recovered queue.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
+        // A URL this build cannot open is refused before anything is created on disk.
+        config.store_url()?;
         let lock = lock_data_dir(&config)?;
-        let store: Arc<dyn Store> = Arc::new(open_store(&config, clock.clone())?);
+        let store = open_store(&config, clock.clone())?;
         let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
         let tenants = Tenants::new(Some(config.store.data_dir.join("models")));
         if config.demo.enabled {

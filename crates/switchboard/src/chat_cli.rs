@@ -44,6 +44,8 @@ pub async fn run(mut config: Config, args: Args, keep_data: bool) -> anyhow::Res
     } else {
         let dir = ScratchDir::new("chat")?;
         config.store.data_dir = dir.0.clone();
+        // The scratch directory holds the database too, whatever store the config names.
+        config.store.url.clear();
         Some(dir)
     };
     use_bot(&mut config, &args.tenant, args.bot);

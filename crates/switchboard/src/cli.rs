@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use switchboard_core::clock::rfc3339;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::prelude::*;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +24,9 @@ struct Cli {
     /// Data directory (overrides `store.data_dir`).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// The database, e.g. sqlite://./data/switchboard.db (overrides `store.url`).
+    #[arg(long = "store", global = true, value_name = "URL")]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -232,9 +234,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut config = Config::load(cli.config.as_deref())?;
-    let data_dir_given = cli.data_dir.is_some();
+    let keep_data = cli.data_dir.is_some() || cli.store.is_some();
     if let Some(dir) = cli.data_dir {
         config.store.data_dir = dir;
+    }
+    if let Some(url) = cli.store {
+        config.store.url = url;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -254,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !config.llm.api_key.is_empty() {
                 config.llm.api_key = "(set)".into();
             }
+            config.store.url = crate::store_url::redact(&config.store.url);
             print!("{}", toml::to_string(&config).context("rendering the configuration")?);
             Ok(ExitCode::SUCCESS)
         }
@@ -269,7 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Loadtest(args) => runtime.block_on(crate::loadtest::run(args)),
         Command::Connector { command } => runtime.block_on(connector(&config, command)),
         Command::Nlu { command } => crate::nlu_cli::run(&config, command),
-        Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, data_dir_given)),
+        Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, keep_data)),
         Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
         Command::Kb { command } => crate::knowledge::cli::run(&config, command),
         Command::User { command } => runtime.block_on(crate::admin_cli::user(&config, command)),
@@ -296,14 +302,16 @@ async fn consent_ledger(config: &Config, tenant: &str, limit: u32) -> anyhow::Re
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = config.store_url()?;
     let addr = config.server.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     eprintln!(
-        "Switchboard listening on http://{}/ (data in {})",
+        "Switchboard listening on http://{}/ (data in {}, store {})",
         listener.local_addr()?,
-        config.store.data_dir.display()
+        config.store.data_dir.display(),
+        store
     );
     app::run(config, listener, shutdown_signal()).await
 }
@@ -422,14 +430,14 @@ async fn connector(config: &Config, command: ConnectorCommand) -> anyhow::Result
                 secrets: secrets.into_iter().collect(),
                 settings: settings.into_iter().collect(),
             };
-            connectors::save(&store, &sealer, new).await?;
+            connectors::save(store.as_ref(), &sealer, new).await?;
             println!("connector {id} saved; webhook path: /v1/webhooks/{tenant}/{id}");
             ExitCode::SUCCESS
         }
         ConnectorCommand::List { tenant } => {
             let tenant = TenantId::parse(&tenant)?;
             for c in store.connectors(&tenant).await? {
-                let names = match connectors::load(&store, &sealer, &tenant, &c.id).await {
+                let names = match connectors::load(store.as_ref(), &sealer, &tenant, &c.id).await {
                     Ok(Some(loaded)) => loaded.secrets.keys().cloned().collect::<Vec<_>>().join(","),
                     Ok(None) => String::new(),
                     Err(e) => format!("(cannot open: {e})"),

@@ -85,6 +85,8 @@ impl MetricsConfig {
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub data_dir: PathBuf,
+    /// Which database; empty is the embedded one in `data_dir` (see `store_url`).
+    pub url: String,
     pub synchronous: Synchronous,
 }
 
@@ -189,8 +191,8 @@ impl Config {
         fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.store.data_dir.join("switchboard.db")
+    pub fn store_url(&self) -> anyhow::Result<crate::store_url::StoreUrl> {
+        crate::store_url::StoreUrl::parse(&self.store.url, &self.store.data_dir)
     }
 }
 
@@ -205,6 +207,11 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.store.synchronous, Synchronous::Full);
+        assert_eq!(
+            c.store_url().ok(),
+            Some(crate::store_url::StoreUrl::Sqlite("data/switchboard.db".into())),
+            "no URL keeps the database in the data directory"
+        );
         assert!(c.demo.enabled);
         assert!(c.tenants.is_empty());
         assert_eq!(

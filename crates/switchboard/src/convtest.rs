@@ -132,6 +132,8 @@ pub async fn run_file(config: &Config, tenant: &TenantId, path: &Path) -> anyhow
     let scratch = ScratchDir::new("test")?;
     let mut config = config.clone();
     config.store.data_dir = scratch.0.clone();
+    // A fresh instance per file: never the configured store.
+    config.store.url.clear();
     config.bots.reload_interval_ms = 0;
     let local = Local::start(config, clock).await?;
     let file = path.display().to_string();

@@ -7,7 +7,6 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use switchboard_core::{Channel, Content, Conversation, ConversationId, Direction, Message, TenantId};
 use switchboard_store::Store;
-use switchboard_store::prelude::*;
 
 /// An agent's message to the person, sent like a bot reply through the conversation's channel.
 /// Refused when the conversation is not handed over (the bot would talk over the agent) or the
@@ -146,7 +145,7 @@ pub async fn run(config: &crate::config::Config, command: HandoffCommand) -> any
             text,
         } => {
             let (t, c) = ids(&tenant, Some(&conversation))?;
-            let m = reply(&store, &t, &conv(c)?, &agent, &text).await?;
+            let m = reply(store.as_ref(), &t, &conv(c)?, &agent, &text).await?;
             println!("{}", m.id);
         }
         HandoffCommand::Release { tenant, conversation } => {

@@ -42,6 +42,7 @@ pub mod secrets;
 mod server;
 pub mod signed;
 mod smalltalk;
+pub mod store_url;
 pub mod teams_keys;
 pub mod tenant_data;
 pub mod tenants;

@@ -8,7 +8,6 @@ use clap::Subcommand;
 use std::process::ExitCode;
 use switchboard_core::clock::rfc3339;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::prelude::*;
 
 #[derive(Subcommand)]
 pub enum AssessmentCommand {

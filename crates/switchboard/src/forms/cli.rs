@@ -6,7 +6,6 @@ use anyhow::Context as _;
 use std::process::ExitCode;
 use switchboard_core::TenantId;
 use switchboard_core::clock::rfc3339;
-use switchboard_store::prelude::*;
 
 #[derive(clap::Subcommand)]
 pub enum FormsCommand {

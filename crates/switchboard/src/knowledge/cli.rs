@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use switchboard_core::BotSpec;
-use switchboard_store::prelude::*;
 
 #[derive(Subcommand)]
 pub enum KbCommand {

@@ -1229,7 +1229,6 @@ async fn a_bot_version_is_validated_uploaded_and_activated_over_the_api() {
 async fn a_conversation_of_ten_thousand_messages_is_exported_as_a_stream() {
     use futures_util::StreamExt as _;
     use switchboard_core::{Channel, Content, ConversationContext, MessageId, Processed, TenantId};
-    use switchboard_store::prelude::*;
     use switchboard_store::{Erase, NewInbound, Priority, TurnCommit};
 
     let app = TestApp::spawn().await;

@@ -11,7 +11,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_core::{Channel, TenantId};
-use switchboard_store::prelude::*;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 async fn anonymous(app: &TestApp) -> (String, String) {

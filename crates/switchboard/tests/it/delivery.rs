@@ -4,7 +4,6 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use switchboard_core::{Channel, Clock, MessageStatus, TenantId};
-use switchboard_store::prelude::*;
 
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
 type Answers = Arc<Mutex<Vec<(u16, Value)>>>;

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_core::{Channel, Clock, Message, MessageStatus, TenantId};
-use switchboard_store::prelude::*;
 use switchboard_store::{JobKind, Store};
 
 const START: i64 = 1_795_168_800_000;
@@ -134,7 +133,7 @@ async fn spawn(clock: &Clock, tweak: impl FnOnce(&mut switchboard::config::Confi
     .await
 }
 
-fn store_of(app: &TestApp) -> switchboard_store::SqliteStore {
+fn store_of(app: &TestApp) -> std::sync::Arc<dyn switchboard_store::Store> {
     switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store")
 }
 
@@ -211,7 +210,7 @@ async fn replies_wait_out_a_ten_minute_outage_and_go_out_once_each_in_order() {
     }
     // The turns are not held up by the platform: every reply is stored, waiting.
     let waiting = eventually(15, "three turns answered", || async {
-        let r = replies(&store, Channel::Telegram, "tg:100000001").await;
+        let r = replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
         (r.len() >= 6).then_some(r)
     })
     .await;
@@ -244,7 +243,7 @@ async fn replies_wait_out_a_ten_minute_outage_and_go_out_once_each_in_order() {
 
     platform.down.store(false, Ordering::SeqCst);
     let sent = advance_until(&clock, MINUTE / 2, 40, "every reply sent", || async {
-        let r = replies(&store, Channel::Telegram, "tg:100000001").await;
+        let r = replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
         r.iter().all(|m| m.status == MessageStatus::Sent).then_some(r)
     })
     .await;
@@ -301,7 +300,7 @@ async fn a_rate_limit_on_the_third_card_sends_each_card_once_on_telegram() {
     .await;
     assert_eq!((waiting.run_at, waiting.attempts), (START + 30_000, 0), "{waiting:?}");
     advance_until(&clock, 5_000, 20, "the cards to be sent", || async {
-        let r = replies(&store, Channel::Telegram, "tg:100000001").await;
+        let r = replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
         (r.len() == 2 && r.iter().all(|m| m.status == MessageStatus::Sent)).then_some(())
     })
     .await;
@@ -354,7 +353,7 @@ async fn a_rate_limit_on_the_third_card_sends_each_card_once_on_whatsapp() {
     })
     .await;
     advance_until(&clock, 2_000, 20, "the cards to be sent", || async {
-        let r = replies(&store, Channel::Whatsapp, "wa:15557654321").await;
+        let r = replies(store.as_ref(), Channel::Whatsapp, "wa:15557654321").await;
         (r.len() == 2 && r.iter().all(|m| m.status == MessageStatus::Sent)).then_some(())
     })
     .await;
@@ -415,7 +414,7 @@ async fn a_delivery_that_cannot_get_through_in_its_window_is_dead_lettered_with_
     assert!(dead.last_error.contains("Bad Gateway"), "{}", dead.last_error);
     let attempts = platform.calls().len();
     assert!(attempts > 3, "retried many times first: {attempts}");
-    let r = replies(&store, Channel::Telegram, "tg:100000001").await;
+    let r = replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
     assert!(r.iter().all(|m| m.status == MessageStatus::Queued), "replayable: {r:?}");
     // Given up: the job left the queue (replaying the dead letter queues it again).
     assert!(store.pending_jobs(0, 10).await.expect("jobs").is_empty());

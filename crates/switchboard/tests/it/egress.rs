@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use switchboard_core::{Channel, Clock, Content, Message, MessageId, MessageStatus, TenantId};
 use switchboard_store::Store;
-use switchboard_store::prelude::*;
 use switchboard_store::{NewInbound, Priority};
 
 /// What a service inside the network would answer, were it reached.
@@ -185,7 +184,7 @@ async fn connector_urls_cannot_reach_the_servers_own_network() {
         (Channel::Whatsapp, "wa:15557654321".to_owned(), "whatsapp"),
         (Channel::Teams, teams_user, "token_url"),
     ] {
-        let failed = failed_replies(&store, channel, &user).await;
+        let failed = failed_replies(store.as_ref(), channel, &user).await;
         for m in &failed {
             let e = error_of(m);
             assert!(
@@ -267,7 +266,7 @@ async fn a_platform_apis_redirect_is_not_followed() {
     let update = channel_fixture("telegram/text_message.json");
     assert_eq!(post(&app, "/v1/webhooks/demo/tg", &secret, update).await, 200);
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
-    let failed = failed_replies(&store, Channel::Telegram, "tg:100000001").await;
+    let failed = failed_replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
     let e = error_of(&failed[0]);
     assert!(e.contains("307"), "{e}");
     assert!(api_hits.load(Ordering::SeqCst) >= 1, "the API was called");

@@ -2,7 +2,6 @@ use crate::helpers::*;
 use serde_json::json;
 use switchboard::config::TenantConfig;
 use switchboard_core::{Clock, ConversationId, Direction, TenantId};
-use switchboard_store::prelude::*;
 
 const PIZZA_BOT: &str = r#"
 name = "Pizza"

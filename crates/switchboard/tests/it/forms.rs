@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use switchboard::config::TenantConfig;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::prelude::*;
 use switchboard_store::{Submission, SubmissionStatus};
 
 /// 2026-11-20T10:00:00Z, a Friday.

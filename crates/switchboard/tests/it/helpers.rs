@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchboard::config::{Config, TenantConfig};
 use switchboard_store::Synchronous;
-use switchboard_store::prelude::*;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

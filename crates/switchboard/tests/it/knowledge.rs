@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard::config::TenantConfig;
 use switchboard_core::{Clock, ConversationId, Direction, TenantId};
-use switchboard_store::prelude::*;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const SHOP_BOT: &str = r#"

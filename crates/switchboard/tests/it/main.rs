@@ -29,6 +29,7 @@ mod queue;
 mod redaction;
 mod reminders;
 mod rich;
+mod store_url;
 mod tenant_access;
 mod tenants;
 mod webhooks;

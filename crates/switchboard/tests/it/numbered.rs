@@ -31,7 +31,7 @@ async fn a_number_picks_the_numbered_option_of_the_last_reply() {
         200
     );
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
-    let history = history_of(&store, Channel::Signal, "sig:+15557654321", 2).await;
+    let history = history_of(store.as_ref(), Channel::Signal, "sig:+15557654321", 2).await;
     let offered = match &history[1].content {
         switchboard_core::Content::Text { buttons, .. } => buttons.clone(),
         other => panic!("expected buttons: {other:?}"),
@@ -41,7 +41,7 @@ async fn a_number_picks_the_numbered_option_of_the_last_reply() {
         post(&app, "/v1/webhooks/demo/sig", &secret, say(2_000, "1")).await.0,
         200
     );
-    let history = history_of(&store, Channel::Signal, "sig:+15557654321", 4).await;
+    let history = history_of(store.as_ref(), Channel::Signal, "sig:+15557654321", 4).await;
     let answered = history
         .iter()
         .filter(|m| m.direction == Direction::Inbound)

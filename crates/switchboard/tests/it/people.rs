@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use std::path::Path;
 use switchboard::config::{Config, TenantConfig};
 use switchboard_core::{Channel, Clock, TenantId};
-use switchboard_store::prelude::*;
 
 const CAREFUL_BOT: &str = r#"
 name = "Careful"

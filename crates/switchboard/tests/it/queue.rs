@@ -154,7 +154,6 @@ async fn replay_all_puts_every_dead_letter_back() {
 
 /// Stores messages with their jobs while no server runs, as a process that died mid-way leaves them.
 async fn leave_pending(dir: &std::path::Path, messages: &[(&str, &str, u32)]) -> Vec<String> {
-    use switchboard_store::prelude::*;
     use switchboard_store::{NewInbound, Priority, TenantRecord};
     let config = test_config(dir);
     let store = switchboard::app::open_store(&config, switchboard_core::Clock::System).expect("open");

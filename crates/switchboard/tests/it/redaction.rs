@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_core::{Channel, Clock, TenantId};
-use switchboard_store::prelude::*;
 
 const TOKEN: &str = "7000000001:AAHfakeTOKENsecretPART_x-1";
 /// The part of the token after the bot id: what must never show.

@@ -285,7 +285,6 @@ async fn a_reminder_set_in_spanish_fires_in_spanish() {
 async fn a_whatsapp_reminder_outside_the_24_hour_window_needs_a_template() {
     use crate::delivery::{fake_api, post};
     use serde_json::json;
-    use switchboard_store::prelude::*;
     let clock = Clock::manual(START);
     let app = spawn(tempfile::tempdir().expect("tempdir"), &clock).await;
     let ok: Value = serde_json::from_slice(&channel_fixture("whatsapp/outbound/response_ok.json")).expect("json");

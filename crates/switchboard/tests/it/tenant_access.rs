@@ -6,7 +6,6 @@ use crate::tenants::{TG_SECRET, UNSIGNED, add_telegram, patch, root, telegram, t
 use reqwest::Method;
 use serde_json::json;
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::prelude::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_follows_the_tenants_allowed_origins() {

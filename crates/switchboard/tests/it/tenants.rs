@@ -6,7 +6,6 @@ use crate::helpers::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_core::{Clock, TenantId};
-use switchboard_store::prelude::*;
 
 pub(crate) fn cli(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = tokio::task::block_in_place(|| {

@@ -1,7 +1,6 @@
 use crate::helpers::*;
 use serde_json::Value;
 use switchboard_core::{Channel, Clock, TenantId};
-use switchboard_store::prelude::*;
 
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(binary())
@@ -162,7 +161,7 @@ async fn telegram_updates_are_verified_deduplicated_and_answered() {
     }
     let config = test_config(app.dir.path());
     let store = switchboard::app::open_store(&config, Clock::System).expect("store");
-    let history = history_of(&store, Channel::Telegram, "tg-bot:100000001", 2).await;
+    let history = history_of(store.as_ref(), Channel::Telegram, "tg-bot:100000001", 2).await;
     assert_eq!(history.len(), 2, "one message in, one answer: {history:?}");
     assert_eq!(history[0].external_id.as_deref(), Some("tg-bot:900000001"));
     assert_eq!(
@@ -412,7 +411,7 @@ async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
         (Channel::Whatsapp, "wa:15557654321"),
         (Channel::Messenger, "fb:4000000000000004"),
     ] {
-        let history = history_of(&store, channel, user, 2).await;
+        let history = history_of(store.as_ref(), channel, user, 2).await;
         assert_eq!(
             history.len(),
             2,
@@ -513,7 +512,7 @@ async fn slack_requests_are_signed_fresh_and_answered_once() {
     assert_eq!(post(&app, "/v1/webhooks/demo/sl", &forged, event).await.0, 401);
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
-    let history = history_of(&store, Channel::Slack, "sl:D0FAKE0001", 2).await;
+    let history = history_of(store.as_ref(), Channel::Slack, "sl:D0FAKE0001", 2).await;
     assert_eq!(history.len(), 2, "one message, one answer: {history:?}");
     assert_eq!(history[0].external_id.as_deref(), Some("sl:Ev0FAKE00001"));
 }
@@ -701,7 +700,7 @@ async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
         (Channel::Twilio, "tw:+15557654321"),
         (Channel::Signal, "sig:11111111-2222-4333-8444-555555555555"),
     ] {
-        let history = history_of(&store, channel, user, 2).await;
+        let history = history_of(store.as_ref(), channel, user, 2).await;
         assert_eq!(history.len(), 2, "{channel:?}: {history:?}");
     }
 }
@@ -816,7 +815,7 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
 
     let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
     let user = "teams:a:1FAKEconversationIdForPersonalChat0000000000000000000000000000000000000000";
-    let history = history_of(&store, Channel::Teams, user, 2).await;
+    let history = history_of(store.as_ref(), Channel::Teams, user, 2).await;
     assert_eq!(
         history.len(),
         2,
