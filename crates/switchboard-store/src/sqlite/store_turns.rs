@@ -3,7 +3,7 @@
 use super::SqliteStore;
 use super::delivery;
 use super::rows::*;
-use crate::{Accepted, DeadLetter, Job, NewInbound, QueueStats, Result, StoreError, TurnCommit, TurnStore};
+use crate::{Accepted, DeadLetter, Job, JobKind, NewInbound, QueueStats, Result, StoreError, TurnCommit, TurnStore};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use switchboard_core::{
@@ -307,7 +307,9 @@ impl TurnStore for SqliteStore {
                     ],
                     |r| r.get(0),
                 )?;
-            set_message_status(ctx.conn, &t, &job.message, MessageStatus::Failed, ctx.now)?;
+            if names_its_own_message(ctx.conn, &t, job.kind, &job.message)? {
+                set_message_status(ctx.conn, &t, &job.message, MessageStatus::Failed, ctx.now)?;
+            }
             Ok(DeadLetter {
                 id,
                 job_id: job.id,
@@ -354,7 +356,9 @@ impl TurnStore for SqliteStore {
             ctx.conn
                 .prepare_cached("UPDATE dead_letters SET replayed_at = ?2 WHERE id = ?1")?
                 .execute(params![id, ctx.now])?;
-            set_message_status(ctx.conn, &t, &dl.message, MessageStatus::Queued, ctx.now)?;
+            if names_its_own_message(ctx.conn, &t, dl.kind, &dl.message)? {
+                set_message_status(ctx.conn, &t, &dl.message, MessageStatus::Queued, ctx.now)?;
+            }
             let now = ctx.now;
             insert_job(ctx, dl.kind, &t, &dl.conversation, &dl.message, dl.priority, now)
         })
@@ -410,4 +414,24 @@ impl TurnStore for SqliteStore {
     fn close(&self) {
         SqliteStore::close(self)
     }
+}
+
+/// Whether a job's message is the one its outcome is about. A turn's is (its inbound message);
+/// so is a delivery's when it names an outbound message (a reminder). A delivery of a turn's
+/// replies names the inbound message they answer: that turn went well, so the inbound stays
+/// processed, and the replies stay queued for a replay to send.
+fn names_its_own_message(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    kind: JobKind,
+    message: &MessageId,
+) -> Result<bool> {
+    if kind == JobKind::Turn {
+        return Ok(true);
+    }
+    let direction: Option<String> = conn
+        .prepare_cached("SELECT direction FROM messages WHERE id = ?1 AND tenant_id = ?2")?
+        .query_row(params![message.as_str(), tenant.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(direction.as_deref() == Some(switchboard_core::Direction::Outbound.as_str()))
 }

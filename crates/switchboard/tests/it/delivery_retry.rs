@@ -416,6 +416,13 @@ async fn a_delivery_that_cannot_get_through_in_its_window_is_dead_lettered_with_
     assert!(attempts > 3, "retried many times first: {attempts}");
     let r = replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
     assert!(r.iter().all(|m| m.status == MessageStatus::Queued), "replayable: {r:?}");
+    // The turn itself went well: its inbound message stays processed.
+    let inbound = store
+        .message(&demo, &dead.message)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(inbound.status, MessageStatus::Processed, "{inbound:?}");
     // Given up: the job left the queue (replaying the dead letter queues it again).
     assert!(store.pending_jobs(0, 10).await.expect("jobs").is_empty());
 }
