@@ -1,9 +1,9 @@
 //! `switchboard user|tenant|apikey`: what an operator needs before the API can be used (the
 //! first super admin) and the same actions for scripts.
 
-use crate::api::clean_text;
-use crate::auth::{SCOPES, tokens};
 use crate::config::Config;
+use crate::ingress::api::clean_text;
+use crate::ingress::auth::{SCOPES, tokens};
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use std::io::BufRead as _;
@@ -106,7 +106,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitC
                 bail!("a super admin has no --tenant; every other role needs one");
             }
             let email = email.trim().to_lowercase();
-            if !crate::api::valid_email(&email) {
+            if !crate::ingress::api::valid_email(&email) {
                 bail!("{email:?} is not an email address");
             }
             let mut password = String::new();
@@ -153,7 +153,7 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
     let store = crate::app::open_store(config, Clock::System)?;
     match command {
         TenantCommand::Create { id, name, bot } => {
-            let tenants = crate::tenants::Tenants::new(Some(config.store.data_dir.join("models")));
+            let tenants = crate::engine::tenants::Tenants::new(Some(config.store.data_dir.join("models")));
             if store.tenant(&TenantId::parse(&id)?).await?.is_some() {
                 bail!("tenant {id} exists");
             }
@@ -206,7 +206,7 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
             delete,
         } => {
             let t = TenantId::parse(&id).with_context(|| format!("tenant {id:?}"))?;
-            crate::api::secrets::check_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::ingress::api::secrets::check_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let action = if delete {
                 if !store.set_tenant_secret(&t, &name, None).await? {
                     bail!("tenant {id} has no secret {name}");

@@ -2,12 +2,12 @@
 //! workers, and `run`, which serves until told to stop.
 
 use crate::config::Config;
-use crate::hub::Hub;
-use crate::metrics;
-use crate::pipeline;
-use crate::queue::{Finish, Scheduler, backoff_ms};
+use crate::engine::pipeline;
+use crate::engine::tenants::{DEMO_BOT, Tenants};
+use crate::runtime::hub::Hub;
+use crate::runtime::metrics;
+use crate::runtime::queue::{Finish, Scheduler, backoff_ms};
 use crate::store_url::StoreUrl;
-use crate::tenants::{DEMO_BOT, Tenants};
 use anyhow::Context as _;
 use futures_util::FutureExt;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -29,15 +29,15 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub tenants: Tenants,
     /// Each tenant's indexed knowledge documents.
-    pub knowledge: crate::knowledge::Knowledge,
+    pub knowledge: crate::engine::knowledge::Knowledge,
     /// The language model for knowledge answers (when configured) and its circuit breakers.
-    pub llm: crate::llm::Llm,
+    pub llm: crate::engine::llm::Llm,
     pub queue: Scheduler,
     pub hub: Arc<Hub>,
     /// Seals and opens connector secrets.
     pub sealer: crate::secrets::Sealer,
-    pub teams_keys: crate::teams_keys::KeyCache,
-    pub teams_tokens: crate::teams_keys::TokenCache,
+    pub teams_keys: crate::runtime::teams_keys::KeyCache,
+    pub teams_tokens: crate::runtime::teams_keys::TokenCache,
     /// For the operator's own services (the language model of `[llm]`).
     pub http: reqwest::Client,
     /// For every request made on a tenant's behalf (platform APIs through the connector's
@@ -45,15 +45,15 @@ pub struct App {
     /// `server.allow_private_targets`, no redirects (see `egress`).
     pub tenant_http: reqwest::Client,
     /// Paces sends per platform account and chat.
-    pub pacer: crate::ratelimit::Pacer,
+    pub pacer: crate::runtime::ratelimit::Pacer,
     /// Request limits of the management API (per client IP on login, per key or person).
-    pub limiter: crate::ratelimit::Limiter,
+    pub limiter: crate::runtime::ratelimit::Limiter,
     /// Open web chat WebSockets per client IP and end user.
-    pub sockets: crate::webchat::Sockets,
+    pub sockets: crate::ingress::webchat::Sockets,
     /// `server.trusted_proxies`, parsed.
-    pub trusted_proxies: Vec<crate::client_ip::Net>,
+    pub trusted_proxies: Vec<crate::ingress::client_ip::Net>,
     /// Which events each tenant's webhooks want, so that emitting costs nothing without them.
-    pub events: crate::events::Subscriptions,
+    pub events: crate::runtime::events::Subscriptions,
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
@@ -135,9 +135,9 @@ impl App {
                 tracing::error!(tenant = %t.id, error = %format!("{e:#}"), "cannot load a stored tenant's bot");
             }
         }
-        let knowledge = crate::knowledge::Knowledge::new(&config);
+        let knowledge = crate::engine::knowledge::Knowledge::new(&config);
         knowledge.refresh(&tenants).await;
-        let llm = crate::llm::Llm::new(config.llm.clone());
+        let llm = crate::engine::llm::Llm::new(config.llm.clone());
         let queue = Scheduler::new(clock.clone());
         let marker = config.store.data_dir.join(CLEAN_SHUTDOWN);
         let crashed = !marker.exists();
@@ -160,13 +160,13 @@ impl App {
         queue.push(pending);
         // Hashed now rather than at the first login with an unknown email, which would then be
         // the slow one.
-        tokio::task::spawn_blocking(crate::auth::tokens::decoy_hash)
+        tokio::task::spawn_blocking(crate::ingress::auth::tokens::decoy_hash)
             .await
             .context("preparing the decoy password hash")?;
-        let tenant_http = crate::egress::client(config.server.allow_private_targets)
+        let tenant_http = crate::runtime::egress::client(config.server.allow_private_targets)
             .context("building the HTTP client for tenant URLs")?;
-        let teams_keys = crate::teams_keys::KeyCache::new(config.server.allow_private_targets)?;
-        let trusted_proxies = crate::client_ip::parse_all(&config.server.trusted_proxies)?;
+        let teams_keys = crate::runtime::teams_keys::KeyCache::new(config.server.allow_private_targets)?;
+        let trusted_proxies = crate::ingress::client_ip::parse_all(&config.server.trusted_proxies)?;
         Ok(Arc::new(App {
             config,
             store,
@@ -265,7 +265,7 @@ pub async fn run_with_clock(
     if let Some(listener) = metrics_listener {
         tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
         let (router, server, mut stop) = (
-            crate::http::metrics_router(app.clone()),
+            crate::ingress::http::metrics_router(app.clone()),
             app.config.server.clone(),
             stop_rx.clone(),
         );
@@ -273,7 +273,7 @@ pub async fn run_with_clock(
             let stopped = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            crate::server::serve(listener, router, &server, stopped).await;
+            crate::ingress::server::serve(listener, router, &server, stopped).await;
         }));
     } else if app.config.metrics.token.is_empty() {
         tracing::info!("/metrics is not served: set metrics.listen or metrics.token to scrape it");
@@ -281,7 +281,13 @@ pub async fn run_with_clock(
     let mut background = start_background(&app, stop_rx);
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, tenants = ?app.tenants.ids(), "switchboard is serving");
-    crate::server::serve(listener, crate::http::router(app.clone()), &app.config.server, shutdown).await;
+    crate::ingress::server::serve(
+        listener,
+        crate::ingress::http::router(app.clone()),
+        &app.config.server,
+        shutdown,
+    )
+    .await;
     tracing::info!("shutting down: finishing running turns");
     let _ = stop_tx.send(true);
     if let Some(server) = metrics_server {
@@ -356,7 +362,7 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
             }
         });
     }
-    set.spawn(crate::discord_gateway::run_all(app.clone(), stop.clone()));
+    set.spawn(crate::ingress::discord_gateway::run_all(app.clone(), stop.clone()));
     if app.config.bots.reload_interval_ms > 0 {
         let (app, mut stop) = (app.clone(), stop.clone());
         set.spawn(async move {
@@ -374,15 +380,15 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
     }
     {
         let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move { crate::reminders::run_loop(&app, &mut stop).await });
+        set.spawn(async move { crate::engine::reminders::run_loop(&app, &mut stop).await });
     }
     {
         let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move { crate::forms::run_loop(&app, &mut stop).await });
+        set.spawn(async move { crate::engine::forms::run_loop(&app, &mut stop).await });
     }
     {
         let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move { crate::events::run_loop(&app, &mut stop).await });
+        set.spawn(async move { crate::runtime::events::run_loop(&app, &mut stop).await });
     }
     {
         let (app, mut stop) = (app.clone(), stop);
@@ -402,7 +408,7 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
 /// How a kind of job is retried. Turns fail fast: a person waits for the answer, and a turn
 /// that fails a few times will not get better by waiting. Deliveries wait out a platform's
 /// outage, for hours if need be; their conversation's next turns do not wait for them (they
-/// hold only the conversation's delivery lane, see `queue.rs`).
+/// hold only the conversation's delivery lane, see `runtime/queue.rs`).
 struct RetryPolicy {
     max_attempts: u32,
     /// Given up once a failure comes this long after the job was queued.
@@ -453,7 +459,7 @@ async fn process(app: &Arc<App>, job: Job) {
     let attempt = AssertUnwindSafe(async {
         match job.kind {
             JobKind::Turn => pipeline::run_turn(app, &job).await.map(|_| ()),
-            JobKind::Deliver => crate::deliver::run(app, &job).await,
+            JobKind::Deliver => crate::runtime::deliver::run(app, &job).await,
         }
     })
     .catch_unwind();
@@ -464,7 +470,7 @@ async fn process(app: &Arc<App>, job: Job) {
         }
         Ok(Ok(Err(e))) => {
             let now = app.clock.now_ms();
-            if let Some(wait) = e.downcast_ref::<crate::deliver::RetryAfter>()
+            if let Some(wait) = e.downcast_ref::<crate::runtime::deliver::RetryAfter>()
                 && !RetryPolicy::of(&app.config, job.kind).gives_up(&job, 0, now)
             {
                 // The platform said when: no attempt is charged for being told to wait.
@@ -501,7 +507,7 @@ async fn process(app: &Arc<App>, job: Job) {
     };
     // Logged, stored with the job and shown with the dead letters: a bot token that slipped
     // into an error (deliveries redact their own connector's secrets) goes no further.
-    let error = crate::redact::tokens(&error);
+    let error = crate::runtime::redact::tokens(&error);
     let attempts = job.attempts + 1;
     let tenant = &job.tenant;
     let policy = RetryPolicy::of(&app.config, job.kind);

@@ -60,14 +60,14 @@ enum Command {
     /// Add, list and search a tenant's knowledge documents; benchmark retrieval.
     Kb {
         #[command(subcommand)]
-        command: crate::knowledge::cli::KbCommand,
+        command: crate::engine::knowledge::cli::KbCommand,
     },
     /// Talk to a bot in the terminal, through the same pipeline as every channel.
     Chat(crate::chat_cli::Args),
     /// Read completed forms.
     Forms {
         #[command(subcommand)]
-        command: crate::forms::cli::FormsCommand,
+        command: crate::engine::forms::cli::FormsCommand,
     },
     /// Run a bot's scripted conversation tests.
     Test {
@@ -109,12 +109,12 @@ enum Command {
     /// Results of finished assessments (questionnaires).
     Assessment {
         #[command(subcommand)]
-        command: crate::assessment::cli::AssessmentCommand,
+        command: crate::engine::assessment::cli::AssessmentCommand,
     },
     /// Satisfaction scores, thumbs and comments.
     Feedback {
         #[command(subcommand)]
-        command: crate::assessment::cli::FeedbackCommand,
+        command: crate::engine::assessment::cli::FeedbackCommand,
     },
     /// Evaluate, train and try the intent classifier.
     Nlu {
@@ -202,7 +202,7 @@ enum DeadLetterCommand {
 }
 
 pub fn main() -> ExitCode {
-    crate::tls::init();
+    crate::runtime::tls::init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -277,16 +277,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Nlu { command } => crate::nlu_cli::run(&config, command),
         Command::Chat(args) => runtime.block_on(crate::chat_cli::run(config, args, keep_data)),
         Command::Test { command } => runtime.block_on(crate::convtest::run(config, command)),
-        Command::Kb { command } => crate::knowledge::cli::run(&config, command),
+        Command::Kb { command } => crate::engine::knowledge::cli::run(&config, command),
         Command::User { command } => runtime.block_on(crate::admin_cli::user(&config, command)),
         Command::Tenant { command } => runtime.block_on(crate::admin_cli::tenant(&config, command)),
         Command::Apikey { command } => runtime.block_on(crate::admin_cli::api_key(&config, command)),
         Command::Secrets { command } => runtime.block_on(crate::admin_cli::secrets(&config, command)),
         Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
         Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
-        Command::Forms { command } => runtime.block_on(crate::forms::cli::run(&config, command)),
-        Command::Assessment { command } => crate::assessment::cli::assessment(&config, command),
-        Command::Feedback { command } => crate::assessment::cli::feedback(&config, command),
+        Command::Forms { command } => runtime.block_on(crate::engine::forms::cli::run(&config, command)),
+        Command::Assessment { command } => crate::engine::assessment::cli::assessment(&config, command),
+        Command::Feedback { command } => crate::engine::assessment::cli::feedback(&config, command),
     }
 }
 

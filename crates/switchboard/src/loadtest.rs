@@ -166,7 +166,7 @@ async fn start_session(client: &reqwest::Client, url: &str) -> Result<String, St
 }
 
 pub async fn drive(args: &Args) -> anyhow::Result<Report> {
-    crate::tls::init();
+    crate::runtime::tls::init();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(args.timeout_ms))
         .pool_max_idle_per_host(args.concurrency.unwrap_or(args.conversations))

@@ -2,7 +2,7 @@
 //! how a bot understands a message.
 
 use crate::config::Config;
-use crate::tenants::{DEMO_BOT, TenantBot};
+use crate::engine::tenants::{DEMO_BOT, TenantBot};
 use anyhow::Context as _;
 use clap::Subcommand;
 use std::io::Write as _;
@@ -206,11 +206,12 @@ fn parse(
     let bot = build(&name, &source)?;
     let spec = &bot.spec;
     let guess = detect_language(text, &spec.languages);
-    let prefer = crate::pipeline::preferred_language(guess.as_ref(), language, &spec.default_language);
+    let prefer = crate::engine::pipeline::preferred_language(guess.as_ref(), language, &spec.default_language);
     let started = Instant::now();
     let matches = bot.model.classify(text, Some(prefer), 3);
     let micros = started.elapsed().as_secs_f64() * 1e6;
-    let language = crate::pipeline::choose_language(guess.as_ref(), matches.first(), language, &spec.default_language);
+    let language =
+        crate::engine::pipeline::choose_language(guess.as_ref(), matches.first(), language, &spec.default_language);
     let zone = timezone.unwrap_or(&spec.timezone);
     let now_ms = switchboard_core::Clock::System.now_ms();
     let entity_context = EntityContext::new(now_ms, zone, &language, spec.country_code())

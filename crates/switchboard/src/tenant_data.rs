@@ -1,7 +1,7 @@
 //! What the API and the CLI share about a tenant as a whole: validating its settings, the quota
 //! window, streaming an export of everything it has, and deleting it.
 
-use crate::http::ApiError;
+use crate::ingress::http::ApiError;
 use axum::body::Bytes;
 use futures_util::Stream;
 use std::sync::Arc;

@@ -49,7 +49,7 @@ fn start(data: &Path) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
-    switchboard::tls::init();
+    switchboard::runtime::tls::init();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let mut server = start(&data);

@@ -44,7 +44,7 @@ pub fn verify(secret: &str, header: &str, body: &[u8]) -> bool {
 #[test]
 fn a_tampered_body_signature_or_secret_does_not_verify() {
     let body = br#"{"id":"e1","type":"ping"}"#;
-    let header = switchboard::signed::signature(SECRET.as_bytes(), 1_795_168_800, body);
+    let header = switchboard::runtime::signed::signature(SECRET.as_bytes(), 1_795_168_800, body);
     assert!(verify(SECRET, &header, body));
     assert!(
         !verify(SECRET, &header, br#"{"id":"e1","type":"pong"}"#),

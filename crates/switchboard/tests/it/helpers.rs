@@ -109,7 +109,7 @@ impl TestApp {
         clock: switchboard_core::Clock,
         tweak: impl FnOnce(&mut Config, &Path),
     ) -> TestApp {
-        switchboard::tls::init();
+        switchboard::runtime::tls::init();
         let mut config = test_config(dir.path());
         let second = write_bot(dir.path(), "other", SECOND_BOT);
         config.tenants.push(TenantConfig {

@@ -115,7 +115,7 @@ fn cli(data: &std::path::Path, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_telegram_token_never_reaches_logs_the_queue_or_the_dead_letters() {
-    switchboard::tls::init();
+    switchboard::runtime::tls::init();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let server = start(&data);

@@ -70,7 +70,7 @@ fn run(mut cmd: Command, stdin: &str) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_and_the_cli_share_the_database_the_store_url_names() {
-    switchboard::tls::init();
+    switchboard::runtime::tls::init();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let db = dir.path().join("elsewhere/x.db");
