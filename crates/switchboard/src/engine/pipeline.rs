@@ -6,7 +6,7 @@ use crate::engine::consent::{self, Gate};
 use crate::engine::handlers::HANDOFF_VAR;
 use crate::engine::handlers::{self, Turn};
 use crate::engine::route::{AWAITING, Decision, route};
-use crate::ingress::webchat::ServerFrame;
+use crate::runtime::frames::ServerFrame;
 use crate::runtime::hub::TurnOutcome;
 use crate::runtime::metrics;
 use anyhow::{Context as _, anyhow};

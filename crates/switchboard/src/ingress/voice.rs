@@ -66,7 +66,7 @@ pub async fn answer(
     };
     if event.kind == EventKind::Membership {
         // The caller hung up: the call's conversation ends; the next call starts a new one.
-        crate::ingress::webhooks::end_conversation(app, tenant, &connector.record, &event.conversation_id).await?;
+        crate::runtime::events::end_conversation(app, tenant, &connector.record, &event.conversation_id).await?;
         return Ok(twiml(&[], None));
     }
     let Some(text) = event.text.clone().filter(|t| !t.trim().is_empty()) else {

@@ -9,7 +9,6 @@ use crate::app::App;
 use crate::connectors::{self, Connector};
 use crate::ingress::http::{ApiError, Peer, read_body};
 use crate::ingress::webchat::{bad_path, tenant_of};
-use crate::runtime::events::{Event, EventType};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -354,23 +353,6 @@ async fn handshake(
     }
 }
 
-/// Closes the open conversation of a platform chat, if any.
-pub(crate) async fn end_conversation(
-    app: &App,
-    tenant: &TenantId,
-    record: &switchboard_store::ConnectorRecord,
-    chat: &str,
-) -> Result<(), ApiError> {
-    let user = format!("{}:{chat}", record.id);
-    if let Some(conv) = app.store.open_conversation(tenant, record.channel, &user).await?
-        && app.store.close_conversation(tenant, &conv.id).await?
-    {
-        let data = crate::runtime::events::conversation_data(&conv, serde_json::json!({"reason": "blocked"}));
-        crate::runtime::events::emit(app, tenant, vec![Event::new(EventType::ConversationEnded, data)]).await;
-    }
-    Ok(())
-}
-
 /// The event as stored with its message: the delivery job rebuilds the reply's target from it.
 fn metadata(event: &InboundEvent, endpoint: Option<&str>) -> serde_json::Value {
     let mut v = serde_json::to_value(event).unwrap_or_default();
@@ -455,7 +437,7 @@ pub(crate) async fn accept(
         if matches!(event.membership, Some(Membership::Blocked | Membership::BotRemoved)) {
             // The person blocked the bot (or removed it): the conversation ends, nothing more is
             // sent to it, and their next message starts a new one.
-            end_conversation(app, tenant, record, &event.conversation_id).await?;
+            crate::runtime::events::end_conversation(app, tenant, record, &event.conversation_id).await?;
             continue;
         }
         let content = match (&event.kind, &event.interactive) {

@@ -184,7 +184,7 @@ pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
         if blocked {
             // The person blocked the bot or unsubscribed: the conversation ends, the rest of
             // this turn's replies are not sent, and their next message starts a new one.
-            crate::ingress::webhooks::end_conversation(app, tenant, &connector.record, &target.conversation_id)
+            crate::runtime::events::end_conversation(app, tenant, &connector.record, &target.conversation_id)
                 .await
                 .map_err(|e| anyhow!("ending the conversation of a blocked chat: {e:?}"))?;
             let later = replies.iter().skip_while(|r| r.id != reply.id).skip(1);

@@ -2,7 +2,7 @@
 //! outcomes to HTTP requests waiting for their replies. Everything sent here is also in the
 //! store, so a client that misses a frame recovers it from the history.
 
-use crate::ingress::webchat::ServerFrame;
+use crate::runtime::frames::ServerFrame;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use switchboard_core::{Channel, Message, MessageId, TenantId};

@@ -5,6 +5,7 @@
 pub mod deliver;
 pub(crate) mod egress;
 pub mod events;
+pub mod frames;
 pub mod hub;
 pub mod metrics;
 pub mod queue;

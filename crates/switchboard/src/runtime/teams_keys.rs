@@ -108,7 +108,10 @@ impl TokenCache {
         // a token may only ever serve the credential that obtained it.
         let key = (
             token_url.to_owned(),
-            format!("{app_id}\n{}", crate::ingress::auth::tokens::sha256_hex(password)),
+            format!(
+                "{app_id}\n{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(password.as_bytes()))
+            ),
         );
         if let Some((until, token)) = self.entries.lock().ok().and_then(|e| e.get(&key).cloned())
             && Instant::now() < until

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::engine::handlers::{self, Turn};
 use crate::engine::llm::{ChatMessage, Skip};
 use crate::engine::tenants::Tenants;
-use crate::ingress::webchat::ServerFrame;
+use crate::runtime::frames::ServerFrame;
 use crate::runtime::metrics;
 use anyhow::Context as _;
 pub use index::{KnowledgeBase, Passage};

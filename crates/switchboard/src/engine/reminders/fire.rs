@@ -3,7 +3,7 @@
 //! them fired; web chat users get it pushed, platforms through the outbox.
 
 use crate::app::App;
-use crate::ingress::webchat::ServerFrame;
+use crate::runtime::frames::ServerFrame;
 use anyhow::Context as _;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;

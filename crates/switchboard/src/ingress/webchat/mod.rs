@@ -8,10 +8,10 @@ mod session;
 mod socket;
 
 pub use limits::Sockets;
-pub use socket::ServerFrame;
 
 use crate::app::App;
 use crate::ingress::http::{ApiError, JsonBody, Peer};
+use crate::runtime::frames::ServerFrame;
 use crate::runtime::hub::TurnOutcome;
 use crate::runtime::metrics;
 use axum::extract::rejection::PathRejection;

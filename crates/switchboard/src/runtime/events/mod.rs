@@ -306,6 +306,24 @@ pub struct TurnChanges {
     pub erased: bool,
 }
 
+/// Closes the open conversation of a platform chat, if any (the person blocked the bot or hung
+/// up), and tells the tenant's webhooks.
+pub(crate) async fn end_conversation(
+    app: &App,
+    tenant: &TenantId,
+    record: &switchboard_store::ConnectorRecord,
+    chat: &str,
+) -> Result<(), switchboard_store::StoreError> {
+    let user = format!("{}:{chat}", record.id);
+    if let Some(conv) = app.store.open_conversation(tenant, record.channel, &user).await?
+        && app.store.close_conversation(tenant, &conv.id).await?
+    {
+        let data = conversation_data(&conv, json!({"reason": "blocked"}));
+        emit(app, tenant, vec![Event::new(EventType::ConversationEnded, data)]).await;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
