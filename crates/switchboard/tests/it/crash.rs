@@ -4,47 +4,22 @@
 use crate::helpers::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+fn start(data: &Path) -> Served {
+    let mut cmd = Command::new(binary());
+    cmd.arg("--data-dir")
         .arg(data)
         .env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
         .env("SWITCHBOARD__LOG__LEVEL", "warn")
         // The load comes from one address faster than any person types.
         .env("SWITCHBOARD__CHAT__REQUESTS_PER_IP_PER_SECOND", "0")
-        .env("SWITCHBOARD__CHAT__MESSAGES_PER_USER_PER_SECOND", "0")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("the server prints its address").expect("a line");
-        if let Some(rest) = line.strip_prefix("Switchboard listening on ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("url")
-                .trim_end_matches('/')
-                .to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+        .env("SWITCHBOARD__CHAT__MESSAGES_PER_USER_PER_SECOND", "0");
+    serve_binary(cmd)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +88,6 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
 
     let server = start(&data);
     let base = server.base.clone();
-    let _guard = KillOnDrop(server);
     let conversations: HashMap<String, String> = accepted
         .iter()
         .map(|((user, _), a)| (user.clone(), a["conversation_id"].as_str().expect("id").to_owned()))
@@ -211,13 +185,4 @@ async fn kill_9_loses_no_accepted_message_and_answers_each_once() {
         (&retry["message_id"], &retry["duplicate"]),
         (&answer["message_id"], &json!(true))
     );
-}
-
-struct KillOnDrop(Server);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.child.kill();
-        let _ = self.0.child.wait();
-    }
 }

@@ -498,3 +498,52 @@ pub fn meta_signature(body: &[u8]) -> String {
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+/// The real binary serving on a port it picked, with what it has logged so far. Killed when
+/// dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    pub base: String,
+    /// The line announcing the address.
+    pub line: String,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cmd serve --listen 127.0.0.1:0`: waits for the address, then keeps reading the log so that
+/// the server never blocks on a full pipe.
+pub fn serve_binary(mut cmd: std::process::Command) -> Served {
+    use std::io::BufRead as _;
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let (base, line) = loop {
+        let line = lines.next().expect("the server prints its address").expect("a line");
+        if let Some(rest) = line.strip_prefix("Switchboard listening on ") {
+            let base = rest.split_whitespace().next().expect("url").trim_end_matches('/');
+            break (base.to_owned(), line.clone());
+        }
+    };
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(mut log) = sink.lock() {
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+    });
+    Served { child, base, line, log }
+}

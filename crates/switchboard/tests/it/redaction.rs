@@ -5,8 +5,7 @@
 
 use crate::helpers::*;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,22 +48,9 @@ async fn broken_telegram() -> (String, Arc<AtomicUsize>) {
     (base, hits)
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &std::path::Path) -> Server {
-    let mut child = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+fn start(data: &std::path::Path) -> Served {
+    let mut cmd = Command::new(binary());
+    cmd.arg("--data-dir")
         .arg(data)
         .env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
         .env("SWITCHBOARD__LOG__LEVEL", "warn")
@@ -72,34 +58,8 @@ fn start(data: &std::path::Path) -> Server {
         .env("SWITCHBOARD__DELIVERY__MAX_ATTEMPTS", "3")
         .env("SWITCHBOARD__DELIVERY__BACKOFF_BASE_MS", "400")
         .env("SWITCHBOARD__DELIVERY__BACKOFF_MAX_MS", "800")
-        .env("SWITCHBOARD__QUEUE__POLL_INTERVAL_MS", "100")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("the server prints its address").expect("a line");
-        if let Some(rest) = line.strip_prefix("Switchboard listening on ") {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("url")
-                .trim_end_matches('/')
-                .to_owned();
-        }
-    };
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let mut log = sink.lock().expect("lock");
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    Server { child, base, log }
+        .env("SWITCHBOARD__QUEUE__POLL_INTERVAL_MS", "100");
+    serve_binary(cmd)
 }
 
 fn cli(data: &std::path::Path, args: &[&str]) -> String {

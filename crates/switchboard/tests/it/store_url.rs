@@ -4,20 +4,11 @@
 
 use crate::helpers::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 const PASSWORD: &str = "correct horse battery 9";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn switchboard(data: &Path, store: &str) -> Command {
     let mut cmd = Command::new(binary());
@@ -30,26 +21,10 @@ fn switchboard(data: &Path, store: &str) -> Command {
 }
 
 /// Starts `serve` and returns it with its base URL and the line announcing it.
-fn serve(data: &Path, store: &str) -> (Server, String, String) {
-    let mut child = switchboard(data, store)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let stderr = child.stderr.take().expect("stderr");
-    let server = Server(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let (base, line) = loop {
-        let line = lines.next().expect("the server prints its address").expect("a line");
-        if let Some(rest) = line.strip_prefix("Switchboard listening on ") {
-            let base = rest.split_whitespace().next().expect("url").trim_end_matches('/');
-            break (base.to_owned(), line.clone());
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (server, base, line)
+fn serve(data: &Path, store: &str) -> (Served, String, String) {
+    let served = serve_binary(switchboard(data, store));
+    let (base, line) = (served.base.clone(), served.line.clone());
+    (served, base, line)
 }
 
 fn run(mut cmd: Command, stdin: &str) -> Output {
