@@ -132,34 +132,42 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, ApiError> {
-        let json_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            });
-        if json_type == Some(false) {
+        if declared_not_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = read_body(req.into_body(), app).await?;
-        if std::str::from_utf8(&bytes).is_err() {
-            return Err(ApiError::BadRequest(
-                "invalid_utf8",
-                "the request body is not valid UTF-8".into(),
-            ));
-        }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            ApiError::BadRequest(
-                "invalid_json",
-                format!("the request body is not the expected JSON: {e}"),
-            )
-        })
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// A `Content-Type` other than JSON was given (none at all is taken as JSON).
+pub fn declared_not_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            !v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+}
+
+/// A request body as `T`, every failure a 400 with its reason.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::BadRequest(
+            "invalid_utf8",
+            "the request body is not valid UTF-8".into(),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(
+            "invalid_json",
+            format!("the request body is not the expected JSON: {e}"),
+        )
+    })
 }
 
 /// Query parameters, with a malformed query answered as a JSON error like every other.

@@ -8,7 +8,7 @@ use crate::ingress::http::{ApiError, Peer};
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -33,17 +33,7 @@ struct SessionView {
 
 /// The body is optional: none (or `{}`) starts an anonymous visitor.
 async fn read(app: &App, req: Request) -> Result<StartSession, ApiError> {
-    let not_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            !v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        });
+    let not_json = crate::ingress::http::declared_not_json(req.headers());
     let bytes = crate::ingress::http::read_body(req.into_body(), app).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(StartSession::default());
@@ -51,12 +41,7 @@ async fn read(app: &App, req: Request) -> Result<StartSession, ApiError> {
     if not_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::BadRequest(
-            "invalid_json",
-            format!("the request body is not the expected JSON: {e}"),
-        )
-    })
+    crate::ingress::http::parse_json(&bytes)
 }
 
 async fn identity_secret(app: &App, tenant: &TenantId) -> Result<Vec<u8>, ApiError> {
