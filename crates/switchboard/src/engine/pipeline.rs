@@ -45,7 +45,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
     stages.lap("load");
     app.hub
-        .publish_on(message.channel, tenant, &message.user, ServerFrame::Typing { on: true });
+        .publish(message.channel, tenant, &message.user, ServerFrame::Typing { on: true });
 
     let text = message.content.understood_text().to_owned();
     let spec = &bot.spec;
@@ -362,7 +362,7 @@ async fn finish(
 pub fn deliver(app: &App, inbound: &Message, replies: &[Message], outcome: TurnOutcome) {
     let tenant = &inbound.tenant;
     let status = if outcome.is_ok() { "read" } else { "failed" };
-    app.hub.publish_on(
+    app.hub.publish(
         inbound.channel,
         tenant,
         &inbound.user,
@@ -373,12 +373,12 @@ pub fn deliver(app: &App, inbound: &Message, replies: &[Message], outcome: TurnO
     );
     for reply in replies {
         app.hub
-            .publish_on(inbound.channel, tenant, &inbound.user, ServerFrame::message(reply));
+            .publish(inbound.channel, tenant, &inbound.user, ServerFrame::message(reply));
         if reply.status == switchboard_core::MessageStatus::Sent {
             metrics::message(tenant.as_str(), reply.channel.as_str(), "out", "sent");
         }
     }
-    app.hub.publish_on(
+    app.hub.publish(
         inbound.channel,
         tenant,
         &inbound.user,

@@ -54,13 +54,10 @@ impl Hub {
 
     /// Sends `frame` to the open WebSockets of `user`. Only web chat users have any: frames of a
     /// platform conversation are dropped here, so that no chat socket can ever see one.
-    pub fn publish_on(&self, channel: Channel, tenant: &TenantId, user: &str, frame: ServerFrame) {
-        if matches!(channel, Channel::Webchat | Channel::Api) {
-            self.publish(tenant, user, frame);
+    pub fn publish(&self, channel: Channel, tenant: &TenantId, user: &str, frame: ServerFrame) {
+        if !matches!(channel, Channel::Webchat | Channel::Api) {
+            return;
         }
-    }
-
-    pub fn publish(&self, tenant: &TenantId, user: &str, frame: ServerFrame) {
         if let Ok(users) = self.users.lock()
             && let Some(tx) = users.get(&(tenant.clone(), user.to_owned()))
         {

@@ -308,7 +308,7 @@ pub async fn ask_model(
     let (text, usage) = app
         .llm
         .complete(&app.http, messages, |delta| {
-            app.hub.publish_on(
+            app.hub.publish(
                 inbound.channel,
                 tenant,
                 &inbound.user,

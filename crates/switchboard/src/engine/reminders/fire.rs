@@ -102,7 +102,8 @@ async fn fire_one(app: &App, r: &Reminder, now: i64) -> anyhow::Result<bool> {
         return Ok(false);
     };
     if !deliver {
-        app.hub.publish(&r.tenant, &r.user, ServerFrame::message(&message));
+        app.hub
+            .publish(r.channel, &r.tenant, &r.user, ServerFrame::message(&message));
         crate::runtime::metrics::message(r.tenant.as_str(), r.channel.as_str(), "out", "sent");
     }
     Ok(true)

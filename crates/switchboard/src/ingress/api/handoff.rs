@@ -16,7 +16,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use switchboard_core::Channel;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -82,10 +81,8 @@ pub(crate) async fn reply(
     let message = crate::handoff::reply(app.store.as_ref(), &t, &c.id, &agent_name(&principal), &text)
         .await
         .map_err(|e| ApiError::Clash("not_handed_over", format!("{e:#}")))?;
-    // Web chat is live: the person sees the agent's words at once.
-    if matches!(c.channel, Channel::Webchat | Channel::Api) {
-        app.hub.publish(&t, &c.user, ServerFrame::message(&message));
-    }
+    // Web chat is live: the person sees the agent's words at once (the hub skips platforms).
+    app.hub.publish(c.channel, &t, &c.user, ServerFrame::message(&message));
     // A platform's copy is announced once the platform takes it (deliver.rs).
     if message.status == switchboard_core::MessageStatus::Sent {
         let data = events::message_data(&message);

@@ -253,7 +253,8 @@ async fn ingest(
                 created_at: accepted.created_at,
                 updated_at: accepted.created_at,
             };
-            app.hub.publish(tenant, &user, ServerFrame::message(&stored));
+            app.hub
+                .publish(Channel::Webchat, tenant, &user, ServerFrame::message(&stored));
         }
         return Ok(Ingested {
             accepted,
