@@ -529,14 +529,14 @@ async fn concurrent_accepts_keep_order(store: Arc<dyn Store>) {
     for task in tasks {
         accepted.push(task.await.expect("task"));
     }
-    let mut announced = Vec::new();
-    while announced.len() < 200 {
-        announced.push(feed.recv().await.expect("announced").id);
+    // One conversation's jobs are announced in id order (the scheduler runs them in the order
+    // it hears of them); across conversations, concurrent commits may be announced in any order.
+    let mut last: std::collections::HashMap<_, i64> = Default::default();
+    for _ in 0..200 {
+        let job = feed.recv().await.expect("announced");
+        let before = last.insert(job.conversation.clone(), job.id).unwrap_or(0);
+        assert!(before < job.id, "a conversation's jobs are announced in id order");
     }
-    assert!(
-        announced.windows(2).all(|w| w[0] < w[1]),
-        "jobs are announced in commit order"
-    );
     let convs: std::collections::BTreeSet<_> = accepted.iter().map(|a| a.conversation.clone()).collect();
     assert_eq!(convs.len(), 10);
     for c in convs {

@@ -26,3 +26,13 @@ impl From<serde_json::Error> for StoreError {
         StoreError::Corrupt(e.to_string())
     }
 }
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
+            sqlx::Error::PoolClosed => StoreError::Closed,
+            e => StoreError::Database(e.to_string()),
+        }
+    }
+}

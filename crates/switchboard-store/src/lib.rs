@@ -11,10 +11,12 @@ pub mod conformance;
 mod conformance_people;
 mod conformance_tenants;
 mod error;
+pub mod migrate;
 mod model;
 mod model_auth;
 mod model_events;
 mod model_tenant;
+pub mod postgres;
 pub mod sqlite;
 mod traits;
 
@@ -23,6 +25,7 @@ pub use model::*;
 pub use model_auth::*;
 pub use model_events::*;
 pub use model_tenant::*;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use traits::{EventStore, PeopleStore, RecordStore, ReminderStore, Store, TenantStore, TurnStore, prelude};
 

@@ -90,7 +90,7 @@ pub enum ApiKeyCommand {
 }
 
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::app::open_store(config, Clock::System)?;
+    let store = crate::app::open_store(config, Clock::System).await?;
     match command {
         UserCommand::Create {
             email,
@@ -150,7 +150,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitC
 }
 
 pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::app::open_store(config, Clock::System)?;
+    let store = crate::app::open_store(config, Clock::System).await?;
     match command {
         TenantCommand::Create { id, name, bot } => {
             let tenants = crate::engine::tenants::Tenants::new(Some(config.store.data_dir.join("models")));
@@ -250,7 +250,7 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
 }
 
 pub async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::app::open_store(config, Clock::System)?;
+    let store = crate::app::open_store(config, Clock::System).await?;
     let ApiKeyCommand::Create { tenant, name, scopes } = command;
     if scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
         bail!("scopes are {SCOPES:?}");
@@ -335,7 +335,7 @@ pub async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result
     // A key file from an interrupted rotation stays whatever happens: it may be the only key
     // that opens the secrets.
     let written_now = pending.as_ref().filter(|_| resumed.is_none()).cloned();
-    let store = crate::app::open_store(config, Clock::System)?;
+    let store = crate::app::open_store(config, Clock::System).await?;
     let reseal = Box::new(move |sealed: &[u8]| {
         let plain = match (old.open(sealed), &resumed) {
             (Ok(plain), _) => plain,

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use switchboard_core::Clock;
 use switchboard_store::Store;
-use switchboard_store::{Job, JobKind, SqliteOptions, SqliteStore};
+use switchboard_store::{Job, JobKind, PgOptions, PgStore, SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -70,7 +70,13 @@ impl App {
 }
 
 /// Opens the database `store.url` names (creating it and applying migrations).
-pub fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Arc<dyn Store>> {
+    open(config, clock, false).await
+}
+
+/// Opens the store for a server; `serving` also claims a PostgreSQL database for this server
+/// alone, as the data directory's lock does for SQLite.
+async fn open(config: &Config, clock: Clock, serving: bool) -> anyhow::Result<Arc<dyn Store>> {
     match config.store_url()? {
         StoreUrl::Sqlite(path) => {
             let store = SqliteStore::open(
@@ -81,6 +87,29 @@ pub fn open_store(config: &Config, clock: Clock) -> anyhow::Result<Arc<dyn Store
                 },
             )
             .with_context(|| format!("opening the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        StoreUrl::Postgres(url) => {
+            let store = PgStore::connect(
+                &url,
+                PgOptions {
+                    clock,
+                    max_connections: config.store.max_connections,
+                },
+            )
+            .await
+            .with_context(|| format!("opening the database {}", crate::store_url::redact(&url)))?;
+            if serving
+                && !store
+                    .lock_server()
+                    .await
+                    .context("locking the database for this server")?
+            {
+                anyhow::bail!(
+                    "another Switchboard server is already using the database {}",
+                    crate::store_url::redact(&url)
+                );
+            }
             Ok(Arc::new(store))
         }
     }
@@ -106,7 +135,7 @@ impl App {
         // A URL this build cannot open is refused before anything is created on disk.
         config.store_url()?;
         let lock = lock_data_dir(&config)?;
-        let store = open_store(&config, clock.clone())?;
+        let store = open(&config, clock.clone(), true).await?;
         let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
         let tenants = Tenants::new(Some(config.store.data_dir.join("models")));
         if config.demo.enabled {
@@ -351,7 +380,7 @@ pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        match app.store.pending_jobs(app.queue.max_seen(), 1000).await {
+                        match app.store.pending_jobs(app.queue.poll_after(), 1000).await {
                             Ok(jobs) if !jobs.is_empty() => app.queue.push(jobs),
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "polling the queue failed"),

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `config`, `dead-letters`, `connector`, `loadtest`, `chat`, `test`,
-//! `nlu`, `kb`, `forms`, `assessment`, `feedback`, `user`, `tenant`, `apikey`, `handoff` and `consent`.
+//! `nlu`, `kb`, `forms`, `assessment`, `feedback`, `user`, `tenant`, `apikey`, `handoff`, `consent`
+//! and `migrate`.
 
 use crate::app;
 use crate::config::{Config, DEFAULT_TOML, LogFormat};
@@ -120,6 +121,16 @@ enum Command {
     Nlu {
         #[command(subcommand)]
         command: crate::nlu_cli::NluCommand,
+    },
+    /// Copy a whole installation from SQLite into PostgreSQL; safe to run again.
+    Migrate {
+        /// The SQLite database to copy, e.g. sqlite://./data/switchboard.db.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL database to copy into, e.g. postgres://switchboard@db/switchboard.
+        /// Better given in the environment when it holds a password.
+        #[arg(long, value_name = "URL", env = "SWITCHBOARD_MIGRATE_TO", hide_env_values = true)]
+        to: String,
     },
 }
 
@@ -285,14 +296,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Handoff { command } => runtime.block_on(crate::handoff::run(&config, command)),
         Command::Consent { tenant, limit } => runtime.block_on(consent_ledger(&config, &tenant, limit)),
         Command::Forms { command } => runtime.block_on(crate::engine::forms::cli::run(&config, command)),
-        Command::Assessment { command } => crate::engine::assessment::cli::assessment(&config, command),
-        Command::Feedback { command } => crate::engine::assessment::cli::feedback(&config, command),
+        Command::Assessment { command } => {
+            runtime.block_on(crate::engine::assessment::cli::assessment(&config, command))
+        }
+        Command::Feedback { command } => runtime.block_on(crate::engine::assessment::cli::feedback(&config, command)),
+        Command::Migrate { from, to } => runtime.block_on(crate::migrate_cli::run(&config, &from, &to)),
     }
 }
 
 /// One JSON object per ledger entry, newest first.
 async fn consent_ledger(config: &Config, tenant: &str, limit: u32) -> anyhow::Result<ExitCode> {
-    let store = app::open_store(config, Clock::System)?;
+    let store = app::open_store(config, Clock::System).await?;
     let t = TenantId::parse(tenant).with_context(|| format!("tenant {tenant:?}"))?;
     for entry in store.consent_ledger(&t, None, limit).await? {
         println!("{}", serde_json::to_string(&entry)?);
@@ -333,7 +347,7 @@ async fn shutdown_signal() {
 }
 
 async fn dead_letters(config: &Config, command: DeadLetterCommand) -> anyhow::Result<ExitCode> {
-    let store = app::open_store(config, Clock::System)?;
+    let store = app::open_store(config, Clock::System).await?;
     let tenant_filter = |t: &Option<String>| -> anyhow::Result<Option<TenantId>> {
         t.as_deref()
             .map(|t| TenantId::parse(t).map_err(anyhow::Error::from))
@@ -407,7 +421,7 @@ async fn connector(config: &Config, command: ConnectorCommand) -> anyhow::Result
         println!("{}", connectors::required_secrets(channel_arg(channel)?).join("\n"));
         return Ok(ExitCode::SUCCESS);
     }
-    let store = app::open_store(config, Clock::System)?;
+    let store = app::open_store(config, Clock::System).await?;
     let sealer = crate::secrets::Sealer::load(&config.store.data_dir)?;
     let result = match command {
         ConnectorCommand::Add {

@@ -88,6 +88,8 @@ pub struct StoreConfig {
     /// Which database; empty is the embedded one in `data_dir` (see `store_url`).
     pub url: String,
     pub synchronous: Synchronous,
+    /// PostgreSQL only: the pool's size, the most statements this instance runs at once.
+    pub max_connections: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -97,7 +97,7 @@ pub enum HandoffCommand {
 }
 
 pub async fn run(config: &crate::config::Config, command: HandoffCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::app::open_store(config, switchboard_core::Clock::System)?;
+    let store = crate::app::open_store(config, switchboard_core::Clock::System).await?;
     let ids = |tenant: &str, conv: Option<&str>| -> anyhow::Result<(TenantId, Option<ConversationId>)> {
         let t = TenantId::parse(tenant).with_context(|| format!("tenant {tenant:?}"))?;
         let c = conv

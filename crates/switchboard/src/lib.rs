@@ -15,6 +15,7 @@ pub mod handoff;
 pub mod ingress;
 pub mod loadtest;
 pub mod local;
+mod migrate_cli;
 mod nlu_cli;
 pub mod runtime;
 pub mod secrets;

@@ -14,7 +14,7 @@ mod feedback;
 mod forms;
 mod people;
 mod reminders;
-mod rows;
+pub(crate) mod rows;
 mod secrets;
 mod store_events;
 mod store_people;

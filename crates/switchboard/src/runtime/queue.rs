@@ -3,7 +3,9 @@
 //! The store holds every job; this keeps an index of them in memory so that workers never poll
 //! the database on the hot path. It is fed in commit order by the store's job feed, recovers
 //! everything pending at start-up, and picks up jobs written by other processes by polling for
-//! ids above the highest it has seen.
+//! ids above the highest it has seen. On PostgreSQL concurrent transactions commit in any order,
+//! so a job can appear after one with a higher id: the ids skipped over are remembered for a
+//! while (`GAP_TTL`), a job with such an id is still taken, and polling starts below the lowest.
 //!
 //! Ordering: a conversation's jobs form a FIFO and only its head may run, so one conversation's
 //! messages are handled one at a time, in arrival order, while different conversations run in
@@ -13,7 +15,7 @@
 //! order) but not the next turns.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 use switchboard_core::{Clock, ConversationId};
@@ -21,6 +23,13 @@ use switchboard_store::{Job, JobKind, Priority};
 use tokio::sync::Notify;
 
 use crate::runtime::metrics;
+
+/// How long an id skipped over may still turn up: longer than any write's transaction. Ids of
+/// writes that rolled back never turn up and are forgotten after this.
+const GAP_TTL: Duration = Duration::from_secs(60);
+/// More ids skipped at once than this are not remembered: no burst of concurrent writes is
+/// that large, and the first jobs recovered at start-up jump over every id ever completed.
+const MAX_GAP: i64 = 10_000;
 
 /// How often waiting workers read a manual clock again (tests move it in jumps).
 const MANUAL_CLOCK_RECHECK_MS: u64 = 20;
@@ -46,6 +55,9 @@ struct State {
     /// Conversations whose head job waits for its retry time.
     delayed: BinaryHeap<Reverse<(i64, Lane)>>,
     max_seen: i64,
+    /// Ids below `max_seen` not seen yet, with when they were skipped (wall time: test clocks
+    /// jump by days).
+    gaps: BTreeMap<i64, std::time::Instant>,
     depth: usize,
     in_flight: usize,
 }
@@ -133,11 +145,20 @@ impl Scheduler {
         let now = self.clock.now_ms();
         let mut s = self.lock();
         let mut added = 0;
+        let seen_at = std::time::Instant::now();
         for job in jobs {
             if job.id <= s.max_seen {
-                continue;
+                if s.gaps.remove(&job.id).is_none() {
+                    continue;
+                }
+            } else {
+                if s.max_seen > 0 && job.id - s.max_seen <= MAX_GAP {
+                    for id in s.max_seen + 1..job.id {
+                        s.gaps.insert(id, seen_at);
+                    }
+                }
+                s.max_seen = job.id;
             }
-            s.max_seen = job.id;
             s.depth += 1;
             added += 1;
             let id = lane(&job);
@@ -157,6 +178,15 @@ impl Scheduler {
 
     pub fn max_seen(&self) -> i64 {
         self.lock().max_seen
+    }
+
+    /// Where polling for new jobs starts: below the lowest id still awaited, else above the
+    /// highest seen.
+    pub fn poll_after(&self) -> i64 {
+        let mut s = self.lock();
+        let now = std::time::Instant::now();
+        s.gaps.retain(|_, at| now.duration_since(*at) < GAP_TTL);
+        s.gaps.keys().next().map_or(s.max_seen, |id| id - 1)
     }
 
     pub fn depth(&self) -> (usize, usize) {
@@ -286,6 +316,35 @@ mod tests {
         assert_eq!(s.next().await.id, 2);
         assert_eq!(s.next().await.id, 1);
         assert_eq!(s.depth().0, 2);
+    }
+
+    /// PostgreSQL commits concurrent writes in any order: job 3 can be announced before job 2.
+    #[tokio::test]
+    async fn a_job_committed_after_a_higher_id_is_still_taken_once() {
+        let s = Scheduler::new(Clock::manual(1000));
+        let (a, b, c) = (
+            ConversationId::generate(),
+            ConversationId::generate(),
+            ConversationId::generate(),
+        );
+        s.push([job(1, &a, Priority::Normal)]);
+        s.push([job(4, &b, Priority::Normal)]);
+        assert_eq!(s.poll_after(), 1, "polling looks again from below the ids skipped");
+        s.push([job(3, &c, Priority::Normal)]);
+        s.push([job(3, &c, Priority::Normal), job(4, &b, Priority::Normal)]);
+        assert_eq!(s.depth().0, 3, "late job 3 taken once, seen ones ignored");
+        assert_eq!(s.poll_after(), 1, "2 is still awaited");
+        s.push([job(2, &a, Priority::Normal)]);
+        assert_eq!(s.poll_after(), 4);
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let j = s.next().await;
+            ids.push(j.id);
+            s.finish(&j, Finish::Done);
+        }
+        ids.push(s.next().await.id);
+        ids.sort_unstable();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
     }
 
     #[tokio::test]

@@ -11,8 +11,7 @@ pub(crate) const PASSWORD: &str = "correct horse battery 9";
 
 /// `switchboard user create` with the password on standard input.
 pub(crate) fn create_user(app: &TestApp, email: &str, role: &str, tenant: Option<&str>, password: &str) -> String {
-    let mut cmd = std::process::Command::new(binary());
-    cmd.arg("--data-dir").arg(app.dir.path().join("data"));
+    let mut cmd = switchboard_in(app.dir.path().join("data"));
     cmd.args([
         "user",
         "create",
@@ -1234,7 +1233,9 @@ async fn a_conversation_of_ten_thousand_messages_is_exported_as_a_stream() {
     let app = TestApp::spawn().await;
     create_user(&app, "root@example.com", "super_admin", None, PASSWORD);
     let dir = app.stop().await;
-    let store = switchboard::app::open_store(&test_config(dir.path()), switchboard_core::Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(dir.path()), switchboard_core::Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let mut conversation = None;
     for i in 0..5_000 {

@@ -35,9 +35,7 @@ async fn say_to(app: &TestApp, tenant: &str, user: &str, text: &str) -> Value {
 /// Runs the CLI on the server's data directory and returns each JSON line it printed.
 fn cli_json(app: &TestApp, args: &[&str]) -> Vec<Value> {
     let out = tokio::task::block_in_place(|| {
-        std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(app.dir.path().join("data"))
+        switchboard_in(app.dir.path().join("data"))
             .args(args)
             .arg("--json")
             .output()
@@ -277,9 +275,7 @@ async fn satisfaction_is_asked_once_after_a_resolved_conversation_and_recorded()
     assert_eq!(got, [("thumbs", 0, None), ("csat", 4, Some("faster answers please"))]);
     assert_eq!(list[1]["user"], "eve");
     let days = tokio::task::block_in_place(|| {
-        std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(app.dir.path().join("data"))
+        switchboard_in(app.dir.path().join("data"))
             .args(["feedback", "days", "--tenant", "shop", "--json"])
             .output()
     })

@@ -75,8 +75,9 @@ async fn a_user_id_is_no_credential_and_the_token_decides_who_writes() {
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_ne!(answer["conversation_id"], victim_conv.as_str());
-    let store =
-        switchboard::app::open_store(&test_config(app.dir.path()), switchboard_core::Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), switchboard_core::Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let ledger = store
         .consent_ledger(&demo, Some((Channel::Webchat, "victim")), 10)
@@ -103,8 +104,9 @@ async fn one_end_users_token_reads_nothing_of_anyone_else() {
     let (status, _) = telegram(&app, TG_SECRET, telegram_update(1)).await;
     assert_eq!(status, 200);
     let demo = TenantId::parse("demo").expect("id");
-    let store =
-        switchboard::app::open_store(&test_config(app.dir.path()), switchboard_core::Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), switchboard_core::Clock::System)
+        .await
+        .expect("store");
     let platform = eventually(10, "the Telegram conversation", || async {
         let filter = switchboard_store::ConversationFilter {
             channel: Some(Channel::Telegram),

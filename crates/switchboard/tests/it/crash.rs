@@ -5,16 +5,13 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 fn start(data: &Path) -> Served {
-    let mut cmd = Command::new(binary());
-    cmd.arg("--data-dir")
-        .arg(data)
-        .env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
+    let mut cmd = switchboard_in(data);
+    cmd.env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
         .env("SWITCHBOARD__LOG__LEVEL", "warn")
         // The load comes from one address faster than any person types.
         .env("SWITCHBOARD__CHAT__REQUESTS_PER_IP_PER_SECOND", "0")

@@ -73,7 +73,9 @@ async fn telegram_replies_are_sent_after_a_rate_limit_and_button_presses_are_ans
         200
     );
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let reply = eventually(15, "the reply to be sent", || async {
         let conv = store
@@ -153,7 +155,9 @@ async fn whatsapp_statuses_update_the_reply_and_refusals_are_recorded() {
         .await,
         200
     );
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let reply_of = || async {
         let conv = store
@@ -302,7 +306,9 @@ async fn a_reply_refused_because_the_person_blocked_the_bot_ends_the_conversatio
     .await;
     assert_eq!(status, 200);
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let conversation = eventually(10, "the conversation to open", || async {
         store

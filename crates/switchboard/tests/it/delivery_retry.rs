@@ -133,8 +133,10 @@ async fn spawn(clock: &Clock, tweak: impl FnOnce(&mut switchboard::config::Confi
     .await
 }
 
-fn store_of(app: &TestApp) -> std::sync::Arc<dyn switchboard_store::Store> {
-    switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store")
+async fn store_of(app: &TestApp) -> std::sync::Arc<dyn switchboard_store::Store> {
+    switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store")
 }
 
 /// The replies in a conversation, oldest first.
@@ -198,7 +200,7 @@ async fn replies_wait_out_a_ten_minute_outage_and_go_out_once_each_in_order() {
     let app = spawn(&clock, |_| {}).await;
     let platform = Platform::start(telegram_ok(), None).await;
     telegram_connector(&app, &platform.base);
-    let store = store_of(&app);
+    let store = store_of(&app).await;
 
     platform.down.store(true, Ordering::SeqCst);
     for n in 1..=3 {
@@ -276,7 +278,7 @@ async fn a_rate_limit_on_the_third_card_sends_each_card_once_on_telegram() {
     let limited = json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 30", "parameters": {"retry_after": 30}});
     let platform = Platform::start(telegram_ok(), Some(("Card three", 429, limited))).await;
     telegram_connector(&app, &platform.base);
-    let store = store_of(&app);
+    let store = store_of(&app).await;
     assert_eq!(
         post(
             &app,
@@ -332,7 +334,7 @@ async fn a_rate_limit_on_the_third_card_sends_each_card_once_on_whatsapp() {
         ],
         &[&format!("api_base={}", platform.base), "rate_per_chat_per_second=1000"],
     );
-    let store = store_of(&app);
+    let store = store_of(&app).await;
     let fixture = String::from_utf8(channel_fixture("whatsapp/text_message.json")).expect("utf-8");
     let body = fixture.replace("Hi! Is my order 8812 shipped?", "show me the menu");
     assert_ne!(body, fixture);
@@ -370,7 +372,7 @@ async fn a_delivery_that_cannot_get_through_in_its_window_is_dead_lettered_with_
     let app = spawn(&clock, |config| config.delivery.max_age_s = 600).await;
     let platform = Platform::start(telegram_ok(), None).await;
     telegram_connector(&app, &platform.base);
-    let store = store_of(&app);
+    let store = store_of(&app).await;
     platform.down.store(true, Ordering::SeqCst);
     assert_eq!(
         post(

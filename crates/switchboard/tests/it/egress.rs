@@ -153,7 +153,9 @@ async fn connector_urls_cannot_reach_the_servers_own_network() {
     // A Teams conversation whose connector's token_url is on loopback, stored as the webhook
     // would have (the activity's own service URL is a public name, never called: the token
     // comes first).
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let event = switchboard_channels::teams::parse(&activity)
         .expect("activity")
@@ -205,27 +207,25 @@ async fn a_discord_gateway_on_the_servers_own_network_is_never_dialled() {
     let app = TestApp::spawn_with(|c, _| c.server.allow_private_targets = false).await;
     // On the tenant `other`: the metric below is per tenant and process, and other tests run
     // Discord sessions for `demo`.
-    let mut cli = std::process::Command::new(binary());
-    cli.arg("--data-dir")
-        .arg(app.dir.path().join("data"))
-        .args([
-            "connector",
-            "add",
-            "--tenant",
-            "other",
-            "--id",
-            "dc",
-            "--channel",
-            "discord",
-        ])
-        .args(["--account-id", "1300000000000000001"])
-        .args(["--secret", "bot_token=FAKE.discord.token", "--secret", "public_key=ab"])
-        .args([
-            "--setting",
-            "gateway=on",
-            "--setting",
-            &format!("gateway_url=ws://{internal}"),
-        ]);
+    let mut cli = switchboard_in(app.dir.path().join("data"));
+    cli.args([
+        "connector",
+        "add",
+        "--tenant",
+        "other",
+        "--id",
+        "dc",
+        "--channel",
+        "discord",
+    ])
+    .args(["--account-id", "1300000000000000001"])
+    .args(["--secret", "bot_token=FAKE.discord.token", "--secret", "public_key=ab"])
+    .args([
+        "--setting",
+        "gateway=on",
+        "--setting",
+        &format!("gateway_url=ws://{internal}"),
+    ]);
     let out = tokio::task::block_in_place(|| cli.output()).expect("run the CLI");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A refused session counts as a reconnect, like any session that ends.
@@ -265,7 +265,9 @@ async fn a_platform_apis_redirect_is_not_followed() {
     let secret = [("X-Telegram-Bot-Api-Secret-Token", "fake_Secret-Token_0001")];
     let update = channel_fixture("telegram/text_message.json");
     assert_eq!(post(&app, "/v1/webhooks/demo/tg", &secret, update).await, 200);
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let failed = failed_replies(store.as_ref(), Channel::Telegram, "tg:100000001").await;
     let e = error_of(&failed[0]);
     assert!(e.contains("307"), "{e}");

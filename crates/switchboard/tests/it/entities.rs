@@ -64,7 +64,9 @@ async fn entities_are_stored_with_the_turn_and_a_missing_one_is_asked_for() {
     );
 
     // What the pipeline understood is kept with each inbound message.
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let tenant = TenantId::parse("pizza").expect("id");
     let conv = ConversationId::parse(conv).expect("id");
     let stored = store.messages_after(&tenant, &conv, 0, 10).await.expect("messages");

@@ -28,7 +28,9 @@ async fn texts(app: &TestApp, tenant: &str, user: &str, text: &str) -> Vec<Strin
 }
 
 async fn submissions(app: &TestApp, tenant: &str) -> Vec<Submission> {
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let t = TenantId::parse(tenant).expect("id");
     let all = store.form_submissions(&t, None, 100).await.expect("submissions");
     store.close();
@@ -84,9 +86,7 @@ async fn a_booking_takes_what_the_first_message_says_reasks_bad_answers_and_take
     );
 
     // The operator reads it with the CLI.
-    let out = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
+    let out = switchboard_in(app.dir.path().join("data"))
         .args(["forms", "submissions", "--tenant", "demo", "--json"])
         .output()
         .expect("run the CLI");

@@ -16,6 +16,50 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_switchboard")
 }
 
+/// Whether the suite runs on PostgreSQL (`SWITCHBOARD_TEST_STORE=postgres`) rather than on
+/// SQLite files in each test's folder.
+pub fn on_postgres() -> bool {
+    std::env::var("SWITCHBOARD_TEST_STORE").is_ok_and(|s| s.eq_ignore_ascii_case("postgres"))
+}
+
+/// The store URL for the data directory `data`: empty (SQLite inside it), or on PostgreSQL a
+/// schema of its own, made the first time and kept in a file in the folder so that a restart
+/// or a command line call on the same folder finds the same data.
+pub fn store_url_for(data: &Path) -> String {
+    if !on_postgres() {
+        return String::new();
+    }
+    let file = data.join("test-store-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    // Its own runtime on its own thread: callers may be inside a runtime or not.
+    let url = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(switchboard_store::postgres::testing::fresh_url())
+            .expect("a fresh schema on the local PostgreSQL server")
+    })
+    .join()
+    .expect("schema thread");
+    std::fs::create_dir_all(data).expect("data directory");
+    std::fs::write(&file, &url).expect("remember the store URL");
+    url
+}
+
+/// The command line on the data directory `data` and its store, as an operator runs it.
+pub fn switchboard_in(data: impl AsRef<Path>) -> std::process::Command {
+    let data = data.as_ref();
+    let mut cmd = std::process::Command::new(binary());
+    cmd.arg("--data-dir").arg(data);
+    if on_postgres() {
+        cmd.env("SWITCHBOARD__STORE__URL", store_url_for(data));
+    }
+    cmd
+}
+
 /// A bot definition in its own folder inside `dir`.
 pub fn write_bot(dir: &Path, name: &str, source: &str) -> PathBuf {
     let folder = dir.join(format!("bot-{name}"));
@@ -53,6 +97,7 @@ pub const METRICS_TOKEN: &str = "test-metrics-token-0001";
 pub fn test_config(dir: &Path) -> Config {
     let mut config = Config::default();
     config.store.data_dir = dir.join("data");
+    config.store.url = store_url_for(&config.store.data_dir);
     config.store.synchronous = Synchronous::Normal;
     config.demo.bot_dir = demo_bot_dir();
     config.queue.workers = 16;
@@ -184,9 +229,7 @@ impl TestApp {
         let data = self.dir.path().join("data");
         let t = tenant.to_owned();
         let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(binary())
-                .arg("--data-dir")
-                .arg(data)
+            switchboard_in(data)
                 .args(["tenant", "secret", "--id", &t, "--name", "chat_identity", "--generate"])
                 .output()
         })
@@ -295,6 +338,7 @@ impl TestApp {
             None => {
                 let store =
                     switchboard::app::open_store(&test_config(self.dir.path()), switchboard_core::Clock::System)
+                        .await
                         .expect("store");
                 let id = switchboard_core::ConversationId::parse(conversation).expect("conversation id");
                 let mut found = None;
@@ -426,8 +470,7 @@ pub async fn history_of(
 
 /// Adds a connector to the demo tenant with the real CLI, as an operator would.
 pub fn add_connector(app: &TestApp, id: &str, channel: &str, account: &str, secrets: &[&str], settings: &[&str]) {
-    let mut cmd = std::process::Command::new(binary());
-    cmd.arg("--data-dir").arg(app.dir.path().join("data"));
+    let mut cmd = switchboard_in(app.dir.path().join("data"));
     cmd.args([
         "connector",
         "add",
@@ -457,9 +500,7 @@ pub fn add_connector(app: &TestApp, id: &str, channel: &str, account: &str, secr
 /// `switchboard tenant secret` with the value on standard input, as an operator would.
 pub fn set_tenant_secret(app: &TestApp, tenant: &str, name: &str, value: &str) {
     use std::io::Write as _;
-    let mut child = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
+    let mut child = switchboard_in(app.dir.path().join("data"))
         .args(["tenant", "secret", "--id", tenant, "--name", name])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

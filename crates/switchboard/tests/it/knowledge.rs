@@ -65,7 +65,9 @@ async fn ask(app: &TestApp, tenant: &str, user: &str, text: &str) -> (String, St
 
 /// The routing reasons recorded with a conversation's inbound messages, in order.
 async fn reasons(app: &TestApp, tenant: &str, conversation: &str) -> Vec<(String, String)> {
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let tenant = TenantId::parse(tenant).expect("id");
     let conv = ConversationId::parse(conversation).expect("id");
     let stored = store.messages_after(&tenant, &conv, 0, 100).await.expect("messages");
@@ -261,7 +263,9 @@ async fn with_a_language_model_the_answer_is_streamed_from_the_passages_and_cite
     assert_eq!(request["messages"][1]["content"], "Where can guests park their car?");
 
     // Token usage is kept per tenant and day in the database, and counted in the metrics.
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let usage = store
         .llm_usage(&TenantId::parse("demo").expect("id"), 10)
         .await
@@ -273,8 +277,7 @@ async fn with_a_language_model_the_answer_is_streamed_from_the_passages_and_cite
     );
     // And readable from the command line while the server runs.
     let out = tokio::task::block_in_place(|| {
-        std::process::Command::new(binary())
-            .args(["--data-dir", app.dir.path().join("data").to_str().expect("path")])
+        switchboard_in(app.dir.path().join("data").to_str().expect("path"))
             .args(["kb", "usage", "--tenant", "demo", "--json"])
             .output()
             .expect("kb usage")

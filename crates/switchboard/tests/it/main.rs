@@ -21,6 +21,7 @@ mod events_platforms;
 mod forms;
 mod helpers;
 mod knowledge;
+mod migrate;
 mod nlu;
 mod numbered;
 mod ops;

@@ -30,7 +30,9 @@ async fn a_number_picks_the_numbered_option_of_the_last_reply() {
             .0,
         200
     );
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let history = history_of(store.as_ref(), Channel::Signal, "sig:+15557654321", 2).await;
     let offered = match &history[1].content {
         switchboard_core::Content::Text { buttons, .. } => buttons.clone(),

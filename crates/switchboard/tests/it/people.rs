@@ -35,9 +35,7 @@ fn with_careful(config: &mut Config, dir: &Path) {
 }
 
 fn cli(app: &TestApp, args: &[&str]) -> String {
-    let out = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
+    let out = switchboard_in(app.dir.path().join("data"))
         .args(args)
         .output()
         .expect("run the CLI");
@@ -105,7 +103,9 @@ async fn a_refusal_keeps_nothing_but_the_ledger_entry_and_silences_the_bot_until
         assert_eq!(silent["replies"], json!([]), "{silent}");
     }
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let careful = TenantId::parse("careful").expect("id");
     assert!(
         store
@@ -219,9 +219,7 @@ async fn an_agent_cannot_reply_to_a_conversation_the_bot_owns() {
     let app = TestApp::spawn().await;
     let hello = app.say("eve", "hello").await;
     let conversation = hello["conversation_id"].as_str().expect("id");
-    let out = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
+    let out = switchboard_in(app.dir.path().join("data"))
         .args([
             "handoff",
             "reply",

@@ -18,9 +18,7 @@ responses = ["A joke."]
 "#;
 
 fn cli(app_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app_dir.join("data"))
+    let out = switchboard_in(app_dir.join("data"))
         .args(args)
         .output()
         .expect("run the CLI");
@@ -156,7 +154,9 @@ async fn replay_all_puts_every_dead_letter_back() {
 async fn leave_pending(dir: &std::path::Path, messages: &[(&str, &str, u32)]) -> Vec<String> {
     use switchboard_store::{NewInbound, Priority, TenantRecord};
     let config = test_config(dir);
-    let store = switchboard::app::open_store(&config, switchboard_core::Clock::System).expect("open");
+    let store = switchboard::app::open_store(&config, switchboard_core::Clock::System)
+        .await
+        .expect("open");
     let demo = switchboard_core::TenantId::parse("demo").expect("id");
     let record = TenantRecord {
         id: demo.clone(),

@@ -5,7 +5,6 @@
 
 use crate::helpers::*;
 use serde_json::json;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,10 +48,8 @@ async fn broken_telegram() -> (String, Arc<AtomicUsize>) {
 }
 
 fn start(data: &std::path::Path) -> Served {
-    let mut cmd = Command::new(binary());
-    cmd.arg("--data-dir")
-        .arg(data)
-        .env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
+    let mut cmd = switchboard_in(data);
+    cmd.env("SWITCHBOARD__DEMO__BOT_DIR", demo_bot_dir())
         .env("SWITCHBOARD__LOG__LEVEL", "warn")
         .env("SWITCHBOARD__SERVER__ALLOW_PRIVATE_TARGETS", "true")
         .env("SWITCHBOARD__DELIVERY__MAX_ATTEMPTS", "3")
@@ -63,8 +60,7 @@ fn start(data: &std::path::Path) -> Served {
 }
 
 fn cli(data: &std::path::Path, args: &[&str]) -> String {
-    let out = tokio::task::block_in_place(|| Command::new(binary()).arg("--data-dir").arg(data).args(args).output())
-        .expect("run the CLI");
+    let out = tokio::task::block_in_place(|| switchboard_in(data).args(args).output()).expect("run the CLI");
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -128,7 +124,9 @@ async fn a_telegram_token_never_reaches_logs_the_queue_or_the_dead_letters() {
     assert_eq!(res.status(), 200);
 
     // Every error the queue records on the way to the dead letter.
-    let store = switchboard::app::open_store(&test_config(dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let dead = eventually(40, "the delivery to be dead-lettered", || {

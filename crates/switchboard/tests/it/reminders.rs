@@ -333,7 +333,9 @@ async fn a_whatsapp_reminder_outside_the_24_hour_window_needs_a_template() {
     // Two days later the person has been silent for more than 24 hours: without a template the
     // reminder is refused here, with the reason, and nothing is sent.
     clock.advance(2 * 24 * HOUR + 5_000);
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = switchboard_core::TenantId::parse("demo").expect("id");
     eventually(15, "the refused reminder", || async {
         let conv = store

@@ -129,13 +129,8 @@ async fn the_server_and_the_cli_share_the_database_the_store_url_names() {
 fn a_store_url_this_build_cannot_open_is_refused_at_start_without_its_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let refusals: [(&str, &[&str], &str); 5] = [
-        (
-            "postgres://u:secret@127.0.0.1/db",
-            &["serve", "--listen", "127.0.0.1:0"],
-            "PostgreSQL",
-        ),
-        ("postgresql://u:secret@127.0.0.1/db", &["tenant", "list"], "PostgreSQL"),
+    let refusals: [(&str, &[&str], &str); 4] = [
+        ("postgresql://u:secret@/db", &["tenant", "list"], "no PostgreSQL host"),
         (
             "mysql://u:secret@127.0.0.1/db",
             &["serve", "--listen", "127.0.0.1:0"],
@@ -162,12 +157,37 @@ fn a_store_url_this_build_cannot_open_is_refused_at_start_without_its_password()
         .arg("--data-dir")
         .arg(&data)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SWITCHBOARD__STORE__URL", "postgres://u:secret@127.0.0.1/db");
+        .env("SWITCHBOARD__STORE__URL", "mysql://u:secret@127.0.0.1/db");
     let out = run(from_env, "");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("PostgreSQL"), "{err}");
+    assert!(!out.status.success() && err.contains("mysql://"), "{err}");
     assert!(!err.contains("secret"), "{err}");
     assert!(!data.exists(), "nothing was created before the refusal");
+}
+
+/// A PostgreSQL server that cannot be reached, or refuses the login, stops the start with the
+/// reason and without the password.
+#[test]
+fn an_unreachable_postgres_server_is_reported_without_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (url, says) in [
+        // Nothing listens on port 1.
+        ("postgres://u:secret@127.0.0.1:1/db", "cannot connect to PostgreSQL"),
+        (
+            "postgres://nobody:secret@127.0.0.1:5432/postgres",
+            "cannot connect to PostgreSQL",
+        ),
+    ] {
+        for args in [&["serve", "--listen", "127.0.0.1:0"][..], &["tenant", "list"][..]] {
+            let mut cmd = switchboard(&dir.path().join("data"), url);
+            cmd.args(args);
+            let out = run(cmd, "");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{url} {args:?}");
+            assert!(err.contains(says), "{url} {args:?}: {err}");
+            assert!(!err.contains("secret"), "{url} {args:?}: {err}");
+        }
+    }
 }
 
 #[test]

@@ -89,9 +89,7 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
     let old_key = std::fs::read_to_string(data.join("master.key")).expect("key file");
     let dir = app.stop().await;
     let (ok, out, err) = {
-        let out = std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
+        let out = switchboard_in(dir.path().join("data"))
             .args(["secrets", "rotate"])
             .output()
             .expect("run");
@@ -108,7 +106,9 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
 
     let config = test_config(dir.path());
     {
-        let store = switchboard::app::open_store(&config, Clock::System).expect("store");
+        let store = switchboard::app::open_store(&config, Clock::System)
+            .await
+            .expect("store");
         let demo = TenantId::parse("demo").expect("id");
         let sealed = store
             .connector(&demo, "tg")
@@ -141,9 +141,7 @@ async fn rotating_the_master_key_re_encrypts_every_secret() {
 
     // A key from the environment: the new one must be given, and is not written anywhere.
     let run = |env: &[(&str, &str)]| {
-        let out = std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
+        let out = switchboard_in(dir.path().join("data"))
             .args(["secrets", "rotate"])
             .envs(env.iter().copied())
             .output()
@@ -227,9 +225,7 @@ async fn after_a_rotation_every_kind_of_secret_still_works() {
 
     let dir = app.stop().await;
     let out = tokio::task::block_in_place(|| {
-        std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
+        switchboard_in(dir.path().join("data"))
             .args(["secrets", "rotate"])
             .output()
     })
@@ -312,7 +308,9 @@ async fn a_rotation_interrupted_after_its_commit_is_finished_by_running_it_again
     let pending = "ZnJlc2gga2V5IGZvciB0aGUgcm90YXRpb24gdGVzdCE=";
     let new = switchboard::secrets::Sealer::from_key(&key(pending)).expect("sealer");
     {
-        let store = switchboard::app::open_store(&test_config(dir.path()), Clock::System).expect("store");
+        let store = switchboard::app::open_store(&test_config(dir.path()), Clock::System)
+            .await
+            .expect("store");
         let resealed = store
             .reseal_secrets(Box::new(move |s: &[u8]| {
                 let plain = old.open(s).map_err(|e| e.to_string())?;
@@ -325,14 +323,7 @@ async fn a_rotation_interrupted_after_its_commit_is_finished_by_running_it_again
     }
     std::fs::write(data.join("master.key.new"), pending).expect("write");
 
-    let out = tokio::task::block_in_place(|| {
-        std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["secrets", "rotate"])
-            .output()
-    })
-    .expect("run");
+    let out = tokio::task::block_in_place(|| switchboard_in(&data).args(["secrets", "rotate"]).output()).expect("run");
     let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && said.contains("finishing the rotation"),

@@ -9,9 +9,7 @@ use switchboard_core::{Clock, TenantId};
 
 pub(crate) fn cli(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = tokio::task::block_in_place(|| {
-        std::process::Command::new(binary())
-            .arg("--data-dir")
-            .arg(app.dir.path().join("data"))
+        switchboard_in(app.dir.path().join("data"))
             .args(args)
             .envs(env.iter().copied())
             .output()
@@ -104,7 +102,9 @@ async fn settings_are_validated_audited_and_override_the_bots_consent() {
     assert_eq!(patch(&app, &admin, json!({"time_zone": "Asia/Tokyo"})).await.0, 200);
     let said = app.say("hana", "remind me to call mum tomorrow at 9am").await;
     assert_eq!(said["status"], "answered", "{said}");
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let pending = store
         .reminders(&demo, "hana", switchboard_store::ReminderStatus::Pending, 10)
@@ -209,7 +209,9 @@ async fn a_suspended_tenant_is_refused_on_chat_and_webhooks_but_managed_as_usual
     assert_eq!(status, 200);
 
     // A turn already queued (written here as another process would) ends without a reply.
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let queued = store
         .accept_inbound(
@@ -286,7 +288,9 @@ async fn messages_past_the_monthly_quota_get_429_on_chat_and_are_dropped_from_we
     assert_eq!(body["error"]["code"], "quota_exceeded");
     // The platform is told all is well (it would only retry), the message is not kept.
     assert_eq!(telegram(&app, TG_SECRET, telegram_update(2)).await.0, 200);
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     assert_eq!(
         store
@@ -375,7 +379,9 @@ async fn a_tenant_is_exported_whole_and_deleted_whole() {
     );
     assert_eq!(app.post("other", json!({"user": "gus", "text": "hi"})).await.0, 200);
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     assert_eq!(store.tenant_row_counts(&demo).await.expect("counts"), Vec::new());
     let audit = store.audit_log(None, 100).await.expect("audit");

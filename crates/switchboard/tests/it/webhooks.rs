@@ -3,9 +3,7 @@ use serde_json::Value;
 use switchboard_core::{Channel, Clock, TenantId};
 
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(binary())
-        .arg("--data-dir")
-        .arg(app.dir.path().join("data"))
+    let out = switchboard_in(app.dir.path().join("data"))
         .args(args)
         .output()
         .expect("run the CLI");
@@ -140,16 +138,9 @@ async fn telegram_updates_are_verified_deduplicated_and_answered() {
         listed.contains("tg-bot") && listed.contains("webhook_secret") && !listed.contains("fake_Secret"),
         "{listed}"
     );
-    // Read the file from another process: closing a descriptor on the database file in this
-    // process would drop SQLite's POSIX locks on it (sqlite.org/howtocorrupt.html, 2.2).
-    let grep = std::process::Command::new("grep")
-        .args(["-c", "fake_Secret-Token_0001"])
-        .arg(app.dir.path().join("data/switchboard.db"))
-        .output()
-        .expect("grep");
     assert_eq!(
-        String::from_utf8_lossy(&grep.stdout).trim(),
-        "0",
+        stored_copies(&app, "fake_Secret-Token_0001").await,
+        0,
         "secrets are not stored in clear"
     );
 
@@ -160,7 +151,9 @@ async fn telegram_updates_are_verified_deduplicated_and_answered() {
         assert_eq!(post(&app, path, &[TG_SECRET], update.clone()).await.0, 200);
     }
     let config = test_config(app.dir.path());
-    let store = switchboard::app::open_store(&config, Clock::System).expect("store");
+    let store = switchboard::app::open_store(&config, Clock::System)
+        .await
+        .expect("store");
     let history = history_of(store.as_ref(), Channel::Telegram, "tg-bot:100000001", 2).await;
     assert_eq!(history.len(), 2, "one message in, one answer: {history:?}");
     assert_eq!(history[0].external_id.as_deref(), Some("tg-bot:900000001"));
@@ -405,7 +398,9 @@ async fn whatsapp_and_messenger_handshake_signatures_accounts_and_dedup() {
         200
     );
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     for (channel, user) in [
         (Channel::Whatsapp, "wa:15557654321"),
@@ -511,7 +506,9 @@ async fn slack_requests_are_signed_fresh_and_answered_once() {
     ];
     assert_eq!(post(&app, "/v1/webhooks/demo/sl", &forged, event).await.0, 401);
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let history = history_of(store.as_ref(), Channel::Slack, "sl:D0FAKE0001", 2).await;
     assert_eq!(history.len(), 2, "one message, one answer: {history:?}");
     assert_eq!(history[0].external_id.as_deref(), Some("sl:Ev0FAKE00001"));
@@ -695,7 +692,9 @@ async fn twilio_signs_the_public_url_and_signal_uses_a_shared_secret() {
         401
     );
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     for (channel, user) in [
         (Channel::Twilio, "tw:+15557654321"),
         (Channel::Signal, "sig:11111111-2222-4333-8444-555555555555"),
@@ -813,7 +812,9 @@ async fn teams_activities_need_a_bot_framework_token_for_this_bot() {
         assert_eq!(status, 401, "{why}: {answer}");
     }
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let user = "teams:a:1FAKEconversationIdForPersonalChat0000000000000000000000000000000000000000";
     let history = history_of(store.as_ref(), Channel::Teams, user, 2).await;
     assert_eq!(
@@ -879,7 +880,9 @@ async fn a_phone_call_is_a_spoken_conversation_in_twiml() {
         "a retried webhook gets the same answer, from the one turn"
     );
 
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     let demo = TenantId::parse("demo").expect("id");
     let conv = store
         .open_conversation(&demo, Channel::Twilio, "tw:+15557654321")
@@ -1059,7 +1062,9 @@ async fn loadtest_sends_signed_webhooks() {
             "{kind}: {report}"
         );
     }
-    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System).expect("store");
+    let store = switchboard::app::open_store(&test_config(app.dir.path()), Clock::System)
+        .await
+        .expect("store");
     // Every webhook became a turn (none left), and every turn's reply waits for its platform.
     eventually(20, "every webhook's turn to be done", || async {
         let jobs = store.pending_jobs(0, 1000).await.ok()?;
@@ -1074,4 +1079,29 @@ async fn loadtest_sends_signed_webhooks() {
         (turns == 0 && deliveries == 140).then_some(())
     })
     .await;
+}
+
+/// How many times `needle` is stored as is: in the SQLite file (read from another process:
+/// closing a descriptor on the database file in this process would drop SQLite's POSIX locks on
+/// it, sqlite.org/howtocorrupt.html 2.2), or in any connector's columns on PostgreSQL.
+async fn stored_copies(app: &TestApp, needle: &str) -> u64 {
+    if !on_postgres() {
+        let grep = std::process::Command::new("grep")
+            .args(["-c", needle])
+            .arg(app.dir.path().join("data/switchboard.db"))
+            .output()
+            .expect("grep");
+        return String::from_utf8_lossy(&grep.stdout).trim().parse().expect("a count");
+    }
+    let url = store_url_for(&app.dir.path().join("data"));
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM connectors WHERE position(convert_to($1, 'UTF8') IN secrets) > 0 \
+         OR position($1 IN settings) > 0 OR position($1 IN account_id) > 0",
+    )
+    .bind(needle)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    u64::try_from(n).expect("count")
 }

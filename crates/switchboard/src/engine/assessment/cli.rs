@@ -49,15 +49,7 @@ pub enum FeedbackCommand {
     },
 }
 
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?
-        .block_on(f))
-}
-
-pub fn assessment(config: &Config, command: AssessmentCommand) -> anyhow::Result<ExitCode> {
+pub async fn assessment(config: &Config, command: AssessmentCommand) -> anyhow::Result<ExitCode> {
     let AssessmentCommand::Results {
         tenant,
         user,
@@ -65,8 +57,10 @@ pub fn assessment(config: &Config, command: AssessmentCommand) -> anyhow::Result
         json,
     } = command;
     let tenant = TenantId::parse(&tenant)?;
-    let store = crate::app::open_store(config, Clock::System)?;
-    let rows = block_on(store.assessment_results(&tenant, user.as_deref(), limit))?
+    let store = crate::app::open_store(config, Clock::System).await?;
+    let rows = store
+        .assessment_results(&tenant, user.as_deref(), limit)
+        .await
         .with_context(|| format!("reading the assessment results of tenant {tenant}"))?;
     store.close();
     for r in &rows {
@@ -90,12 +84,14 @@ pub fn assessment(config: &Config, command: AssessmentCommand) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn feedback(config: &Config, command: FeedbackCommand) -> anyhow::Result<ExitCode> {
-    let store = crate::app::open_store(config, Clock::System)?;
+pub async fn feedback(config: &Config, command: FeedbackCommand) -> anyhow::Result<ExitCode> {
+    let store = crate::app::open_store(config, Clock::System).await?;
     match command {
         FeedbackCommand::List { tenant, limit, json } => {
             let tenant = TenantId::parse(&tenant)?;
-            let rows = block_on(store.feedback(&tenant, limit))?
+            let rows = store
+                .feedback(&tenant, limit)
+                .await
                 .with_context(|| format!("reading the feedback of tenant {tenant}"))?;
             for f in &rows {
                 if json {
@@ -114,7 +110,9 @@ pub fn feedback(config: &Config, command: FeedbackCommand) -> anyhow::Result<Exi
         }
         FeedbackCommand::Days { tenant, days, json } => {
             let tenant = TenantId::parse(&tenant)?;
-            let rows = block_on(store.feedback_per_day(&tenant, days))?
+            let rows = store
+                .feedback_per_day(&tenant, days)
+                .await
                 .with_context(|| format!("reading the feedback of tenant {tenant}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);

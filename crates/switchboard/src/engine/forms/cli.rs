@@ -33,7 +33,7 @@ pub async fn run(config: &Config, command: FormsCommand) -> anyhow::Result<ExitC
         json,
     } = command;
     let tenant = TenantId::parse(&tenant)?;
-    let store = crate::app::open_store(config, switchboard_core::Clock::System)?;
+    let store = crate::app::open_store(config, switchboard_core::Clock::System).await?;
     let rows = store
         .form_submissions(&tenant, form.as_deref(), limit)
         .await

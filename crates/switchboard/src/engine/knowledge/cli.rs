@@ -106,12 +106,16 @@ pub fn run(config: &Config, command: KbCommand) -> anyhow::Result<ExitCode> {
         KbCommand::Usage { tenant, days, json } => {
             let tenant = switchboard_core::TenantId::parse(&tenant)?;
             // Reads the same database as a running server, as `dead-letters` does.
-            let store = crate::app::open_store(config, switchboard_core::Clock::System)?;
             let rows = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?
-                .block_on(store.llm_usage(&tenant, days))
+                .block_on(async {
+                    let store = crate::app::open_store(config, switchboard_core::Clock::System).await?;
+                    let rows = store.llm_usage(&tenant, days).await;
+                    store.close();
+                    anyhow::Ok(rows?)
+                })
                 .with_context(|| format!("reading the usage of tenant {tenant}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -1,0 +1,236 @@
+//! Completing a turn: its job leaves the queue, its inbound message is marked processed, and
+//! its replies, context, consent decision, erasure and handoff are written, all in one `Write`.
+
+use super::rows::json;
+use super::turns::next_seq;
+use super::write_tx::{TxResult, Write};
+use crate::{Erase, JobKind, NewConsent, Priority, StoreError, TurnCommit};
+use sqlx::postgres::PgConnection;
+use switchboard_core::{
+    Channel, Content, ConversationContext, ConversationId, Direction, Handoff, HandoffStatus, Message, MessageId,
+    MessageStatus, TenantId,
+};
+
+pub(super) async fn complete(w: &mut Write, tenant: &TenantId, c: TurnCommit) -> TxResult<Vec<Message>> {
+    let now = w.now;
+    // The job's row lock makes a second completion (another instance running the same turn)
+    // wait for this one and then find nothing to delete.
+    let deleted = sqlx::query("DELETE FROM jobs WHERE id = $1 AND tenant_id = $2")
+        .bind(c.job_id)
+        .bind(tenant.as_str())
+        .execute(w.conn())
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(StoreError::Conflict(format!("job {} is not pending", c.job_id)).into());
+    }
+    let found: Option<(String, String)> = sqlx::query_as(
+        "UPDATE messages SET status = 'processed', processed = $3, updated_at = $4 \
+         WHERE id = $1 AND tenant_id = $2 RETURNING channel, user_id",
+    )
+    .bind(c.message.as_str())
+    .bind(tenant.as_str())
+    .bind(json(&c.processed)?)
+    .bind(now)
+    .fetch_optional(w.conn())
+    .await?;
+    let (channel, user) = found.ok_or_else(|| StoreError::NotFound(format!("message {}", c.message)))?;
+    let channel = Channel::parse(&channel).ok_or_else(|| StoreError::Corrupt(format!("channel {channel}")))?;
+    if let Some(consent) = &c.consent {
+        record_consent(w.conn(), tenant, channel, &user, consent, now).await?;
+    }
+    erase(w.conn(), tenant, &c, now).await?;
+    if let Some(reason) = &c.handoff {
+        open_handoff(w.conn(), tenant, &c.conversation, reason, now).await?;
+    }
+    let status = if c.deliver {
+        MessageStatus::Queued
+    } else {
+        MessageStatus::Sent
+    };
+    let mut out = Vec::with_capacity(c.replies.len());
+    for (i, content) in c.replies.into_iter().enumerate() {
+        let seq = next_seq(w.conn(), tenant, &c.conversation, now).await?;
+        let id = MessageId::generate();
+        sqlx::query(
+            "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, \
+             metadata, processed, status, external_id, in_reply_to, reply_index, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'out', $7, $8, '{}', NULL, $12, NULL, $9, $10, $11, $11)",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .bind(c.conversation.as_str())
+        .bind(seq)
+        .bind(channel.as_str())
+        .bind(&user)
+        .bind(content.kind())
+        .bind(json(&content)?)
+        .bind(c.message.as_str())
+        .bind(i as i64)
+        .bind(now)
+        .bind(status.as_str())
+        .execute(w.conn())
+        .await?;
+        out.push(Message {
+            id,
+            tenant: tenant.clone(),
+            conversation: c.conversation.clone(),
+            seq,
+            channel,
+            user: user.clone(),
+            direction: Direction::Outbound,
+            content,
+            metadata: serde_json::json!({}),
+            processed: None,
+            status,
+            external_id: None,
+            in_reply_to: Some(c.message.clone()),
+            reply_index: Some(i as i64),
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    let context = match c.erase {
+        Erase::Conversation => ConversationContext::default(),
+        Erase::Nothing | Erase::Message => c.context,
+    };
+    sqlx::query("UPDATE conversations SET context = $3, updated_at = $4 WHERE id = $1 AND tenant_id = $2")
+        .bind(c.conversation.as_str())
+        .bind(tenant.as_str())
+        .bind(json(&context)?)
+        .bind(now)
+        .execute(w.conn())
+        .await?;
+    if c.erase == Erase::Conversation && !c.deliver {
+        // Nothing has to be sent from the store (the replies go out live): nothing stays.
+        sqlx::query("DELETE FROM messages WHERE tenant_id = $1 AND conversation_id = $2")
+            .bind(tenant.as_str())
+            .bind(c.conversation.as_str())
+            .execute(w.conn())
+            .await?;
+        sqlx::query("DELETE FROM conversations WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(c.conversation.as_str())
+            .execute(w.conn())
+            .await?;
+    }
+    if c.deliver && !out.is_empty() {
+        w.insert_job(
+            JobKind::Deliver,
+            tenant,
+            &c.conversation,
+            &c.message,
+            Priority::Interactive,
+            now,
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// Deletes what a refusal of consent (or a message from someone who opted out) must not leave
+/// behind. Jobs of later messages of an erased conversation go too: their messages are gone.
+async fn erase(conn: &mut PgConnection, tenant: &TenantId, c: &TurnCommit, now: i64) -> TxResult<()> {
+    let (t, conv, msg) = (tenant.as_str(), c.conversation.as_str(), c.message.as_str());
+    match c.erase {
+        Erase::Nothing => {}
+        Erase::Message => {
+            sqlx::query("DELETE FROM messages WHERE id = $1 AND tenant_id = $2")
+                .bind(msg)
+                .bind(t)
+                .execute(&mut *conn)
+                .await?;
+            // A conversation that held only this message leaves no trace either.
+            sqlx::query(
+                "DELETE FROM conversations WHERE id = $1 AND tenant_id = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1)",
+            )
+            .bind(conv)
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Erase::Conversation => {
+            sqlx::query("DELETE FROM jobs WHERE tenant_id = $1 AND conversation_id = $2")
+                .bind(t)
+                .bind(conv)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM messages WHERE tenant_id = $1 AND conversation_id = $2 AND id <> $3")
+                .bind(t)
+                .bind(conv)
+                .bind(msg)
+                .execute(&mut *conn)
+                .await?;
+            // The message stays only as the anchor its replies are sent by; its words go.
+            sqlx::query(
+                "UPDATE messages SET content = $3, kind = 'text', processed = NULL, external_id = NULL \
+                 WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(msg)
+            .bind(t)
+            .bind(json(&Content::text(""))?)
+            .execute(&mut *conn)
+            .await?;
+            // Left open: the replies are sent through it (a closed one sends nothing).
+            sqlx::query("UPDATE conversations SET handoff = NULL, updated_at = $3 WHERE id = $1 AND tenant_id = $2")
+                .bind(conv)
+                .bind(t)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn record_consent(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    channel: Channel,
+    user: &str,
+    c: &NewConsent,
+    now: i64,
+) -> TxResult<()> {
+    sqlx::query(
+        "INSERT INTO consent_ledger (tenant_id, channel, user_id, decision, text_version, text, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant.as_str())
+    .bind(channel.as_str())
+    .bind(user)
+    .bind(c.decision.as_str())
+    .bind(&c.text_version)
+    .bind(&c.text)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Hands the conversation to a person; a conversation already handed over keeps its handoff.
+async fn open_handoff(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+    reason: &str,
+    now: i64,
+) -> TxResult<()> {
+    let handoff = Handoff {
+        status: HandoffStatus::Pending,
+        reason: reason.to_owned(),
+        agent: None,
+        since: now,
+        taken_at: None,
+    };
+    sqlx::query(
+        "UPDATE conversations SET handoff = $3, updated_at = $4 \
+         WHERE id = $1 AND tenant_id = $2 AND handoff IS NULL AND status = 'open'",
+    )
+    .bind(conversation.as_str())
+    .bind(tenant.as_str())
+    .bind(json(&handoff)?)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
