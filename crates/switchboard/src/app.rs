@@ -1,19 +1,16 @@
-//! The application: its shared state, start-up (store, tenants, queue recovery), the queue
-//! workers, and `run`, which serves until told to stop.
+//! The application: its shared state, start-up (store, tenants, queue recovery), and `run`,
+//! which serves until told to stop (the job runtime it starts is `jobs.rs`).
 
 use crate::config::Config;
-use crate::engine::pipeline;
 use crate::engine::tenants::{DEMO_BOT, Tenants};
 use crate::runtime::hub::Hub;
 use crate::runtime::metrics;
-use crate::runtime::queue::{Finish, Scheduler, backoff_ms};
+use crate::runtime::queue::Scheduler;
 use crate::store_url::StoreUrl;
 use anyhow::Context as _;
-use futures_util::FutureExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::fs::File;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,7 +19,6 @@ use switchboard_store::Store;
 use switchboard_store::{Job, JobKind, PgOptions, PgStore, SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 pub struct App {
     pub config: Config,
@@ -57,7 +53,7 @@ pub struct App {
     pub clock: Clock,
     pub metrics: PrometheusHandle,
     pub started: Instant,
-    workers: AtomicUsize,
+    pub(crate) workers: AtomicUsize,
     /// Held while serving: a second `serve` on the same data directory would process the same
     /// queue twice. Released explicitly at the end of `run`.
     lock: std::sync::Mutex<Option<File>>,
@@ -248,7 +244,7 @@ async fn charge_interrupted_turns(
         }
         job.attempts += 1;
         let error = "the server stopped while this job may have been running";
-        if RetryPolicy::of(config, job.kind).gives_up(&job, job.attempts, clock.now_ms()) {
+        if crate::runtime::retry::RetryPolicy::of(config, job.kind).gives_up(&job, job.attempts, clock.now_ms()) {
             tracing::error!(job = job.id, message = %job.message, "job interrupted too often: dead letter");
             store.dead_letter_job(&job.tenant, job.id, job.attempts, error).await?;
             ::metrics::counter!(metrics::DEAD_LETTERS, "tenant" => job.tenant.to_string()).increment(1);
@@ -307,7 +303,7 @@ pub async fn run_with_clock(
     } else if app.config.metrics.token.is_empty() {
         tracing::info!("/metrics is not served: set metrics.listen or metrics.token to scrape it");
     }
-    let mut background = start_background(&app, stop_rx);
+    let mut background = crate::jobs::start_background(&app, stop_rx);
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, tenants = ?app.tenants.ids(), "switchboard is serving");
     crate::ingress::server::serve(
@@ -341,250 +337,4 @@ pub async fn run_with_clock(
         lock.take();
     }
     Ok(())
-}
-
-/// The queue workers and the pollers, until `stop` turns true.
-pub fn start_background(app: &Arc<App>, stop: watch::Receiver<bool>) -> JoinSet<()> {
-    let mut set = JoinSet::new();
-    for _ in 0..app.config.queue.workers.max(1) {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move {
-            app.workers.fetch_add(1, Ordering::Relaxed);
-            loop {
-                tokio::select! {
-                    job = app.queue.next() => process(&app, job).await,
-                    _ = stop.changed() => break,
-                }
-            }
-            app.workers.fetch_sub(1, Ordering::Relaxed);
-        });
-    }
-    if let Some(mut feed) = app.store.job_feed() {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move {
-            loop {
-                tokio::select! {
-                    job = feed.recv() => match job {
-                        Some(job) => app.queue.push([job]),
-                        None => break,
-                    },
-                    _ = stop.changed() => break,
-                }
-            }
-        });
-    }
-    {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(app.config.queue.poll_interval_ms.max(10)));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        match app.store.pending_jobs(app.queue.poll_after(), 1000).await {
-                            Ok(jobs) if !jobs.is_empty() => app.queue.push(jobs),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "polling the queue failed"),
-                        }
-                    }
-                    _ = stop.changed() => break,
-                }
-            }
-        });
-    }
-    set.spawn(crate::ingress::discord_gateway::run_all(app.clone(), stop.clone()));
-    if app.config.bots.reload_interval_ms > 0 {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(app.config.bots.reload_interval_ms));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        app.tenants.reload_changed(app.store.as_ref()).await;
-                        app.knowledge.refresh(&app.tenants).await;
-                    }
-                    _ = stop.changed() => break,
-                }
-            }
-        });
-    }
-    {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move { crate::engine::reminders::run_loop(&app, &mut stop).await });
-    }
-    {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move { crate::engine::forms::run_loop(&app, &mut stop).await });
-    }
-    {
-        let (app, mut stop) = (app.clone(), stop.clone());
-        set.spawn(async move { crate::runtime::events::run_loop(&app, &mut stop).await });
-    }
-    {
-        let (app, mut stop) = (app.clone(), stop);
-        set.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => app.metrics.run_upkeep(),
-                    _ = stop.changed() => break,
-                }
-            }
-        });
-    }
-    set
-}
-
-/// How a kind of job is retried. Turns fail fast: a person waits for the answer, and a turn
-/// that fails a few times will not get better by waiting. Deliveries wait out a platform's
-/// outage, for hours if need be; their conversation's next turns do not wait for them (they
-/// hold only the conversation's delivery lane, see `runtime/queue.rs`).
-struct RetryPolicy {
-    max_attempts: u32,
-    /// Given up once a failure comes this long after the job was queued.
-    max_age_ms: Option<i64>,
-    backoff_base_ms: u64,
-    backoff_max_ms: u64,
-}
-
-impl RetryPolicy {
-    fn of(config: &Config, kind: JobKind) -> RetryPolicy {
-        match kind {
-            JobKind::Turn => RetryPolicy {
-                max_attempts: config.queue.max_attempts,
-                max_age_ms: None,
-                backoff_base_ms: config.queue.backoff_base_ms,
-                backoff_max_ms: config.queue.backoff_max_ms,
-            },
-            JobKind::Deliver => RetryPolicy {
-                max_attempts: config.delivery.max_attempts,
-                max_age_ms: Some(i64::try_from(config.delivery.max_age_s.saturating_mul(1000)).unwrap_or(i64::MAX)),
-                backoff_base_ms: config.delivery.backoff_base_ms,
-                backoff_max_ms: config.delivery.backoff_max_ms,
-            },
-        }
-    }
-
-    fn deadline(&self, job: &Job) -> Option<i64> {
-        self.max_age_ms.map(|age| job.created_at.saturating_add(age))
-    }
-
-    /// Whether a job that has failed `attempts` times, the last at `now`, goes to the dead letters.
-    fn gives_up(&self, job: &Job, attempts: u32, now: i64) -> bool {
-        attempts >= self.max_attempts || self.deadline(job).is_some_and(|d| now >= d)
-    }
-
-    /// When to try again after the `attempts`th failure: the last try falls on the deadline
-    /// rather than past it, so that a platform back just in time still gets the reply.
-    fn retry_at(&self, job: &Job, attempts: u32, now: i64) -> i64 {
-        let delay = backoff_ms(attempts, self.backoff_base_ms, self.backoff_max_ms);
-        let at = now.saturating_add(delay as i64);
-        self.deadline(job).map_or(at, |d| at.min(d))
-    }
-}
-
-/// Runs one job's attempt and records its outcome: done, retry later, or dead letter.
-async fn process(app: &Arc<App>, job: Job) {
-    let timeout = Duration::from_millis(app.config.queue.turn_timeout_ms);
-    let attempt = AssertUnwindSafe(async {
-        match job.kind {
-            JobKind::Turn => pipeline::run_turn(app, &job).await.map(|_| ()),
-            JobKind::Deliver => crate::runtime::deliver::run(app, &job).await,
-        }
-    })
-    .catch_unwind();
-    let error = match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(Ok(_))) => {
-            app.queue.finish(&job, Finish::Done);
-            return;
-        }
-        Ok(Ok(Err(e))) => {
-            let now = app.clock.now_ms();
-            if let Some(wait) = e.downcast_ref::<crate::runtime::deliver::RetryAfter>()
-                && !RetryPolicy::of(&app.config, job.kind).gives_up(&job, 0, now)
-            {
-                // The platform said when: no attempt is charged for being told to wait.
-                let run_at = now + wait.0.max(1) as i64 * 1000;
-                let error = e.to_string();
-                if let Err(e) = app
-                    .store
-                    .retry_job(&job.tenant, job.id, job.attempts, run_at, &error)
-                    .await
-                {
-                    tracing::error!(job = job.id, error = %e, "cannot record the retry");
-                }
-                app.queue.finish(
-                    &job,
-                    Finish::Retry {
-                        run_at,
-                        attempts: job.attempts,
-                        error,
-                    },
-                );
-                return;
-            }
-            format!("{e:#}")
-        }
-        Ok(Err(panic)) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            format!("the turn panicked: {what}")
-        }
-        Err(_) => format!("the turn took longer than {} ms", timeout.as_millis()),
-    };
-    // Logged, stored with the job and shown with the dead letters: a bot token that slipped
-    // into an error (deliveries redact their own connector's secrets) goes no further.
-    let error = crate::runtime::redact::tokens(&error);
-    let attempts = job.attempts + 1;
-    let tenant = &job.tenant;
-    let policy = RetryPolicy::of(&app.config, job.kind);
-    let now = app.clock.now_ms();
-    if policy.gives_up(&job, attempts, now) {
-        let kind = job.kind.as_str();
-        tracing::error!(job = job.id, kind, %tenant, message = %job.message, attempts, error, "job failed for good: dead letter");
-        ::metrics::counter!(metrics::DEAD_LETTERS, "tenant" => tenant.to_string()).increment(1);
-        match app.store.dead_letter_job(tenant, job.id, attempts, &error).await {
-            Ok(_) => {
-                // A delivery's replies stay queued, to go out if the dead letter is replayed;
-                // only a turn leaves someone waiting for an answer.
-                if job.kind == JobKind::Turn
-                    && let Ok(Some(inbound)) = app.store.message(tenant, &job.message).await
-                {
-                    metrics::message(tenant.as_str(), inbound.channel.as_str(), "in", "failed");
-                    pipeline::deliver(app, &inbound, &[], Err(error));
-                }
-                app.queue.finish(&job, Finish::Done);
-            }
-            Err(e) => {
-                tracing::error!(job = job.id, error = %e, "cannot dead-letter the job; retrying it later");
-                let run_at = app.clock.now_ms() + app.config.queue.backoff_max_ms as i64;
-                app.queue.finish(
-                    &job,
-                    Finish::Retry {
-                        run_at,
-                        attempts,
-                        error: e.to_string(),
-                    },
-                );
-            }
-        }
-        return;
-    }
-    let run_at = policy.retry_at(&job, attempts, now);
-    let delay_ms = run_at - now;
-    tracing::warn!(job = job.id, kind = job.kind.as_str(), %tenant, attempts, delay_ms, error, "job failed; retrying");
-    ::metrics::counter!(metrics::RETRIES, "tenant" => tenant.to_string()).increment(1);
-    if let Err(e) = app.store.retry_job(tenant, job.id, attempts, run_at, &error).await {
-        tracing::error!(job = job.id, error = %e, "cannot record the retry");
-    }
-    app.queue.finish(
-        &job,
-        Finish::Retry {
-            run_at,
-            attempts,
-            error,
-        },
-    );
 }

@@ -22,7 +22,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub bots: BotsConfig,
     pub reminders: crate::engine::reminders::RemindersConfig,
-    pub forms: crate::engine::forms::FormsConfig,
+    pub forms: crate::runtime::submissions::FormsConfig,
     pub events: crate::runtime::events::EventsConfig,
     pub log: LogConfig,
     pub llm: crate::engine::llm::LlmConfig,

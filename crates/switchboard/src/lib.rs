@@ -13,6 +13,7 @@ mod convtest;
 pub mod engine;
 pub mod handoff;
 pub mod ingress;
+pub mod jobs;
 pub mod loadtest;
 pub mod local;
 mod migrate_cli;

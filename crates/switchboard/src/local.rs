@@ -1,7 +1,7 @@
 //! Switchboard in-process, without HTTP: the same `App`, store, queue and pipeline, driven by
 //! the terminal tools (`switchboard chat`, `switchboard test conversations`).
 
-use crate::app::{self, App};
+use crate::app::App;
 use crate::config::Config;
 use anyhow::{Context as _, anyhow};
 use std::sync::Arc;
@@ -30,7 +30,7 @@ impl Local {
     pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Local> {
         let app = App::build(config, clock).await?;
         let (stop, stopped) = watch::channel(false);
-        let workers = app::start_background(&app, stopped);
+        let workers = crate::jobs::start_background(&app, stopped);
         Ok(Local { app, stop, workers })
     }
 

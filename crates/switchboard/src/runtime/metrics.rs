@@ -18,6 +18,7 @@ pub const LLM_REQUESTS: &str = "switchboard_llm_requests_total";
 pub const FORM_SUBMISSIONS: &str = "switchboard_form_submissions_total";
 pub const EVENT_DELIVERIES: &str = "switchboard_event_deliveries_total";
 pub const EVENTS_DROPPED: &str = "switchboard_events_dropped_total";
+pub const JOBS: &str = "switchboard_jobs_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -57,8 +58,8 @@ fn describe() {
     );
     describe_gauge!(QUEUE_DEPTH, "Jobs waiting or running.");
     describe_gauge!(QUEUE_IN_FLIGHT, "Jobs running now.");
-    describe_counter!(RETRIES, "Failed turn attempts that will be retried.");
-    describe_counter!(DEAD_LETTERS, "Turns moved to the dead letters.");
+    describe_counter!(RETRIES, "Failed turn and delivery attempts that will be retried.");
+    describe_counter!(DEAD_LETTERS, "Turns and deliveries moved to the dead letters.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests by route and status.");
     describe_gauge!(WS_CONNECTIONS, "Open web chat WebSockets.");
     describe_counter!(
@@ -82,6 +83,12 @@ fn describe() {
         "Events that could not be queued for tenants' webhooks, by tenant."
     );
     describe_counter!(
+        JOBS,
+        "Attempts of every kind of job (turn, deliver, reminder, form_submission, event_delivery) by \
+         result: done, wait (told to wait by the platform), retry, dead; for due work sent, held, \
+         cancelled, retry, failed."
+    );
+    describe_counter!(
         LLM_REQUESTS,
         "Knowledge answers that tried the language model, by tenant and result (ok, error, breaker_open)."
     );
@@ -91,4 +98,9 @@ pub fn message(tenant: &str, channel: &str, direction: &str, status: &'static st
     metrics::counter!(MESSAGES, "tenant" => tenant.to_owned(), "channel" => channel.to_owned(),
         "direction" => direction.to_owned(), "status" => status)
     .increment(1);
+}
+
+/// One attempt of a job of the runtime (`jobs.rs`) and how it ended.
+pub fn job(kind: &'static str, result: &'static str) {
+    metrics::counter!(JOBS, "kind" => kind, "result" => result).increment(1);
 }

@@ -26,6 +26,7 @@ async fn metrics_count_messages_stages_and_queue() {
         r#"switchboard_pipeline_stage_seconds_bucket{stage="intent""#,
         r#"switchboard_pipeline_stage_seconds_bucket{stage="persist""#,
         "switchboard_turn_seconds_count",
+        r#"switchboard_jobs_total{kind="turn",result="done"}"#,
         "switchboard_queue_depth",
         "switchboard_dead_letters_pending",
         r#"switchboard_http_requests_total{route="/v1/chat/{tenant}/messages",status="422"}"#,
@@ -204,7 +205,12 @@ async fn loadtest_drives_a_server_and_checks_every_reply() {
             .expect("run loadtest")
     };
     let good = tokio::task::block_in_place(|| run("demo"));
-    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(
+        good.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&good.stderr),
+        String::from_utf8_lossy(&good.stdout)
+    );
     let report: serde_json::Value = serde_json::from_slice(&good.stdout).expect("json report");
     assert_eq!(
         (

@@ -11,12 +11,10 @@
 pub mod cli;
 mod digress;
 mod slots;
-mod submit;
 mod texts;
 
 pub use crate::runtime::signed::signature;
 pub use slots::Patterns;
-pub use submit::{FormsConfig, run_loop, send_due};
 
 use crate::app::App;
 use crate::engine::handlers::{self, Turn};

@@ -1,16 +1,13 @@
 //! Reminders and tasks: the `reminders` handler (create, list, snooze, cancel; add, list and
-//! finish tasks) and the firing loop that turns due reminders into bot messages.
+//! finish tasks). The job runtime fires them (`runtime/reminders.rs`).
 //!
-//! Reminders live in the store, not in memory, so they survive restarts; the loop claims due
+//! Reminders live in the store, not in memory, so they survive restarts; the runtime claims due
 //! ones atomically (`Store::claim_due_reminders`), so a reminder fires once even with two
 //! instances, and the message it becomes is stored in the same transaction that marks it fired.
 //! What the conversation needs between turns (the numbers of the last list shown, the text of a
 //! reminder still waiting for its time) is kept in the conversation context.
 
-mod fire;
 mod parse;
-
-pub use fire::{fire_due, run_loop};
 
 use crate::app::App;
 use crate::engine::handlers::Turn;

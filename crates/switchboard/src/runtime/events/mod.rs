@@ -17,7 +17,7 @@ use switchboard_core::clock::rfc3339;
 use switchboard_core::{Conversation, Message, MessageId, MessageStatus, TenantId};
 use switchboard_store::NewEvent;
 
-pub use send::run_loop;
+pub use send::send_due;
 
 /// `[events]` in the server configuration.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -1,4 +1,4 @@
-//! The sender: due event deliveries are claimed (one instance gets each), POSTed signed to
+//! Sending events, a kind of due work of the job runtime (`jobs.rs`): due event deliveries are claimed (one instance gets each), POSTed signed to
 //! their endpoint, and marked sent, retried later with backoff, or failed for good. An endpoint
 //! that answers 410 Gone is disabled.
 //!
@@ -11,26 +11,9 @@ use crate::runtime::signed::{Backoff, Post, Reply, outcome};
 use anyhow::Context as _;
 use std::time::Duration;
 use switchboard_store::{DeliveryAttempt, EventDelivery, SendOutcome};
-use tokio::sync::watch;
 
 /// Deliveries claimed per round.
 const CLAIM_BATCH: u32 = 50;
-
-/// Sends due deliveries every `events.poll_interval_ms` until `stop`.
-pub async fn run_loop(app: &App, stop: &mut watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(app.config.events.poll_interval_ms.max(10)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = send_due(app).await {
-                    tracing::warn!(error = %format!("{e:#}"), "sending event deliveries failed");
-                }
-            }
-            _ = stop.changed() => break,
-        }
-    }
-}
 
 /// One round: claims what is due and tries each once. Endpoints are served side by side, so
 /// that a slow one does not hold up the others; each endpoint's deliveries go one after the
@@ -68,6 +51,7 @@ async fn send_in_order(app: &App, deliveries: Vec<EventDelivery>, now: i64) -> u
                 attempt = d.attempts + 1, error, result, "event not delivered");
         }
         ::metrics::counter!(crate::runtime::metrics::EVENT_DELIVERIES, "result" => result).increment(1);
+        crate::runtime::metrics::job("event_delivery", result);
         sent += usize::from(matches!(attempt.outcome, SendOutcome::Sent));
         if attempt.disable_endpoint {
             app.events.invalidate(&d.tenant);

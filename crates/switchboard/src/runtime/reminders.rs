@@ -1,4 +1,4 @@
-//! The firing loop: due reminders are claimed (one instance gets each), held through the
+//! Firing reminders, a kind of due work of the job runtime (`jobs.rs`): due reminders are claimed (one instance gets each), held through the
 //! tenant's quiet hours, and stored as a proactive message in the same transaction that marks
 //! them fired; web chat users get it pushed, platforms through the outbox.
 
@@ -7,29 +7,11 @@ use crate::runtime::frames::ServerFrame;
 use anyhow::Context as _;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use std::time::Duration;
 use switchboard_core::{Channel, Content, QuietHours};
 use switchboard_store::Reminder;
-use tokio::sync::watch;
 
 /// Reminders claimed per round of the loop.
 const CLAIM_BATCH: u32 = 100;
-
-/// Fires due reminders every `reminders.poll_interval_ms` until `stop`.
-pub async fn run_loop(app: &App, stop: &mut watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(app.config.reminders.poll_interval_ms.max(10)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = fire_due(app).await {
-                    tracing::warn!(error = %format!("{e:#}"), "firing reminders failed");
-                }
-            }
-            _ = stop.changed() => break,
-        }
-    }
-}
 
 /// How often the reminders of a suspended tenant look again whether it was resumed.
 const SUSPENDED_RECHECK_MS: i64 = 60_000;
@@ -47,9 +29,13 @@ pub async fn fire_due(app: &App) -> anyhow::Result<usize> {
     let mut fired = 0;
     for r in claimed {
         match fire_one(app, &r, now).await {
-            Ok(true) => fired += 1,
-            Ok(false) => {}
+            Ok(true) => {
+                fired += 1;
+                crate::runtime::metrics::job("reminder", "sent");
+            }
+            Ok(false) => crate::runtime::metrics::job("reminder", "held"),
             Err(e) => {
+                crate::runtime::metrics::job("reminder", "retry");
                 tracing::warn!(tenant = %r.tenant, reminder = r.id, error = %format!("{e:#}"), "cannot fire a reminder")
             }
         }

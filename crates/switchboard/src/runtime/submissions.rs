@@ -1,4 +1,4 @@
-//! The sender: pending submissions of forms with an HTTP action are claimed (one instance gets
+//! Sending form submissions, a kind of due work of the job runtime (`jobs.rs`): pending submissions of forms with an HTTP action are claimed (one instance gets
 //! each), POSTed signed to the tenant's endpoint, and marked sent, retried later with backoff,
 //! or failed for good.
 //!
@@ -14,7 +14,6 @@ use std::time::Duration;
 use switchboard_core::clock::rfc3339;
 use switchboard_core::{FormAction, TenantId};
 use switchboard_store::{SendOutcome, Submission};
-use tokio::sync::watch;
 
 /// `[forms]` in the server configuration.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -31,22 +30,6 @@ pub struct FormsConfig {
 
 /// Submissions claimed per round.
 const CLAIM_BATCH: u32 = 20;
-
-/// Sends due submissions every `forms.poll_interval_ms` until `stop`.
-pub async fn run_loop(app: &App, stop: &mut watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(app.config.forms.poll_interval_ms.max(10)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = send_due(app).await {
-                    tracing::warn!(error = %format!("{e:#}"), "sending form submissions failed");
-                }
-            }
-            _ = stop.changed() => break,
-        }
-    }
-}
 
 /// One round: claims what is due and tries each once. Returns how many were sent.
 pub async fn send_due(app: &App) -> anyhow::Result<usize> {
@@ -70,6 +53,7 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
         ::metrics::counter!(crate::runtime::metrics::FORM_SUBMISSIONS, "tenant" => s.tenant.to_string(),
             "form" => s.form.clone(), "result" => result)
         .increment(1);
+        crate::runtime::metrics::job("form_submission", result);
         sent += usize::from(matches!(outcome, SendOutcome::Sent));
         let claimed_at = s.claimed_at.unwrap_or(now);
         // Not recorded: the claim lapses and the submission is tried again (at least once).
