@@ -267,10 +267,9 @@ mod shared {
             store.complete_turn(&t, wrong).await,
             Err(StoreError::NotFound(_))
         ));
-        sqlx::query("UPDATE tenant_settings SET monthly_message_quota = NULL")
-            .execute(store.pool())
-            .await
-            .expect("no quota");
+        let mut settings = store.tenant_settings(&t).await.expect("settings");
+        settings.monthly_message_quota = None;
+        store.set_tenant_settings(&t, settings).await.expect("no quota");
         for i in 3..6 {
             accepted.push(
                 store

@@ -30,16 +30,20 @@ mod turn_queue;
 mod turns;
 mod write_tx;
 
-use crate::{Job, Result, StoreError};
+use crate::{Job, Result, StoreError, TenantSettings};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use switchboard_core::Clock;
+use std::time::{Duration, Instant};
+use switchboard_core::{Clock, TenantId};
 use tokio::sync::mpsc;
 
 /// Each migration once, in order; `switchboard_migrations` records which ran.
+/// How long a tenant's settings read by one instance may miss a change made by another.
+const SETTINGS_TTL: Duration = Duration::from_secs(1);
+
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
 
 #[derive(Clone, Debug)]
@@ -62,6 +66,10 @@ pub struct PgStore {
     pool: PgPool,
     /// Monthly counts of tenants without a quota, not written yet (see `tally`).
     counts: Arc<tally::Pending>,
+    /// Tenant settings read in the last [`SETTINGS_TTL`], by tenant: every message reads them
+    /// (suspended, quota, time zone, consent), and they change rarely. Writes through this
+    /// store forget the tenant's entry; another instance's change shows within the TTL.
+    settings: Mutex<HashMap<String, (Instant, TenantSettings)>>,
     /// The connection holding this server's advisory lock (see [`PgStore::lock_server`]).
     server_lock: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
     clock: Clock,
@@ -79,6 +87,14 @@ impl PgStore {
     }
 
     pub async fn connect_with(connect: PgConnectOptions, opts: PgOptions) -> Result<PgStore> {
+        // Every query names its tenant beside a more selective key. A generic plan, cached after
+        // a few runs on statistics from when the tables were small, would combine the two
+        // indexes and read every message of the tenant per query; a plan made for each run's
+        // values reads only the rows asked for.
+        // No wait for another transaction's row locks is longer than `lock_timeout`: a write
+        // holding a conversation's lane must not wait for one that waits for the lane (see
+        // `write_tx`); such a write runs again.
+        let connect = connect.options([("plan_cache_mode", "force_custom_plan"), ("lock_timeout", "5s")]);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -90,11 +106,34 @@ impl PgStore {
         Ok(PgStore {
             counts: tally::start(pool.clone()),
             pool,
+            settings: Default::default(),
             server_lock: Default::default(),
             clock: opts.clock,
             feed: Arc::new(Mutex::new(Some(tx))),
             feed_rx: Mutex::new(Some(rx)),
         })
+    }
+
+    /// The tenant's settings, read at most [`SETTINGS_TTL`] ago.
+    async fn cached_settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
+        if let Ok(cache) = self.settings.lock()
+            && let Some((at, s)) = cache.get(tenant.as_str())
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(s.clone());
+        }
+        let mut conn = self.pool().acquire().await?;
+        let read = tenants::settings(&mut conn, tenant).await?;
+        if let Ok(mut cache) = self.settings.lock() {
+            cache.insert(tenant.as_str().to_owned(), (Instant::now(), read.clone()));
+        }
+        Ok(read)
+    }
+
+    fn forget_settings(&self, tenant: &TenantId) {
+        if let Ok(mut cache) = self.settings.lock() {
+            cache.remove(tenant.as_str());
+        }
     }
 
     /// Claims the database for this server until it stops: one server processes the queue at a
@@ -164,6 +203,8 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     .await
     .or_else(ignore_concurrent_create)?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    // Another instance may be applying a long migration: wait for it, however long it takes.
+    sqlx::query("SET LOCAL lock_timeout = 0").execute(&mut *tx).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard_migrations:' || current_schema()))")
         .execute(&mut *tx)
         .await?;

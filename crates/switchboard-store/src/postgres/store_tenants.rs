@@ -121,14 +121,14 @@ impl TenantStore for PgStore {
     }
 
     async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings> {
-        let mut conn = self.pool().acquire().await?;
-        tenants::settings(&mut conn, tenant).await
+        self.cached_settings(tenant).await
     }
 
     async fn set_tenant_settings(&self, tenant: &TenantId, settings: TenantSettings) -> Result<()> {
         let mut tx = self.begin().await?;
         tenants::set_settings(&mut tx, tenant, &settings, self.now()).await?;
         tx.commit().await?;
+        self.forget_settings(tenant);
         Ok(())
     }
 
@@ -143,6 +143,7 @@ impl TenantStore for PgStore {
         let mut tx = self.begin().await?;
         let existed = tenants::delete(&mut tx, tenant).await?;
         tx.commit().await?;
+        self.forget_settings(tenant);
         Ok(existed)
     }
 

@@ -32,8 +32,9 @@ impl TurnStore for PgStore {
     }
 
     async fn accept_inbound(&self, tenant: &TenantId, inbound: NewInbound) -> Result<Accepted> {
+        let quota = self.cached_settings(tenant).await?.monthly_message_quota;
         let (accepted, count_later) =
-            write_tx::run(self, |w, _| Box::pin(turns::accept(w, tenant, inbound.clone()))).await?;
+            write_tx::run(self, |w, _| Box::pin(turns::accept(w, tenant, inbound.clone(), quota))).await?;
         if count_later {
             super::tally::add(&self.counts, tenant.as_str(), turns::month(accepted.created_at));
         }

@@ -66,7 +66,13 @@ async fn first_copy(
 }
 
 /// Also says whether the message is still to be counted (a tenant without a quota, see `tally`).
-pub(super) async fn accept(w: &mut Write, tenant: &TenantId, m: NewInbound) -> TxResult<(Accepted, bool)> {
+/// `quota`: the tenant's monthly message quota, if it has one.
+pub(super) async fn accept(
+    w: &mut Write,
+    tenant: &TenantId,
+    m: NewInbound,
+    quota: Option<u64>,
+) -> TxResult<(Accepted, bool)> {
     let now = w.now;
     if let Some(ext) = &m.external_id
         && let Some(first) = first_copy(w.conn(), tenant, m.channel, ext).await?
@@ -85,7 +91,7 @@ pub(super) async fn accept(w: &mut Write, tenant: &TenantId, m: NewInbound) -> T
     let conversation = open_for_update(w.conn(), tenant, m.channel, &m.user, now).await?;
     // Counted after the conversation is found or made (an unknown tenant is refused there);
     // a refusal rolls the new conversation back with the rest. Duplicates never get here.
-    let counted = count_inbound(w.conn(), tenant, now).await?;
+    let counted = count_inbound(w.conn(), tenant, quota, now).await?;
     let seq = next_seq(w.conn(), tenant, &conversation, now).await?;
     let inserted = sqlx::query(
         "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, \
@@ -194,13 +200,8 @@ pub(super) fn month(at_ms: i64) -> String {
 /// past the quota. The counter's row stays locked until the commit and the check reads the
 /// count after this message's increment, so two racing messages cannot both take the last
 /// unit. Returns false for a tenant without a quota: its count is added after the commit.
-async fn count_inbound(c: &mut PgConnection, tenant: &TenantId, now: i64) -> TxResult<bool> {
-    let quota: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT monthly_message_quota FROM tenant_settings WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *c)
-            .await?;
-    let Some(quota) = quota.flatten() else {
+async fn count_inbound(c: &mut PgConnection, tenant: &TenantId, quota: Option<u64>, now: i64) -> TxResult<bool> {
+    let Some(quota) = quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX)) else {
         return Ok(false);
     };
     let counted: i64 = sqlx::query_scalar(

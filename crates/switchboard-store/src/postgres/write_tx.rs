@@ -28,10 +28,6 @@ const ATTEMPTS: u32 = 6;
 /// in one shard only wait for each other's announcement, a few microseconds after a commit.
 static LANES: [Mutex<()>; 1024] = [const { Mutex::const_new(()) }; 1024];
 
-/// Holding a lane, a write must not wait long on another transaction's row locks (that one
-/// could wait for the lane): the wait ends as a lock timeout, and the write runs again.
-const LANE_LOCK_TIMEOUT: &str = "SELECT set_config('lock_timeout', '5s', true)";
-
 fn lane_of(conversation: &ConversationId) -> &'static Mutex<()> {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(conversation.as_str());
@@ -100,8 +96,10 @@ impl Write {
         created_at: i64,
     ) -> TxResult<Job> {
         if self.lane.is_none() {
+            // Holding a lane, a write must not wait long on another transaction's row locks
+            // (that one could wait for the lane): every connection has a `lock_timeout` (see
+            // `PgStore::connect_with`), the wait ends with 55P03, and the write runs again.
             self.lane = Some(lane_of(conversation).lock().await);
-            sqlx::query(LANE_LOCK_TIMEOUT).execute(&mut *self.tx).await?;
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (tenant_id, kind, conversation_id, message_id, priority, attempts, run_at, created_at) \
