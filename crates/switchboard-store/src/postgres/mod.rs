@@ -189,6 +189,7 @@ impl PgStore {
         if let Ok(mut f) = self.feed.lock() {
             f.take();
         }
+        self.flush_counts_at_close();
     }
 }
 
