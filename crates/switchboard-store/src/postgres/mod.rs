@@ -189,7 +189,6 @@ impl PgStore {
         if let Ok(mut f) = self.feed.lock() {
             f.take();
         }
-        self.flush_counts_at_close();
     }
 }
 

@@ -3,8 +3,7 @@
 //! counter row from the count to the commit (its WAL flush included), so every message of the
 //! tenant would wait for the one before it: a few hundred messages a second at most. A tenant
 //! with a quota is counted exactly, in the transaction (see `turns::count_inbound`); without one
-//! the count is only reported, and a crash loses at most the last `FLUSH_EVERY` of it (a
-//! graceful stop writes it when the store is closed).
+//! the count is only reported, and a crash loses at most the last `FLUSH_EVERY` of it.
 
 use super::PgStore;
 use crate::Result;
@@ -69,32 +68,7 @@ pub(super) async fn flush(pool: &PgPool, pending: &Pending) -> Result<()> {
     Ok(())
 }
 
-/// The longest a closing store waits for its last counts to be written (the database may be
-/// the reason it is closing).
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
-
 impl PgStore {
-    /// Writes the pending counts before the process goes, so that a graceful stop loses none.
-    /// `close` is not async: on a multi-threaded runtime this thread waits for the write, on
-    /// any other the write is spawned.
-    pub(super) fn flush_counts_at_close(&self) {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        let Ok(handle) = Handle::try_current() else { return };
-        let (pool, counts) = (self.pool.clone(), self.counts.clone());
-        let write = async move {
-            match tokio::time::timeout(CLOSE_WAIT, flush(&pool, &counts)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "the last monthly message counts were not written"),
-                Err(_) => tracing::warn!("the last monthly message counts were not written in time"),
-            }
-        };
-        if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
-            tokio::task::block_in_place(|| handle.block_on(write));
-        } else {
-            handle.spawn(write);
-        }
-    }
-
     /// Writes the pending counts now: before anything reads the counters.
     pub(crate) async fn flush_counts(&self) -> Result<()> {
         flush(&self.pool, &self.counts).await
