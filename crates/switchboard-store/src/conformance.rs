@@ -263,12 +263,15 @@ async fn accept_stores_message_conversation_and_job(store: Arc<dyn Store>) {
         .await
         .expect("read")
         .expect("exists");
-    let (m, c) = store
+    let input = store
         .turn_input(&t, &acc.conversation, &msg.id)
         .await
         .expect("read")
         .expect("both exist");
-    assert_eq!((m, c), (stored.clone(), conv));
+    assert_eq!(
+        (input.message, input.conversation, input.consent),
+        (stored.clone(), conv, None)
+    );
     let other = tenant(&store, "other").await;
     assert_eq!(
         store

@@ -59,6 +59,16 @@ pub async fn consent_is_ledgered_and_a_refusal_erases(store: Arc<dyn Store>) {
         .accept_inbound(&t, inbound("ann", "hello?", None))
         .await
         .expect("accept");
+    let input = store
+        .turn_input(&t, &later.conversation, &later.message)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        input.consent.map(|c| (c.id, c.decision)),
+        Some((latest.id, ConsentDecision::Refused)),
+        "a turn reads the latest decision with its message"
+    );
     let mut c = commit(later.job.as_ref().expect("job").id, &later, &[]);
     c.erase = Erase::Message;
     store.complete_turn(&t, c).await.expect("dropped");

@@ -84,6 +84,15 @@ pub struct NewInbound {
     pub priority: Priority,
 }
 
+/// What a turn starts from, read at once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TurnInput {
+    pub message: switchboard_core::Message,
+    pub conversation: switchboard_core::Conversation,
+    /// The person's latest consent decision on the message's channel.
+    pub consent: Option<ConsentRecord>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Accepted {
     pub conversation: ConversationId,

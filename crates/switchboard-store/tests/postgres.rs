@@ -28,7 +28,7 @@ async fn migrations_run_once_and_a_second_connect_finds_them_applied() {
         .fetch_all(a.pool())
         .await
         .expect("versions");
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
 }
 
 // PostgreSQL's own checks: several instances (stores) on one database, gaps in identity

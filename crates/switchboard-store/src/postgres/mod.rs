@@ -40,11 +40,14 @@ use std::time::{Duration, Instant};
 use switchboard_core::{Clock, TenantId};
 use tokio::sync::mpsc;
 
-/// Each migration once, in order; `switchboard_migrations` records which ran.
 /// How long a tenant's settings read by one instance may miss a change made by another.
 const SETTINGS_TTL: Duration = Duration::from_secs(1);
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+/// Each migration once, in order; `switchboard_migrations` records which ran.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_turn_functions.sql"),
+];
 
 #[derive(Clone, Debug)]
 pub struct PgOptions {

@@ -8,19 +8,24 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
 use switchboard_core::{Channel, Conversation, ConversationId, Handoff, HandoffStatus, TenantId};
 
-const LEDGER_COLS: &str = "id, tenant_id, channel, user_id, decision, text_version, text, created_at";
+pub(super) const LEDGER_COLS: &str = "id, tenant_id, channel, user_id, decision, text_version, text, created_at";
 
 fn ledger_row(r: &PgRow) -> Result<ConsentRecord> {
-    let decision: String = r.try_get(4)?;
+    ledger_row_at(r, 0)
+}
+
+/// A ledger entry whose columns start at `o` in the row.
+pub(super) fn ledger_row_at(r: &PgRow, o: usize) -> Result<ConsentRecord> {
+    let decision: String = r.try_get(o + 4)?;
     Ok(ConsentRecord {
-        id: r.try_get(0)?,
-        tenant: tenant(r.try_get(1)?)?,
-        channel: channel(r.try_get(2)?)?,
-        user: r.try_get(3)?,
+        id: r.try_get(o)?,
+        tenant: tenant(r.try_get(o + 1)?)?,
+        channel: channel(r.try_get(o + 2)?)?,
+        user: r.try_get(o + 3)?,
         decision: ConsentDecision::parse(&decision).ok_or_else(|| corrupt("consent decision", &decision))?,
-        text_version: r.try_get(5)?,
-        text: r.try_get(6)?,
-        created_at: r.try_get(7)?,
+        text_version: r.try_get(o + 5)?,
+        text: r.try_get(o + 6)?,
+        created_at: r.try_get(o + 7)?,
     })
 }
 

@@ -49,21 +49,34 @@ pub(super) fn tenant_row(r: &PgRow) -> Result<TenantRecord> {
     })
 }
 
+/// `cols` with each column named as `alias.column`, for a query that joins tables.
+pub(super) fn prefixed(cols: &str, alias: &str) -> String {
+    cols.split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn conversation_row(r: &PgRow) -> Result<Conversation> {
-    let status: String = r.try_get(4)?;
-    let context: String = r.try_get(6)?;
+    conversation_row_at(r, 0)
+}
+
+/// A conversation whose columns start at `o` in the row.
+pub(super) fn conversation_row_at(r: &PgRow, o: usize) -> Result<Conversation> {
+    let status: String = r.try_get(o + 4)?;
+    let context: String = r.try_get(o + 6)?;
     Ok(Conversation {
-        id: conversation_id(r.try_get(0)?)?,
-        tenant: tenant(r.try_get(1)?)?,
-        channel: channel(r.try_get(2)?)?,
-        user: r.try_get(3)?,
+        id: conversation_id(r.try_get(o)?)?,
+        tenant: tenant(r.try_get(o + 1)?)?,
+        channel: channel(r.try_get(o + 2)?)?,
+        user: r.try_get(o + 3)?,
         status: ConversationStatus::parse(&status).ok_or_else(|| corrupt("conversation status", &status))?,
-        last_seq: r.try_get(5)?,
+        last_seq: r.try_get(o + 5)?,
         context: serde_json::from_str(&context)?,
-        created_at: r.try_get(7)?,
-        updated_at: r.try_get(8)?,
+        created_at: r.try_get(o + 7)?,
+        updated_at: r.try_get(o + 8)?,
         handoff: r
-            .try_get::<Option<String>, _>(9)?
+            .try_get::<Option<String>, _>(o + 9)?
             .map(|h| serde_json::from_str(&h))
             .transpose()?,
     })

@@ -2,6 +2,7 @@
 //! own (`write_tx`), retried when it loses to a concurrent one.
 
 use super::PgStore;
+use super::people::{LEDGER_COLS, ledger_row_at};
 use super::rows::*;
 use super::write_tx::{self, TxResult};
 use super::{turn_commit, turn_delivery, turn_queue, turns};
@@ -9,6 +10,7 @@ use crate::*;
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
+use std::sync::LazyLock;
 use switchboard_core::{Channel, Content, Conversation, ConversationId, Message, MessageId, MessageStatus, TenantId};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -97,17 +99,36 @@ impl TurnStore for PgStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         message: &MessageId,
-    ) -> Result<Option<(Message, Conversation)>> {
-        let m = fetch_opt(
-            self,
-            format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = $1 AND tenant_id = $2 AND conversation_id = $3"),
-            &[message.as_str(), tenant.as_str(), conversation.as_str()],
-            message_row,
-        )
-        .await?;
-        let Some(m) = m else { return Ok(None) };
-        let conv = self.conversation(tenant, conversation).await?;
-        Ok(conv.map(|conv| (m, conv)))
+    ) -> Result<Option<TurnInput>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM messages m \
+                 JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = m.tenant_id \
+                 LEFT JOIN LATERAL (SELECT * FROM consent_ledger WHERE tenant_id = m.tenant_id \
+                 AND channel = m.channel AND user_id = m.user_id ORDER BY id DESC LIMIT 1) l ON TRUE \
+                 WHERE m.id = $1 AND m.tenant_id = $2 AND m.conversation_id = $3",
+                prefixed(MESSAGE_COLS, "m"),
+                prefixed(CONVERSATION_COLS, "c"),
+                prefixed(LEDGER_COLS, "l"),
+            )
+        });
+        let row = sqlx::query(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(message.as_str())
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let (m, c) = (MESSAGE_COLS.split(", ").count(), CONVERSATION_COLS.split(", ").count());
+        let consent = match r.try_get::<Option<i64>, _>(m + c)? {
+            Some(_) => Some(ledger_row_at(&r, m + c)?),
+            None => None,
+        };
+        Ok(Some(TurnInput {
+            message: message_row(&r)?,
+            conversation: conversation_row_at(&r, m)?,
+            consent,
+        }))
     }
 
     async fn messages_after(
@@ -142,6 +163,12 @@ impl TurnStore for PgStore {
     }
 
     async fn complete_turn(&self, tenant: &TenantId, commit: TurnCommit) -> Result<Vec<Message>> {
+        if turn_commit::alone(&commit) {
+            return write_tx::run_alone(self, |c, now, _| {
+                Box::pin(turn_commit::complete_alone(c, tenant, commit.clone(), now))
+            })
+            .await;
+        }
         write_tx::run(self, |w, _| Box::pin(turn_commit::complete(w, tenant, commit.clone()))).await
     }
 

@@ -1,18 +1,126 @@
 //! Completing a turn: its job leaves the queue, its inbound message is marked processed, and
-//! its replies, context, consent decision, erasure and handoff are written, all in one `Write`.
+//! its replies, context, consent decision, erasure and handoff are written, all in one write.
+//! Most turns record no consent, erase nothing and hand nothing over: those are one statement,
+//! `switchboard_complete_turn` (migrations/postgres/0002), and, when they queue no job, run
+//! outside a transaction (`complete_alone`).
 
 use super::rows::json;
-use super::turns::next_seq;
+use super::turns::{function_error, next_seq};
 use super::write_tx::{TxResult, Write};
-use crate::{Erase, JobKind, NewConsent, Priority, StoreError, TurnCommit};
+use crate::{Erase, Job, JobKind, NewConsent, Priority, StoreError, TurnCommit};
+use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use switchboard_core::{
     Channel, Content, ConversationContext, ConversationId, Direction, Handoff, HandoffStatus, Message, MessageId,
     MessageStatus, TenantId,
 };
 
+/// Whether the turn is one statement that queues no job.
+pub(super) fn alone(c: &TurnCommit) -> bool {
+    plain(c) && (!c.deliver || c.replies.is_empty())
+}
+
+fn plain(c: &TurnCommit) -> bool {
+    c.consent.is_none() && c.erase == Erase::Nothing && c.handoff.is_none()
+}
+
+/// A turn for which [`alone`] holds, on a connection outside a transaction.
+pub(super) async fn complete_alone(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    c: TurnCommit,
+    now: i64,
+) -> TxResult<Vec<Message>> {
+    Ok(complete_plain(conn, tenant, c, now).await?.0)
+}
+
+/// One statement: the replies, and the deliver job it queued if any.
+async fn complete_plain(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    c: TurnCommit,
+    now: i64,
+) -> TxResult<(Vec<Message>, Option<Job>)> {
+    let ids: Vec<MessageId> = c.replies.iter().map(|_| MessageId::generate()).collect();
+    let kinds: Vec<&str> = c.replies.iter().map(Content::kind).collect();
+    let contents = c.replies.iter().map(json).collect::<crate::Result<Vec<String>>>()?;
+    let queue = c.deliver && !c.replies.is_empty();
+    let row = sqlx::query(
+        "SELECT o_channel, o_user, o_first_seq, o_job \
+         FROM switchboard_complete_turn($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(tenant.as_str())
+    .bind(c.job_id)
+    .bind(c.message.as_str())
+    .bind(json(&c.processed)?)
+    .bind(c.conversation.as_str())
+    .bind(json(&c.context)?)
+    .bind(ids.iter().map(MessageId::as_str).collect::<Vec<_>>())
+    .bind(kinds)
+    .bind(contents)
+    .bind(queue.then_some(JobKind::Deliver.as_str()))
+    .bind(Priority::Interactive as i64)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| function_error(e, tenant))?;
+    let channel_name: String = row.try_get(0)?;
+    let channel =
+        Channel::parse(&channel_name).ok_or_else(|| StoreError::Corrupt(format!("channel {channel_name}")))?;
+    let user: String = row.try_get(1)?;
+    let first_seq: Option<i64> = row.try_get(2)?;
+    let status = if c.deliver {
+        MessageStatus::Queued
+    } else {
+        MessageStatus::Sent
+    };
+    let out = ids
+        .into_iter()
+        .zip(c.replies)
+        .enumerate()
+        .map(|(i, (id, content))| Message {
+            id,
+            tenant: tenant.clone(),
+            conversation: c.conversation.clone(),
+            seq: first_seq.unwrap_or(0) + i as i64,
+            channel,
+            user: user.clone(),
+            direction: Direction::Outbound,
+            content,
+            metadata: serde_json::json!({}),
+            processed: None,
+            status,
+            external_id: None,
+            in_reply_to: Some(c.message.clone()),
+            reply_index: Some(i as i64),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let job = row.try_get::<Option<i64>, _>(3)?.map(|id| Job {
+        id,
+        tenant: tenant.clone(),
+        kind: JobKind::Deliver,
+        conversation: c.conversation.clone(),
+        message: c.message.clone(),
+        priority: Priority::Interactive,
+        attempts: 0,
+        run_at: now,
+        last_error: None,
+        created_at: now,
+    });
+    Ok((out, job))
+}
+
 pub(super) async fn complete(w: &mut Write, tenant: &TenantId, c: TurnCommit) -> TxResult<Vec<Message>> {
     let now = w.now;
+    if plain(&c) {
+        let (out, job) = complete_plain(w.conn(), tenant, c, now).await?;
+        if let Some(job) = job {
+            w.queued(job).await;
+        }
+        return Ok(out);
+    }
     // The job's row lock makes a second completion (another instance running the same turn)
     // wait for this one and then find nothing to delete.
     let deleted = sqlx::query("DELETE FROM jobs WHERE id = $1 AND tenant_id = $2")

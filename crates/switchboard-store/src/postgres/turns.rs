@@ -1,12 +1,13 @@
 //! The writes that add messages to a conversation: accepting an inbound message with its job,
 //! and a bot message that answers none (a reminder, a notice). Each runs inside a `Write`.
 
-use super::rows::{MESSAGE_COLS, channel, message_row};
+use super::rows::{channel, conversation_id, json, message_id};
 use super::write_tx::{TxError, TxResult, Write};
-use crate::{Accepted, JobKind, NewInbound, Priority, StoreError};
+use crate::{Accepted, Job, JobKind, NewInbound, Priority, StoreError};
+use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use switchboard_core::{
-    Channel, Content, ConversationContext, ConversationId, Direction, Message, MessageId, MessageStatus, TenantId,
+    Content, ConversationContext, ConversationId, Direction, Message, MessageId, MessageStatus, TenantId,
 };
 
 /// Takes the next sequence number of a conversation. The row stays locked until the commit, so
@@ -46,27 +47,11 @@ pub(super) async fn set_message_status(
     Ok(())
 }
 
-/// The first copy of an inbound message with this platform id, if any.
-async fn first_copy(
-    c: &mut PgConnection,
-    tenant: &TenantId,
-    channel: Channel,
-    external_id: &str,
-) -> TxResult<Option<Message>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MESSAGE_COLS} FROM messages WHERE tenant_id = $1 AND channel = $2 AND external_id = $3 \
-         AND direction = 'in'"
-    )))
-    .bind(tenant.as_str())
-    .bind(channel.as_str())
-    .bind(external_id)
-    .fetch_optional(c)
-    .await?;
-    Ok(row.as_ref().map(message_row).transpose()?)
-}
-
 /// Also says whether the message is still to be counted (a tenant without a quota, see `tally`).
-/// `quota`: the tenant's monthly message quota, if it has one.
+/// `quota`: the tenant's monthly message quota, if it has one. One statement,
+/// `switchboard_accept` (migrations/postgres/0002): its first copy when the platform sent it
+/// before, else the open conversation (opened if there is none, locked until the commit), the
+/// quota count, the next seq, the message and its turn job.
 pub(super) async fn accept(
     w: &mut Write,
     tenant: &TenantId,
@@ -74,149 +59,93 @@ pub(super) async fn accept(
     quota: Option<u64>,
 ) -> TxResult<(Accepted, bool)> {
     let now = w.now;
-    if let Some(ext) = &m.external_id
-        && let Some(first) = first_copy(w.conn(), tenant, m.channel, ext).await?
-    {
-        let first = Accepted {
-            conversation: first.conversation,
-            message: first.id,
-            seq: first.seq,
-            duplicate: true,
-            content: first.content,
-            job: None,
-            created_at: first.created_at,
-        };
-        return Ok((first, false));
-    }
-    let conversation = open_for_update(w.conn(), tenant, m.channel, &m.user, now).await?;
-    // Counted after the conversation is found or made (an unknown tenant is refused there);
-    // a refusal rolls the new conversation back with the rest. Duplicates never get here.
-    let counted = count_inbound(w.conn(), tenant, quota, now).await?;
-    let seq = next_seq(w.conn(), tenant, &conversation, now).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO messages (id, tenant_id, conversation_id, seq, channel, user_id, direction, kind, content, \
-         metadata, processed, status, external_id, in_reply_to, reply_index, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'in', $7, $8, $9, NULL, 'queued', $10, NULL, NULL, $11, $11) \
-         ON CONFLICT (tenant_id, channel, external_id) WHERE external_id IS NOT NULL AND direction = 'in' \
-         DO NOTHING",
+    let quota = quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
+    let row = sqlx::query(
+        "SELECT o_duplicate, o_conversation, o_message, o_seq, o_content, o_created_at, o_job \
+         FROM switchboard_accept($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
-    .bind(m.id.as_str())
     .bind(tenant.as_str())
-    .bind(conversation.as_str())
-    .bind(seq)
     .bind(m.channel.as_str())
     .bind(&m.user)
+    .bind(m.id.as_str())
     .bind(m.content.kind())
-    .bind(super::rows::json(&m.content)?)
-    .bind(super::rows::json(&m.metadata)?)
+    .bind(json(&m.content)?)
+    .bind(json(&m.metadata)?)
     .bind(m.external_id.as_deref())
+    .bind(JobKind::Turn.as_str())
+    .bind(m.priority as i64)
+    .bind(quota)
+    .bind(month(now))
+    .bind(ConversationId::generate().as_str())
+    .bind(json(&ConversationContext::default())?)
     .bind(now)
-    .execute(w.conn())
-    .await?;
-    if inserted.rows_affected() == 0 {
-        // Another instance stored the same platform message since the check above. Undoing
-        // this attempt (its seq, its count) and running it again answers with that copy.
-        return Err(TxError::Retry(format!(
-            "inbound message {:?} stored concurrently",
-            m.external_id
-        )));
-    }
-    let job = w
-        .insert_job(JobKind::Turn, tenant, &conversation, &m.id, m.priority, now)
-        .await?;
+    .fetch_one(w.conn())
+    .await
+    .map_err(|e| function_error(e, tenant))?;
+    let duplicate: bool = row.try_get(0)?;
+    let conversation = conversation_id(row.try_get(1)?)?;
+    let message = message_id(row.try_get(2)?)?;
+    let content: String = row.try_get(4)?;
+    let job = match row.try_get::<Option<i64>, _>(6)? {
+        Some(id) => Some(
+            w.queued(Job {
+                id,
+                tenant: tenant.clone(),
+                kind: JobKind::Turn,
+                conversation: conversation.clone(),
+                message: message.clone(),
+                priority: m.priority,
+                attempts: 0,
+                run_at: now,
+                last_error: None,
+                created_at: now,
+            })
+            .await,
+        ),
+        None => None,
+    };
     let accepted = Accepted {
         conversation,
-        message: m.id,
-        seq,
-        duplicate: false,
-        content: m.content,
-        job: Some(job),
-        created_at: now,
+        message,
+        seq: row.try_get(3)?,
+        duplicate,
+        content: if duplicate {
+            serde_json::from_str(&content)?
+        } else {
+            m.content
+        },
+        job,
+        created_at: row.try_get(5)?,
     };
-    Ok((accepted, !counted))
+    Ok((accepted, !duplicate && quota.is_none()))
 }
 
-/// The user's open conversation on the channel, opened if there is none, and locked until the
-/// commit. Two writers opening one at once both end up with the same: the unique index on open
-/// conversations lets one insert win, and the other finds it on its next look.
-async fn open_for_update(
-    c: &mut PgConnection,
-    tenant: &TenantId,
-    channel: Channel,
-    user: &str,
-    now: i64,
-) -> TxResult<ConversationId> {
-    // Each round either finds an open conversation or loses an insert to a concurrent one that
-    // was then closed before the look; more than a few rounds means something else is wrong.
-    for _ in 0..5 {
-        // NO KEY: rows that only point at the conversation (another turn's replies, a reminder)
-        // may still be written meanwhile.
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM conversations WHERE tenant_id = $1 AND channel = $2 AND user_id = $3 \
-             AND status = 'open' FOR NO KEY UPDATE",
-        )
-        .bind(tenant.as_str())
-        .bind(channel.as_str())
-        .bind(user)
-        .fetch_optional(&mut *c)
-        .await?;
-        if let Some(id) = found {
-            return Ok(super::rows::conversation_id(id)?);
-        }
-        let id = ConversationId::generate();
-        let inserted = sqlx::query(
-            "INSERT INTO conversations (id, tenant_id, channel, user_id, status, last_seq, context, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, 'open', 0, $5, $6, $6) \
-             ON CONFLICT (tenant_id, channel, user_id) WHERE status = 'open' DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(tenant.as_str())
-        .bind(channel.as_str())
-        .bind(user)
-        .bind(super::rows::json(&ConversationContext::default())?)
-        .bind(now)
-        .execute(&mut *c)
-        .await;
-        match inserted {
-            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => {
-                return Err(StoreError::NotFound(format!("tenant {tenant}")).into());
+/// Maps the errors `switchboard_accept` and `switchboard_complete_turn` raise (see their
+/// migration) to the store's.
+pub(super) fn function_error(e: sqlx::Error, tenant: &TenantId) -> TxError {
+    if let sqlx::Error::Database(d) = &e {
+        let detail = || d.message().to_owned();
+        match d.code().as_deref() {
+            Some("SB001") => {
+                let quota = d
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|p| p.detail())
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(0);
+                return StoreError::QuotaExceeded(quota).into();
             }
-            Err(e) => return Err(e.into()),
-            Ok(r) if r.rows_affected() == 1 => return Ok(id),
-            Ok(_) => {}
+            Some("SB002") => return StoreError::Conflict(detail()).into(),
+            Some("SB003") => return StoreError::NotFound(detail()).into(),
+            _ if d.is_foreign_key_violation() => return StoreError::NotFound(format!("tenant {tenant}")).into(),
+            _ => {}
         }
     }
-    Err(TxError::Retry(format!(
-        "the open conversation of {user} keeps changing"
-    )))
+    e.into()
 }
 
 /// UTC months (`YYYY-MM`), the same for every instance whatever its time zone.
 pub(super) fn month(at_ms: i64) -> String {
     switchboard_core::clock::rfc3339(at_ms).chars().take(7).collect()
-}
-
-/// Counts one inbound message of a tenant with a quota against the month of `now`, refusing it
-/// past the quota. The counter's row stays locked until the commit and the check reads the
-/// count after this message's increment, so two racing messages cannot both take the last
-/// unit. Returns false for a tenant without a quota: its count is added after the commit.
-async fn count_inbound(c: &mut PgConnection, tenant: &TenantId, quota: Option<u64>, now: i64) -> TxResult<bool> {
-    let Some(quota) = quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX)) else {
-        return Ok(false);
-    };
-    let counted: i64 = sqlx::query_scalar(
-        "INSERT INTO tenant_message_counts (tenant_id, month, messages) VALUES ($1, $2, 1) \
-         ON CONFLICT (tenant_id, month) DO UPDATE SET messages = tenant_message_counts.messages + 1 \
-         RETURNING messages",
-    )
-    .bind(tenant.as_str())
-    .bind(month(now))
-    .fetch_one(&mut *c)
-    .await?;
-    if counted > quota.max(0) {
-        return Err(StoreError::QuotaExceeded(quota.max(0) as u64).into());
-    }
-    Ok(true)
 }
 
 /// A bot message that answers no inbound message, at the end of the conversation. With
@@ -258,8 +187,8 @@ pub(super) async fn proactive(
     .bind(channel.as_str())
     .bind(&user)
     .bind(content.kind())
-    .bind(super::rows::json(&content)?)
-    .bind(super::rows::json(&metadata)?)
+    .bind(json(&content)?)
+    .bind(json(&metadata)?)
     .bind(status.as_str())
     .bind(now)
     .execute(w.conn())

@@ -95,12 +95,7 @@ impl Write {
         priority: Priority,
         created_at: i64,
     ) -> TxResult<Job> {
-        if self.lane.is_none() {
-            // Holding a lane, a write must not wait long on another transaction's row locks
-            // (that one could wait for the lane): every connection has a `lock_timeout` (see
-            // `PgStore::connect_with`), the wait ends with 55P03, and the write runs again.
-            self.lane = Some(lane_of(conversation).lock().await);
-        }
+        self.take_lane(conversation).await;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (tenant_id, kind, conversation_id, message_id, priority, attempts, run_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, 0, $6, $7) RETURNING id",
@@ -128,6 +123,23 @@ impl Write {
         };
         self.jobs.push(job.clone());
         Ok(job)
+    }
+
+    /// A job the write's statements inserted, announced once the write commits. Call it right
+    /// after the statement that inserted it, before any other statement of the write.
+    pub(super) async fn queued(&mut self, job: Job) -> Job {
+        self.take_lane(&job.conversation).await;
+        self.jobs.push(job.clone());
+        job
+    }
+
+    async fn take_lane(&mut self, conversation: &ConversationId) {
+        if self.lane.is_none() {
+            // Holding a lane, a write must not wait long on another transaction's row locks
+            // (that one could wait for the lane): every connection has a `lock_timeout` (see
+            // `PgStore::connect_with`), the wait ends with 55P03, and the write runs again.
+            self.lane = Some(lane_of(conversation).lock().await);
+        }
     }
 }
 
@@ -164,18 +176,39 @@ pub(super) async fn run<'a, T>(
                 e
             }
         };
-        match lost {
-            TxError::Store(e) => return Err(e),
-            TxError::Retry(why) if attempt >= ATTEMPTS => {
-                return Err(StoreError::Conflict(format!(
-                    "gave up after {ATTEMPTS} concurrent-transaction conflicts: {why}"
-                )));
-            }
-            TxError::Retry(why) => {
-                tracing::debug!(attempt, error = %why, "postgres write lost to a concurrent one; again");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-            }
+        again(&mut attempt, lost).await?;
+    }
+}
+
+/// Runs `op`, one statement that queues no job, on its own: the statement is its own
+/// transaction (no `BEGIN` and `COMMIT` round trips). Run again, with a new `now`, when it
+/// lost to a concurrent write.
+pub(super) async fn run_alone<'a, T>(
+    store: &PgStore,
+    op: impl for<'c> Fn(&'c mut PgConnection, i64, PhantomData<&'c &'a ()>) -> WriteFuture<'c, T>,
+) -> Result<T> {
+    let mut attempt = 1;
+    loop {
+        let mut conn = store.pool().acquire().await?;
+        match op(&mut conn, store.now(), PhantomData).await {
+            Ok(value) => return Ok(value),
+            Err(lost) => again(&mut attempt, lost).await?,
+        }
+    }
+}
+
+/// After a failed run: the error when it is final or the runs are used up, else a pause.
+async fn again(attempt: &mut u32, lost: TxError) -> Result<()> {
+    match lost {
+        TxError::Store(e) => Err(e),
+        TxError::Retry(why) if *attempt >= ATTEMPTS => Err(StoreError::Conflict(format!(
+            "gave up after {ATTEMPTS} concurrent-transaction conflicts: {why}"
+        ))),
+        TxError::Retry(why) => {
+            tracing::debug!(attempt, error = %why, "postgres write lost to a concurrent one; again");
+            tokio::time::sleep(backoff(*attempt)).await;
+            *attempt += 1;
+            Ok(())
         }
     }
 }

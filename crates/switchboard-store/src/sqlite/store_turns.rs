@@ -3,7 +3,9 @@
 use super::SqliteStore;
 use super::delivery;
 use super::rows::*;
-use crate::{Accepted, DeadLetter, Job, JobKind, NewInbound, QueueStats, Result, StoreError, TurnCommit, TurnStore};
+use crate::{
+    Accepted, DeadLetter, Job, JobKind, NewInbound, QueueStats, Result, StoreError, TurnCommit, TurnInput, TurnStore,
+};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use switchboard_core::{
@@ -93,7 +95,7 @@ impl TurnStore for SqliteStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         message: &MessageId,
-    ) -> Result<Option<(Message, Conversation)>> {
+    ) -> Result<Option<TurnInput>> {
         let (t, cid, mid) = (tenant.clone(), conversation.clone(), message.clone());
         self.read(move |c| {
             let m = query_opt(
@@ -111,7 +113,13 @@ impl TurnStore for SqliteStore {
                 [cid.as_str(), t.as_str()],
                 conversation_row,
             )?;
-            Ok(conv.map(|conv| (m, conv)))
+            let Some(conversation) = conv else { return Ok(None) };
+            let consent = super::people::latest_consent(c, &t, m.channel, &m.user)?;
+            Ok(Some(TurnInput {
+                message: m,
+                conversation,
+                consent,
+            }))
         })
         .await
     }

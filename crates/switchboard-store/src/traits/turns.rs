@@ -21,13 +21,14 @@ pub trait TurnStore: Send + Sync {
     /// a new one. Returns whether it was open.
     async fn close_conversation(&self, tenant: &TenantId, id: &ConversationId) -> Result<bool>;
     async fn message(&self, tenant: &TenantId, id: &MessageId) -> Result<Option<Message>>;
-    /// What a turn starts from: its inbound message and the conversation, in one read.
+    /// What a turn starts from: its inbound message, the conversation and the person's latest
+    /// consent decision, in one read. None when the message or the conversation is gone.
     async fn turn_input(
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
         message: &MessageId,
-    ) -> Result<Option<(Message, Conversation)>>;
+    ) -> Result<Option<TurnInput>>;
     /// Messages of a conversation with `seq > after`, oldest first.
     async fn messages_after(
         &self,

@@ -38,11 +38,12 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         .get(tenant)
         .ok_or_else(|| anyhow!("tenant {tenant} has no bot loaded"))?;
     let mut stages = Stages { at: Instant::now() };
-    let (message, conversation) = app
+    let input = app
         .store
         .turn_input(tenant, &job.conversation, &job.message)
         .await?
         .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
+    let (message, conversation) = (input.message, input.conversation);
     stages.lap("load");
     app.hub
         .publish(message.channel, tenant, &message.user, ServerFrame::Typing { on: true });
@@ -92,7 +93,7 @@ pub async fn run_turn(app: &App, job: &Job) -> anyhow::Result<Arc<Vec<Message>>>
         return finish(app, job, &message, commit, before, stages).await;
     }
     let consent_required = settings.consent_required.unwrap_or(spec.consent.required);
-    let latest = app.store.latest_consent(tenant, message.channel, &message.user).await?;
+    let latest = input.consent;
     if let Gate::Done {
         replies,
         record,

@@ -67,11 +67,12 @@ fn outcome(channel: Channel, status: u16, body: &[u8], retry_after: Option<u64>)
 /// an error (possibly [`RetryAfter`]) means it runs again.
 pub async fn run(app: &App, job: &Job) -> anyhow::Result<()> {
     let tenant = &job.tenant;
-    let (first, conversation) = app
+    let input = app
         .store
         .turn_input(tenant, &job.conversation, &job.message)
         .await?
         .with_context(|| format!("message {} of job {} is gone", job.message, job.id))?;
+    let (first, conversation) = (input.message, input.conversation);
     // A proactive message (a fired reminder) answers no inbound message: the job names the
     // message itself, and its `anchor` names the inbound message whose event addresses the chat.
     let proactive = first.direction == Direction::Outbound;
