@@ -353,6 +353,44 @@ mod shared {
         assert_eq!(a.queue_stats().await.expect("stats").depth, 0);
     }
 
+    #[tokio::test]
+    async fn counts_of_tenants_without_a_quota_are_written_by_a_flush() {
+        let (a, b) = two_instances().await;
+        let t = add_tenant(&a, "counted").await;
+        let mut at = 0;
+        for i in 0..5 {
+            at = a
+                .accept_inbound(&t, inbound("ann", &format!("m{i}"), None))
+                .await
+                .expect("accept")
+                .created_at;
+        }
+        a.flush().await.expect("flush");
+        a.close();
+        assert_eq!(b.monthly_messages(&t, at).await.expect("count"), 5);
+    }
+
+    #[tokio::test]
+    async fn another_instances_settings_change_shows_within_a_second() {
+        let (a, b) = two_instances().await;
+        let t = add_tenant(&a, "settled").await;
+        assert_eq!(b.tenant_settings(&t).await.expect("read").suspended_at, None);
+        let mut s = a.tenant_settings(&t).await.expect("read");
+        s.suspended_at = Some(1);
+        a.set_tenant_settings(&t, s).await.expect("suspend");
+        assert_eq!(
+            a.tenant_settings(&t).await.expect("read").suspended_at,
+            Some(1),
+            "at once where written"
+        );
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert_eq!(
+            b.tenant_settings(&t).await.expect("read").suspended_at,
+            Some(1),
+            "within the TTL elsewhere"
+        );
+    }
+
     /// A turn completing while another connection takes the same rows in the other order: one
     /// of the two is chosen as the deadlock's victim. When it is the turn, it runs again and
     /// succeeds instead of failing.

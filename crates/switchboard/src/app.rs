@@ -326,6 +326,7 @@ pub async fn run_with_clock(
     }
     // Open sockets would otherwise keep the application alive after the listener is gone.
     app.hub.close_all();
+    crate::app::flush_store(app.store.as_ref()).await;
     app.store.close();
     if drained.is_ok() {
         let marker = app.config.store.data_dir.join(CLEAN_SHUTDOWN);
@@ -337,4 +338,14 @@ pub async fn run_with_clock(
         lock.take();
     }
     Ok(())
+}
+
+/// Writes what the store holds in memory before a graceful stop, waiting a little at most:
+/// the database may be why the process is stopping.
+pub(crate) async fn flush_store(store: &dyn Store) {
+    match tokio::time::timeout(Duration::from_secs(2), store.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the store's last writes were not made"),
+        Err(_) => tracing::warn!("the store's last writes were not made in time"),
+    }
 }

@@ -82,6 +82,7 @@ impl Local {
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         while self.workers.join_next().await.is_some() {}
+        crate::app::flush_store(self.app.store.as_ref()).await;
         self.app.store.close();
     }
 }

@@ -328,6 +328,10 @@ impl TurnStore for PgStore {
         self.take_feed()
     }
 
+    async fn flush(&self) -> Result<()> {
+        self.flush_counts().await
+    }
+
     fn close(&self) {
         self.shut()
     }

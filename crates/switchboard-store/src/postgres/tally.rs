@@ -3,7 +3,8 @@
 //! counter row from the count to the commit (its WAL flush included), so every message of the
 //! tenant would wait for the one before it: a few hundred messages a second at most. A tenant
 //! with a quota is counted exactly, in the transaction (see `turns::count_inbound`); without one
-//! the count is only reported, and a crash loses at most the last `FLUSH_EVERY` of it.
+//! the count is only reported, and a crash loses at most the last `FLUSH_EVERY` of it (a
+//! graceful stop writes it: `TurnStore::flush`).
 
 use super::PgStore;
 use crate::Result;

@@ -419,6 +419,11 @@ impl TurnStore for SqliteStore {
         self.take_feed()
     }
 
+    async fn flush(&self) -> Result<()> {
+        // Every write is in the database once it has returned.
+        Ok(())
+    }
+
     fn close(&self) {
         SqliteStore::close(self)
     }

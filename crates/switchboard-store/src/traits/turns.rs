@@ -104,6 +104,10 @@ pub trait TurnStore: Send + Sync {
     async fn queue_stats(&self) -> Result<QueueStats>;
     /// Jobs enqueued by this process, delivered in commit order. Only the first call gets it.
     fn job_feed(&self) -> Option<UnboundedReceiver<Job>>;
+    /// Writes what the store holds in memory for a while (on PostgreSQL, the monthly message
+    /// counts of tenants without a quota, see `postgres/tally.rs`). A graceful stop calls it
+    /// before `close`.
+    async fn flush(&self) -> Result<()>;
     /// Stops accepting writes and ends the job feed; writes already queued still commit.
     fn close(&self);
 }
