@@ -1,7 +1,10 @@
 //! Records the store reads and writes, beyond the domain types of `switchboard-core`.
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::{Channel, Content, ConversationContext, ConversationId, MessageId, Processed, TenantId};
+use switchboard_core::{
+    Channel, Content, ConversationContext, ConversationId, Direction, Message, MessageId, MessageStatus, Processed,
+    TenantId,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TenantRecord {
@@ -127,6 +130,41 @@ pub struct TurnCommit {
     pub erase: Erase,
     /// The turn handed the conversation to a person, for this reason (ignored if it already is).
     pub handoff: Option<String>,
+}
+
+/// Where a turn's replies go and how they are stored: what each backend needs to turn a
+/// reply it wrote into the `Message` it returns.
+pub(crate) struct ReplyTo<'a> {
+    pub tenant: &'a TenantId,
+    pub commit: &'a TurnCommit,
+    pub channel: Channel,
+    pub user: &'a str,
+    pub status: MessageStatus,
+    pub now: i64,
+}
+
+impl ReplyTo<'_> {
+    /// Reply number `index` of the turn, stored as `id` at `seq`.
+    pub(crate) fn message(&self, id: MessageId, index: usize, seq: i64, content: Content) -> Message {
+        Message {
+            id,
+            tenant: self.tenant.clone(),
+            conversation: self.commit.conversation.clone(),
+            seq,
+            channel: self.channel,
+            user: self.user.to_owned(),
+            direction: Direction::Outbound,
+            content,
+            metadata: serde_json::json!({}),
+            processed: None,
+            status: self.status,
+            external_id: None,
+            in_reply_to: Some(self.commit.message.clone()),
+            reply_index: Some(index as i64),
+            created_at: self.now,
+            updated_at: self.now,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

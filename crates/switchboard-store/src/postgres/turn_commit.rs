@@ -7,12 +7,12 @@
 use super::rows::json;
 use super::turns::{function_error, next_seq};
 use super::write_tx::{TxResult, Write};
-use crate::{Erase, Job, JobKind, NewConsent, Priority, StoreError, TurnCommit};
+use crate::{Erase, Job, JobKind, NewConsent, Priority, ReplyTo, StoreError, TurnCommit};
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use switchboard_core::{
-    Channel, Content, ConversationContext, ConversationId, Direction, Handoff, HandoffStatus, Message, MessageId,
-    MessageStatus, TenantId,
+    Channel, Content, ConversationContext, ConversationId, Handoff, HandoffStatus, Message, MessageId, MessageStatus,
+    TenantId,
 };
 
 /// Whether the turn is one statement that queues no job.
@@ -38,7 +38,7 @@ pub(super) async fn complete_alone(
 async fn complete_plain(
     conn: &mut PgConnection,
     tenant: &TenantId,
-    c: TurnCommit,
+    mut c: TurnCommit,
     now: i64,
 ) -> TxResult<(Vec<Message>, Option<Job>)> {
     let ids: Vec<MessageId> = c.replies.iter().map(|_| MessageId::generate()).collect();
@@ -74,28 +74,20 @@ async fn complete_plain(
     } else {
         MessageStatus::Sent
     };
+    let replies = std::mem::take(&mut c.replies);
+    let to = ReplyTo {
+        tenant,
+        commit: &c,
+        channel,
+        user: &user,
+        status,
+        now,
+    };
     let out = ids
         .into_iter()
-        .zip(c.replies)
+        .zip(replies)
         .enumerate()
-        .map(|(i, (id, content))| Message {
-            id,
-            tenant: tenant.clone(),
-            conversation: c.conversation.clone(),
-            seq: first_seq.unwrap_or(0) + i as i64,
-            channel,
-            user: user.clone(),
-            direction: Direction::Outbound,
-            content,
-            metadata: serde_json::json!({}),
-            processed: None,
-            status,
-            external_id: None,
-            in_reply_to: Some(c.message.clone()),
-            reply_index: Some(i as i64),
-            created_at: now,
-            updated_at: now,
-        })
+        .map(|(i, (id, content))| to.message(id, i, first_seq.unwrap_or(0) + i as i64, content))
         .collect();
     let job = row.try_get::<Option<i64>, _>(3)?.map(|id| Job {
         id,
@@ -112,7 +104,7 @@ async fn complete_plain(
     Ok((out, job))
 }
 
-pub(super) async fn complete(w: &mut Write, tenant: &TenantId, c: TurnCommit) -> TxResult<Vec<Message>> {
+pub(super) async fn complete(w: &mut Write, tenant: &TenantId, mut c: TurnCommit) -> TxResult<Vec<Message>> {
     let now = w.now;
     if plain(&c) {
         let (out, job) = complete_plain(w.conn(), tenant, c, now).await?;
@@ -155,8 +147,17 @@ pub(super) async fn complete(w: &mut Write, tenant: &TenantId, c: TurnCommit) ->
     } else {
         MessageStatus::Sent
     };
-    let mut out = Vec::with_capacity(c.replies.len());
-    for (i, content) in c.replies.into_iter().enumerate() {
+    let replies = std::mem::take(&mut c.replies);
+    let to = ReplyTo {
+        tenant,
+        commit: &c,
+        channel,
+        user: &user,
+        status,
+        now,
+    };
+    let mut out = Vec::with_capacity(replies.len());
+    for (i, content) in replies.into_iter().enumerate() {
         let seq = next_seq(w.conn(), tenant, &c.conversation, now).await?;
         let id = MessageId::generate();
         sqlx::query(
@@ -178,24 +179,7 @@ pub(super) async fn complete(w: &mut Write, tenant: &TenantId, c: TurnCommit) ->
         .bind(status.as_str())
         .execute(w.conn())
         .await?;
-        out.push(Message {
-            id,
-            tenant: tenant.clone(),
-            conversation: c.conversation.clone(),
-            seq,
-            channel,
-            user: user.clone(),
-            direction: Direction::Outbound,
-            content,
-            metadata: serde_json::json!({}),
-            processed: None,
-            status,
-            external_id: None,
-            in_reply_to: Some(c.message.clone()),
-            reply_index: Some(i as i64),
-            created_at: now,
-            updated_at: now,
-        });
+        out.push(to.message(id, i, seq, content));
     }
     let context = match c.erase {
         Erase::Conversation => ConversationContext::default(),

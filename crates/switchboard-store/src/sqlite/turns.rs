@@ -3,10 +3,10 @@
 
 use super::WriteCtx;
 use super::rows::*;
-use crate::{Accepted, Erase, Job, JobKind, NewInbound, Priority, Result, StoreError, TurnCommit};
+use crate::{Accepted, Erase, Job, JobKind, NewInbound, Priority, ReplyTo, Result, StoreError, TurnCommit};
 use rusqlite::{Connection, OptionalExtension, params};
 use switchboard_core::{
-    Channel, Content, ConversationContext, ConversationId, Direction, Message, MessageId, MessageStatus, TenantId,
+    Channel, Content, ConversationContext, ConversationId, Message, MessageId, MessageStatus, TenantId,
 };
 
 /// Takes the next sequence number of a conversation.
@@ -158,7 +158,7 @@ pub(super) fn accept(ctx: &mut WriteCtx<'_>, tenant: &TenantId, m: NewInbound) -
     })
 }
 
-pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit) -> Result<Vec<Message>> {
+pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, mut c: TurnCommit) -> Result<Vec<Message>> {
     let conn = ctx.conn;
     let now = ctx.now;
     let deleted = conn
@@ -191,8 +191,17 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
     } else {
         MessageStatus::Sent
     };
-    let mut out = Vec::with_capacity(c.replies.len());
-    for (i, content) in c.replies.into_iter().enumerate() {
+    let replies = std::mem::take(&mut c.replies);
+    let to = ReplyTo {
+        tenant,
+        commit: &c,
+        channel,
+        user: &user,
+        status,
+        now,
+    };
+    let mut out = Vec::with_capacity(replies.len());
+    for (i, content) in replies.into_iter().enumerate() {
         let seq = next_seq(conn, tenant, &c.conversation, now)?;
         let id = MessageId::generate();
         conn.prepare_cached(
@@ -214,24 +223,7 @@ pub(super) fn complete(ctx: &mut WriteCtx<'_>, tenant: &TenantId, c: TurnCommit)
             now,
             status.as_str()
         ])?;
-        out.push(Message {
-            id,
-            tenant: tenant.clone(),
-            conversation: c.conversation.clone(),
-            seq,
-            channel,
-            user: user.clone(),
-            direction: Direction::Outbound,
-            content,
-            metadata: serde_json::json!({}),
-            processed: None,
-            status,
-            external_id: None,
-            in_reply_to: Some(c.message.clone()),
-            reply_index: Some(i as i64),
-            created_at: now,
-            updated_at: now,
-        });
+        out.push(to.message(id, i, seq, content));
     }
     let context = match c.erase {
         Erase::Conversation => ConversationContext::default(),
